@@ -1,0 +1,3 @@
+from rempart.cli.app import main
+
+main()

@@ -1,0 +1,20 @@
+"""The `rempart` command. Each stage adds its commands from its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from rempart.cli import inventory_cmd
+
+app = typer.Typer(
+    name="rempart",
+    help="Executes a hospital group's IT security plan: detect, contain, keep care going, notify, "
+    "investigate, recover.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(inventory_cmd.app, name="inventory")
+
+
+def main() -> None:
+    app()

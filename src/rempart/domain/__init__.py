@@ -1,0 +1,1 @@
+"""The domain model: one definition of each thing rempart talks about."""
