@@ -18,13 +18,16 @@ class Product(StrEnum):
 
     WINDOWS = "windows"
     LINUX = "linux"
-    NETWORK = "network"  # VPN / firewall appliances and flow logs (zeek, fortigate)
+    FORTIGATE = "fortigate"  # FortiGate firewall / SSL-VPN key=value logs
+    ZEEK = "zeek"  # Zeek network logs (conn, dns, http …)
 
 
 TS = "_ts"
 HOST = "_host"
 PRODUCT = "_product"
-SERVICE = "_service"  # logsource service: 'security', 'sysmon', 'sshd', 'sudo', 'fortigate', 'zeek_conn' …
+SERVICE = "_service"  # Sigma logsource service: Windows channel lower-cased ('security', 'sysmon' …),
+#                       'auth' / 'sshd' / 'sudo' / 'syslog' for Linux, 'vpn' / 'traffic' / 'event' for
+#                       FortiGate, the Zeek log type ('conn', 'dns' …) for Zeek
 FORMAT = "_format"  # reader that produced the event: evtx, winjson, syslog, fortigate, zeek
 SOURCE = "_source"  # file path, with '!member' for a file inside an archive
 RECORD = "_record"  # record number (EVTX) or line number in the source
