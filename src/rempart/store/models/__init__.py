@@ -1,6 +1,6 @@
 """All case-store tables. Each stage owns one module; Alembic sees them all through ``Base.metadata``."""
 
 from rempart.store.models.base import Base
-from rempart.store.models.core import AlertRow, IncidentRow, JournalRow, LogEntryRow
+from rempart.store.models.core import AlertRow, FindingRow, IncidentRow, JournalRow, LogEntryRow
 
-__all__ = ["AlertRow", "Base", "IncidentRow", "JournalRow", "LogEntryRow"]
+__all__ = ["AlertRow", "Base", "FindingRow", "IncidentRow", "JournalRow", "LogEntryRow"]

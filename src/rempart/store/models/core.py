@@ -80,3 +80,24 @@ class JournalRow(Base):
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON, hashed as written
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class FindingRow(Base):
+    """An investigation finding (data theft, propagation …), versioned: a later one supersedes an earlier.
+
+    Written by ``investigate``; read by ``notify`` (drafts need a complementary notification when a finding
+    changes) and ``recover`` (gates), which is why it lives with the core tables.
+    """
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # data_theft, propagation (see investigate.findings)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"))
+    positive: Mapped[bool] = mapped_column(Boolean)  # True: theft / propagation found; False: evidence of none
+    summary: Mapped[str] = mapped_column(Text)  # French, one paragraph, for drafts and reports
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the numbers behind it
+    author: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

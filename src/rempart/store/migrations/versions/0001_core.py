@@ -1,4 +1,4 @@
-"""core: incidents, alerts, incident log, journal
+"""core: incidents, alerts, incident log, journal, findings
 
 Revision ID: 0001
 Revises:
@@ -78,6 +78,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_alerts_time"), ["time"], unique=False)
 
     op.create_table(
+        "findings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("incident_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("supersedes_id", sa.Integer(), nullable=True),
+        sa.Column("positive", sa.Boolean(), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("author", sa.String(length=128), nullable=False),
+        sa.Column("created_at", rempart.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_id"], ["incidents.id"], name=op.f("fk_findings_incident_id_incidents")
+        ),
+        sa.ForeignKeyConstraint(
+            ["supersedes_id"], ["findings.id"], name=op.f("fk_findings_supersedes_id_findings")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_findings")),
+    )
+    with op.batch_alter_table("findings", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_findings_incident_id"), ["incident_id"], unique=False)
+
+    op.create_table(
         "incident_log",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("incident_id", sa.Integer(), nullable=False),
@@ -106,6 +129,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_incident_log_at"))
 
     op.drop_table("incident_log")
+    with op.batch_alter_table("findings", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_findings_incident_id"))
+
+    op.drop_table("findings")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_alerts_time"))
         batch_op.drop_index(batch_op.f("ix_alerts_incident_id"))
