@@ -66,7 +66,9 @@ class Asset(Strict):
     hostname: str = Field(min_length=1)
     ips: list[str] = Field(default_factory=list)
     role: AssetRole
-    services: list[str] = Field(default_factory=list, description="systemd / Windows services the plan may stop")
+    services: list[str] = Field(
+        default_factory=list, description="systemd / Windows services the plan may stop"
+    )
     critical: bool = False
     ssh_user: str | None = None
 
@@ -145,7 +147,7 @@ class Establishment(Strict):
         return NisCategory.NONE
 
     def asset(self, hostname: str) -> Asset | None:
-        wanted = hostname.split(".")[0].lower()
+        wanted = hostname.split(".", maxsplit=1)[0].lower()
         return next((a for a in self.assets if a.short_name == wanted), None)
 
     def assets_with_role(self, *roles: AssetRole) -> list[Asset]:

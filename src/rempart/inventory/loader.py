@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from rempart.domain.inventory import Group
+from rempart.domain.inventory import Establishment, Group
 from rempart.errors import ConfigError, ConfigErrors, Location
 from rempart.yamldoc import PathKey, field_name, line_of, parse_yaml, validate_text
 
@@ -16,7 +16,9 @@ def load_group(path: Path | str) -> Group:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("inventory file not found", Location(p), "give the path of your group.yaml") from None
+        raise ConfigError(
+            "inventory file not found", Location(p), "give the path of your group.yaml"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read inventory: {exc}", Location(p)) from None
     group = validate_text(Group, text, p)
@@ -44,28 +46,52 @@ def _cross_checks(group: Group, source: Path, lines: dict[PathKey, int]) -> list
         for ei, est in enumerate(pole.establishments):
             base: PathKey = ("poles", pi, "establishments", ei)
             if est_ids[est.id] > 1:
-                errors.append(_err(source, lines, (*base, "id"), f"establishment id '{est.id}' is used twice"))
+                errors.append(
+                    _err(source, lines, (*base, "id"), f"establishment id '{est.id}' is used twice")
+                )
             if finess[est.finess] > 1:
                 errors.append(_err(source, lines, (*base, "finess"), f"FINESS {est.finess} is used twice"))
             for ai, asset in enumerate(est.assets):
                 if hostnames[asset.short_name] > 1:
                     errors.append(
-                        _err(source, lines, (*base, "assets", ai, "hostname"),
-                             f"hostname '{asset.hostname}' appears in more than one place; "
-                             "hostnames attribute events to establishments and must be unique")
+                        _err(
+                            source,
+                            lines,
+                            (*base, "assets", ai, "hostname"),
+                            f"hostname '{asset.hostname}' appears in more than one place; "
+                            "hostnames attribute events to establishments and must be unique",
+                        )
                     )
                 for ii, ip in enumerate(asset.ips):
                     if ips[ip] > 1:
-                        errors.append(_err(source, lines, (*base, "assets", ai, "ips", ii),
-                                           f"address {ip} is given to more than one asset"))
-            access_ids = Counter(a.id for a in est.external_accesses)
-            for xi, access in enumerate(est.external_accesses):
-                loc: PathKey = (*base, "external_accesses", xi)
-                if access_ids[access.id] > 1:
-                    errors.append(_err(source, lines, (*loc, "id"), f"access id '{access.id}' is used twice"))
-                if est.asset(access.gateway) is None:
-                    errors.append(
-                        _err(source, lines, (*loc, "gateway"),
-                             f"gateway '{access.gateway}' is not an asset of establishment '{est.id}'")
-                    )
+                        errors.append(
+                            _err(
+                                source,
+                                lines,
+                                (*base, "assets", ai, "ips", ii),
+                                f"address {ip} is given to more than one asset",
+                            )
+                        )
+            errors.extend(_access_checks(est, base, source, lines))
+    return errors
+
+
+def _access_checks(
+    est: Establishment, base: PathKey, source: Path, lines: dict[PathKey, int]
+) -> list[ConfigError]:
+    errors: list[ConfigError] = []
+    access_ids = Counter(a.id for a in est.external_accesses)
+    for xi, access in enumerate(est.external_accesses):
+        loc: PathKey = (*base, "external_accesses", xi)
+        if access_ids[access.id] > 1:
+            errors.append(_err(source, lines, (*loc, "id"), f"access id '{access.id}' is used twice"))
+        if est.asset(access.gateway) is None:
+            errors.append(
+                _err(
+                    source,
+                    lines,
+                    (*loc, "gateway"),
+                    f"gateway '{access.gateway}' is not an asset of establishment '{est.id}'",
+                )
+            )
     return errors

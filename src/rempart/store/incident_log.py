@@ -22,8 +22,13 @@ def record(
     at: datetime | None = None,
 ) -> LogEntryRow:
     row = LogEntryRow(
-        incident_id=incident_id, at=at or datetime.now(UTC), source=source, kind=kind,
-        author=author, text=text, data=data or {},
+        incident_id=incident_id,
+        at=at or datetime.now(UTC),
+        source=source,
+        kind=kind,
+        author=author,
+        text=text,
+        data=data or {},
     )
     session.add(row)
     session.flush()
@@ -33,6 +38,8 @@ def record(
 def entries(session: Session, incident_id: int) -> list[LogEntryRow]:
     return list(
         session.execute(
-            select(LogEntryRow).where(LogEntryRow.incident_id == incident_id).order_by(LogEntryRow.at, LogEntryRow.id)
+            select(LogEntryRow)
+            .where(LogEntryRow.incident_id == incident_id)
+            .order_by(LogEntryRow.at, LogEntryRow.id)
         ).scalars()
     )

@@ -46,7 +46,13 @@ def append(
     when = (at or datetime.now(UTC)).astimezone(UTC)
     body = _canonical(payload or {})
     row = JournalRow(
-        seq=seq, at=when, actor=actor, action=action, subject=subject, payload=body, prev_hash=prev,
+        seq=seq,
+        at=when,
+        actor=actor,
+        action=action,
+        subject=subject,
+        payload=body,
+        prev_hash=prev,
         hash=_digest(seq, when, actor, action, subject, body, prev),
     )
     session.add(row)

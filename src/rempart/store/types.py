@@ -20,7 +20,9 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the case store; use an aware UTC datetime")
-        return value.astimezone(UTC) if dialect.name != "sqlite" else value.astimezone(UTC).replace(tzinfo=None)
+        return (
+            value.astimezone(UTC) if dialect.name != "sqlite" else value.astimezone(UTC).replace(tzinfo=None)
+        )
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

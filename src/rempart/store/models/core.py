@@ -96,7 +96,9 @@ class FindingRow(Base):
     kind: Mapped[str] = mapped_column(String(32))  # data_theft, propagation (see investigate.findings)
     version: Mapped[int] = mapped_column(Integer, default=1)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"))
-    positive: Mapped[bool] = mapped_column(Boolean)  # True: theft / propagation found; False: evidence of none
+    positive: Mapped[bool] = mapped_column(
+        Boolean
+    )  # True: theft / propagation found; False: evidence of none
     summary: Mapped[str] = mapped_column(Text)  # French, one paragraph, for drafts and reports
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the numbers behind it
     author: Mapped[str] = mapped_column(String(128))
