@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from rempart.cli import inventory_cmd
+from rempart.cli import demo_cmd, incidents_cmd, inventory_cmd
 
 app = typer.Typer(
     name="rempart",
@@ -14,6 +14,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(inventory_cmd.app, name="inventory")
+app.command("demo")(demo_cmd.demo)
+app.command("incidents")(incidents_cmd.list_incidents)
+app.add_typer(incidents_cmd.app, name="incident")
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ from rempart.store.db import Store
 from rempart.store.models.core import AlertRow, IncidentRow
 
 DEFAULT_WINDOW = timedelta(hours=24)
+# below this level an alert is context for a hunter, not a reason to wake the security team
+DEFAULT_INCIDENT_LEVEL = Level.MEDIUM
 
 
 def group_alerts(alerts: Iterable[Alert], window: timedelta = DEFAULT_WINDOW) -> list[Incident]:
@@ -87,8 +89,10 @@ def open_incidents(
     window: timedelta = DEFAULT_WINDOW,
     now: datetime | None = None,
     exercise: bool = False,
+    min_level: Level = DEFAULT_INCIDENT_LEVEL,
 ) -> list[IncidentRow]:
-    """Store alerts grouped into incidents; return the incidents created or extended."""
+    """Store alerts of ``min_level`` and above grouped into incidents; return those created or extended."""
+    alerts = [a for a in alerts if a.level >= min_level]
     touched: dict[int, IncidentRow] = {}
     opened_at = now or datetime.now(UTC)
     with store.session() as session:
