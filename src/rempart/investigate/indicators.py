@@ -54,6 +54,7 @@ ACCOUNT_FIELDS = ("TargetUserName", "SubjectUserName", "User", "user", "UserName
 TOOL_FIELDS = ("Image", "NewProcessName", "OriginalFileName", "ServiceFileName", "ImagePath")
 DOMAIN_FIELDS = ("QueryName", "query", "DestinationHostname", "host", "server_name", "hostname")
 
+FAILED_LOGON_IDS = frozenset({"4625", "4771", "4776", "529", "530", "531", "532", "533", "534", "535", "539"})
 # Names seen on every Windows host: sweeping the fleet for them would flag every clinic.
 GENERIC_ACCOUNTS = frozenset(
     {
@@ -222,7 +223,11 @@ def _from_event(fields: dict[str, str], internal: Internal, source: str) -> Iter
         if "hash" in name.lower() or name.lower() in {"md5", "sha1", "sha256"}:
             for h in _HEX.findall(text.lower()):
                 yield Indicator(IndicatorKind.HASH, h, source)
-    for name in ACCOUNT_FIELDS:
+    # a name tried in a failed logon is a target of the attacker, not an account it holds
+    failed = fields.get("EventID") in FAILED_LOGON_IDS or any(
+        "fail" in fields.get(k, "").lower() for k in ("action", "status", "logdesc", "msg")
+    )
+    for name in () if failed else ACCOUNT_FIELDS:
         account = fields.get(name, "").split("\\")[-1].strip().lower()
         if account and account not in GENERIC_ACCOUNTS and not account.endswith("$"):
             yield Indicator(IndicatorKind.ACCOUNT, account, source)
