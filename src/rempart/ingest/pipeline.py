@@ -1,0 +1,169 @@
+"""``read_paths``: files → sources → reader → event batches with the core columns and attribution."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rempart.domain.events import (
+    ASSET,
+    CORE_SCHEMA,
+    ESTABLISHMENT,
+    FORMAT,
+    HOST,
+    PRODUCT,
+    RECORD,
+    SERVICE,
+    SOURCE,
+    TS,
+)
+from rempart.ingest import readers as _readers  # noqa: F401 - registers every reader
+from rempart.ingest.fields import FieldCanon
+from rempart.ingest.interface import Batch, Reader, ReaderContext
+from rempart.ingest.registry import registry
+from rempart.ingest.report import IngestReport
+from rempart.ingest.sources import Source, iter_files, open_sources
+from rempart.inventory import Resolver
+
+RAW = "_raw"  # the original record text, always present
+SNIFF_BYTES = 64 << 10
+
+
+def read_paths(
+    paths: Sequence[Path],
+    resolver: Resolver | None = None,
+    *,
+    fields: Collection[str] | None = None,
+    batch_size: int = 65536,
+    on_progress: Callable[[int], None] | None = None,
+    report: IngestReport,
+    reference_year: int | None = None,
+) -> Iterator[pa.Table]:
+    """Read every log under ``paths`` as event tables (see :mod:`rempart.ingest`)."""
+    canon = FieldCanon(fields or ())
+    names: list[str] | None = None
+    wanted: frozenset[str] | None = None
+    if fields is not None:
+        seen: dict[str, str] = {}
+        for f in fields:
+            name = canon(f)
+            if not name.startswith("_"):
+                seen.setdefault(name.lower(), name)
+        names, wanted = list(seen.values()), frozenset(seen)
+    ctx = ReaderContext(report, canon, wanted, max(1, batch_size), reference_year)
+    attribute = _Attributor(resolver, report)
+    for path in iter_files(paths):
+        if not path.exists():
+            report.fail(str(path), "no such file or directory")
+            continue
+        for source in open_sources(path, report, on_progress):
+            reader = _detect(source, report)
+            if reader is None:
+                continue
+            for batch in reader.read(source, ctx):
+                table = _assemble(batch, reader.name, source, names, attribute, report)
+                if table.num_rows:
+                    yield table
+
+
+def _detect(source: Source, report: IngestReport) -> Reader | None:
+    head = source.stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]  # type: ignore[attr-defined]
+    if not head.strip():
+        return None  # an empty file has no events and nothing wrong
+    reader = registry.detect(source.member or source.path.name, head)
+    if reader is None:
+        report.fail(source.name, "unknown format: no reader recognises its name or content")
+    return reader
+
+
+class _Attributor:
+    """Establishment and asset per row, resolving each distinct host once per batch."""
+
+    def __init__(self, resolver: Resolver | None, report: IngestReport) -> None:
+        self._resolver = resolver
+        self._report = report
+
+    def __call__(self, batch: Batch) -> tuple[pa.Array, pa.Array]:
+        n = batch.num_rows
+        est: pa.Array = pa.nulls(n, pa.string())
+        asset: pa.Array = pa.nulls(n, pa.string())
+        if self._resolver is not None:
+            for column in [batch.host, *batch.attribution_hints]:
+                e, a = self._resolve(column)
+                est, asset = pc.coalesce(est, e), pc.if_else(pc.is_null(est), a, asset)
+                if est.null_count == 0:
+                    break
+        missing = pc.is_null(est)
+        count = pc.sum(missing.cast(pa.int64())).as_py() or 0
+        if count:
+            self._report.unattributed += count
+            for item in pc.value_counts(pc.fill_null(batch.host.filter(missing), "(none)")).to_pylist():
+                self._report.unattributed_hosts[item["values"]] += item["counts"]
+        return est, asset
+
+    def _resolve(self, column: pa.Array) -> tuple[pa.Array, pa.Array]:
+        assert self._resolver is not None
+        distinct = pc.unique(column)
+        found = [self._resolver.resolve(h) if h else None for h in distinct.to_pylist()]
+        ests = pa.array([f.establishment if f else None for f in found], pa.string())
+        assets = pa.array([f.asset if f else None for f in found], pa.string())
+        index = pc.index_in(column, value_set=distinct)
+        return ests.take(index), assets.take(index)
+
+
+def _assemble(
+    batch: Batch,
+    fmt: str,
+    source: Source,
+    names: list[str] | None,
+    attribute: _Attributor,
+    report: IngestReport,
+) -> pa.Table:
+    batch = _drop_timeless(batch, source, report)
+    n = batch.num_rows
+    est, asset = attribute(batch)
+    core = {
+        TS: batch.ts,
+        HOST: batch.host,
+        PRODUCT: pa.array([batch.product] * n, pa.string()) if n else pa.array([], pa.string()),
+        SERVICE: batch.service,
+        FORMAT: pa.array([fmt] * n, pa.string()),
+        SOURCE: pa.array([source.name] * n, pa.string()),
+        RECORD: batch.record.cast(pa.int64()),
+        ESTABLISHMENT: est,
+        ASSET: asset,
+    }
+    columns = [core[name] for name in CORE_SCHEMA.names]
+    schema_fields = list(CORE_SCHEMA)
+    keys = names if names is not None else sorted(batch.fields)
+    for key in keys:
+        columns.append(batch.fields.get(key, pa.nulls(n, pa.string())))
+        schema_fields.append(pa.field(key, pa.string()))
+    columns.append(batch.raw)
+    schema_fields.append(pa.field(RAW, pa.string()))
+    report.events[(source.name, fmt)] += n
+    return pa.Table.from_arrays(columns, schema=pa.schema(schema_fields))
+
+
+def _drop_timeless(batch: Batch, source: Source, report: IngestReport) -> Batch:
+    missing = pc.is_null(batch.ts)
+    if not batch.ts.null_count:
+        return batch
+    for i in pc.indices_nonzero(missing).to_pylist():
+        report.quarantine(
+            source.name, batch.record[i].as_py(), "no valid timestamp", batch.raw[i].as_py() or ""
+        )
+    keep = pc.invert(missing)
+    return Batch(
+        {k: v.filter(keep) for k, v in batch.fields.items()},
+        batch.ts.filter(keep),
+        batch.host.filter(keep),
+        batch.service.filter(keep),
+        batch.record.filter(keep),
+        batch.raw.filter(keep),
+        batch.product,
+        [h.filter(keep) for h in batch.attribution_hints],
+    )

@@ -1,0 +1,96 @@
+"""Windows events of any layout mapped to EVTX field names, shared by the ``evtx`` and ``winjson`` readers.
+
+Layouts understood (all end up with the same names):
+
+- EVTX as JSON (the ``evtx`` package, SigmaHQ regression samples): ``Event.System.*`` flattened with ``_``
+  between levels and attribute markers dropped (``Provider_Name``, ``Execution_ProcessID``,
+  ``Security_UserID``; ``TimeCreated`` from ``TimeCreated.SystemTime``), ``Event.EventData.*`` and the
+  children of ``Event.UserData.<element>`` at the top level; unnamed ``Data`` items stay ``Data``.
+- Flat exports (Security-Datasets, NXLog): already EVTX names at the top level (``Channel``, ``EventID``,
+  ``Hostname``, ``@timestamp``…).
+- Winlogbeat 6.x: ``log_name`` → ``Channel``, ``event_id`` → ``EventID``, ``computer_name`` → ``Computer``,
+  ``source_name`` → ``Provider_Name``, ``record_number`` → ``EventRecordID``, ``event_data.*`` /
+  ``user_data.*`` at the top level.
+- Winlogbeat ≥ 7: the same under ``winlog.`` (``winlog.channel``, ``winlog.event_id``,
+  ``winlog.event_data.*``…).
+Other nested keys keep their dotted path (``host.name``, ``beat.version``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rempart.domain.events import Product
+from rempart.ingest.columns import first_of, parse_iso, shape
+from rempart.ingest.interface import Batch, ReaderContext
+
+_BEAT = {
+    "log_name": "Channel",
+    "event_id": "EventID",
+    "computer_name": "Computer",
+    "source_name": "Provider_Name",
+    "record_number": "EventRecordID",
+    "provider_guid": "Provider_Guid",
+    "process_id": "Execution_ProcessID",
+    "thread_id": "Execution_ThreadID",
+    "user.identifier": "Security_UserID",
+}
+_BEAT7 = {
+    "channel": "Channel",
+    "event_id": "EventID",
+    "computer_name": "Computer",
+    "provider_name": "Provider_Name",
+    "provider_guid": "Provider_Guid",
+    "record_id": "EventRecordID",
+    "process.pid": "Execution_ProcessID",
+    "process.thread.id": "Execution_ThreadID",
+    "user.identifier": "Security_UserID",
+    "task": "Task",
+    "opcode": "Opcode",
+    "keywords": "Keywords",
+    "version": "Version",
+}
+_SYSTEM = {"TimeCreated_SystemTime": "TimeCreated", "EventID_Qualifiers": "EventID_Qualifiers"}
+_DATA_PREFIXES = ("event_data.", "user_data.", "winlog.event_data.", "winlog.user_data.")
+
+# columns the core values are computed from, kept even when the caller did not ask for them
+CORE_SOURCES = frozenset({"timecreated", "@timestamp", "utctime", "computer", "hostname", "channel"})
+TIME_FIELDS = ("TimeCreated", "@timestamp", "UtcTime")
+HOST_FIELDS = ("Computer", "Hostname")
+
+
+@lru_cache(maxsize=8192)
+def windows_name(path: str) -> str | None:  # noqa: PLR0911 - one return per layout
+    """The EVTX name of a flattened original key ('Event.EventData.Image' → 'Image'); None = drop it."""
+    if path in _BEAT:
+        return _BEAT[path]
+    if path.startswith("winlog.") and path[7:] in _BEAT7:
+        return _BEAT7[path[7:]]
+    parts = [p for p in path.split(".") if p != "#text"]
+    if len(parts) > 1 and parts[0] == "Event":
+        section, rest = parts[1], [p for p in parts[2:] if p != "#attributes"]
+        if not rest or section.startswith("#"):
+            return None  # xmlns and other attributes of the envelope
+        if section == "System":
+            name = "_".join(rest)
+            return _SYSTEM.get(name, name)
+        if section in ("EventData", "UserData"):
+            return rest[-1]
+        return "_".join([section, *rest])  # RenderingInfo_Message …
+    for prefix in _DATA_PREFIXES:
+        if path.startswith(prefix):
+            return parts[-1]
+    return path
+
+
+def windows_batch(table: pa.Table, raw: pa.Array, records: pa.Array, ctx: ReaderContext) -> Batch:
+    cols = shape(zip(table.column_names, table.columns, strict=True), windows_name, ctx, CORE_SOURCES)
+    n = len(raw)
+    ts = parse_iso(first_of(cols, TIME_FIELDS, n))
+    host = first_of(cols, HOST_FIELDS, n)
+    service = pc.utf8_lower(first_of(cols, ("Channel",), n))
+    fields = {k: v for k, v in cols.items() if ctx.keep(k)}
+    return Batch(fields, ts, host, service, records, raw, Product.WINDOWS.value)
