@@ -1,0 +1,206 @@
+"""The degraded-mode services the CLI and the demo call: import, build kits, enter forms, reconcile, export.
+
+Each service opens one transaction, journals what it changed and, when an incident is named, writes a
+line in its main courante. No message here contains patient data: counts, serials and ids only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rempart.continuity import backentry, fhir_export, kit_pdf, reconcile, register, snapshot
+from rempart.continuity.census import Census, build_census
+from rempart.continuity.fhir_import import ImportResult, read_fhir
+from rempart.continuity.kits import KitConfig, KitPlan, plan_kit
+from rempart.domain.inventory import Group
+from rempart.errors import InputError
+from rempart.settings import Settings
+from rempart.store import incident_log, journal
+from rempart.store.db import Store
+from rempart.store.models.continuity import IdentityLinkRow, KitRow, SnapshotRow
+from rempart.store.models.core import IncidentRow
+
+ACTOR = "rempart.continuity"
+
+
+def incident_id(session: Session, ref: str | None) -> int | None:
+    if ref is None:
+        return None
+    row = session.execute(select(IncidentRow).where(IncidentRow.ref == ref)).scalar()
+    if row is None:
+        raise InputError(f"unknown incident '{ref}'")
+    return row.id
+
+
+def _log(session: Session, ref: str | None, text: str, data: dict[str, Any], at: datetime) -> None:
+    iid = incident_id(session, ref)
+    if iid is not None:
+        incident_log.record(session, iid, "continuity", "action", text, ACTOR, data, at=at)
+
+
+def import_snapshot(
+    store: Store,
+    settings: Settings,
+    establishment: str,
+    paths: list[Path],
+    taken_at: datetime | None = None,
+    now: datetime | None = None,
+) -> tuple[SnapshotRow, ImportResult]:
+    result = read_fhir(paths)
+    with store.session() as s:
+        row = snapshot.store_snapshot(
+            s, result, establishment, settings.home, settings.key_directory, taken_at, now
+        )
+        journal.append(
+            s,
+            ACTOR,
+            "continuity.snapshot_imported",
+            f"snapshot:{establishment}:{row.id}",
+            {"counts": row.counts, "rejected": row.problems},
+            at=row.imported_at,
+        )
+    return row, result
+
+
+def load_census(
+    session: Session, settings: Settings, establishment: str, before: datetime | None = None
+) -> tuple[SnapshotRow, Census]:
+    row = snapshot.latest(session, establishment, before)
+    if row is None:
+        raise InputError(f"no snapshot for '{establishment}'", hint="run `rempart snapshot import` first")
+    return row, build_census(snapshot.load(row, settings.key_directory))
+
+
+@dataclass(frozen=True)
+class KitBuild:
+    kit_id: int
+    number: int
+    files: list[Path]
+    forms: int
+    plan: KitPlan
+
+
+def build_kits(
+    store: Store,
+    settings: Settings,
+    group: Group,
+    establishment: str,
+    out_dir: Path,
+    incident_ref: str | None = None,
+    started_at: datetime | None = None,
+    now: datetime | None = None,
+    config: KitConfig | None = None,
+) -> KitBuild:
+    now = now or datetime.now(UTC)
+    try:
+        est = group.establishment(establishment)
+    except KeyError:
+        raise InputError(f"establishment '{establishment}' is not in the group description") from None
+    with store.session() as s:
+        incident_id(s, incident_ref)  # fail before drawing anything
+        snap_row, census = load_census(s, settings, establishment, before=now)
+        number = register.next_kit_number(s, establishment)
+    plan = plan_kit(census, group, est, number, now, incident_ref, started_at, config)
+    files = kit_pdf.render_kit(plan, out_dir)
+    for f in files:
+        os.chmod(f, 0o600)  # printed health data: readable by the operator only until printed
+    with store.session() as s:
+        kit = register.register_kit(s, plan, snap_row.id, files, ACTOR)
+        _log(
+            s,
+            incident_ref,
+            f"Kits mode dégradé n° {number} générés pour {est.name} : {len(plan.units)} unité(s), "
+            f"{len(plan.forms())} formulaires numérotés ; instantané âgé de "
+            f"{snapshot.format_age(plan.snapshot_age)}.",
+            {"kit": number, "files": [str(f) for f in files]},
+            now,
+        )
+        kit_id = kit.id
+    return KitBuild(kit_id, number, files, len(plan.forms()), plan)
+
+
+def enter_file(
+    store: Store, settings: Settings, path: Path, now: datetime | None = None
+) -> backentry.EnterResult:
+    now = now or datetime.now(UTC)
+    doc = backentry.load_entries(path)
+    with store.session() as s:
+        form = register.get_form(s, doc.serial)
+        kit = s.get(KitRow, form.kit_id)
+        assert kit is not None
+        snap_row = s.get(SnapshotRow, kit.snapshot_id)
+        assert snap_row is not None
+        census = build_census(snapshot.load(snap_row, settings.key_directory))
+        key = snapshot.load_or_create_key(settings.key_directory, form.establishment, create=False)
+        return backentry.enter_form(s, census, doc, key, now, path)
+
+
+def link_identity(
+    store: Store, establishment: str, provisional: str, real: str, actor: str, now: datetime | None = None
+) -> None:
+    with store.session() as s:
+        backentry.link_identity(s, establishment, provisional, real, actor, now or datetime.now(UTC))
+
+
+def reconcile_report(
+    store: Store,
+    group: Group,
+    establishment: str,
+    out_dir: Path,
+    now: datetime | None = None,
+    until: datetime | None = None,
+    incident_ref: str | None = None,
+) -> tuple[reconcile.Report, Path, Path]:
+    now = now or datetime.now(UTC)
+    name = next((e.name for e in group.establishments if e.id == establishment), establishment)
+    with store.session() as s:
+        report = reconcile.build_report(s, establishment, now, until)
+        pdf, js = reconcile.write_report(report, name, out_dir)
+        _log(
+            s,
+            incident_ref,
+            f"Rapprochement des formulaires de {name} : {report.counts['entered']} saisis, "
+            f"{report.counts['voided']} annulés, {report.counts['unaccounted']} manquants ; "
+            f"{len(report.duplicates)} doublon(s), {len(report.omissions)} omission(s).",
+            {"pdf": str(pdf), "json": str(js), **reconcile.summary(report)},
+            now,
+        )
+        journal.append(
+            s, ACTOR, "continuity.reconciled", f"reconcile:{establishment}", reconcile.summary(report), at=now
+        )
+    return report, pdf, js
+
+
+def export_fhir(
+    store: Store, settings: Settings, establishment: str, out: Path, now: datetime | None = None
+) -> tuple[Path, int]:
+    now = now or datetime.now(UTC)
+    with store.session() as s:
+        _, census = load_census(s, settings, establishment)
+        rows = backentry.entries_of(s, establishment)
+        links = list(
+            s.execute(select(IdentityLinkRow).where(IdentityLinkRow.establishment == establishment)).scalars()
+        )
+        key = snapshot.load_or_create_key(settings.key_directory, establishment, create=False)
+        bundle = fhir_export.export_bundle(census, rows, links, key, now)
+        journal.append(
+            s,
+            ACTOR,
+            "continuity.exported",
+            f"export:{establishment}",
+            {"resources": len(bundle["entry"])},
+            at=now,
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # health data: owner only
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(orjson.dumps(bundle, option=orjson.OPT_INDENT_2))
+    return out, len(bundle["entry"])
