@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from rempart.cli import demo_cmd, incidents_cmd, inventory_cmd
+from rempart.cli import demo_cmd, incidents_cmd, inventory_cmd, respond_cmd
 
 app = typer.Typer(
     name="rempart",
@@ -17,6 +17,8 @@ app.add_typer(inventory_cmd.app, name="inventory")
 app.command("demo")(demo_cmd.demo)
 app.command("incidents")(incidents_cmd.list_incidents)
 app.add_typer(incidents_cmd.app, name="incident")
+
+respond_cmd.register(app)
 
 
 def main() -> None:

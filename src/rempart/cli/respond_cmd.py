@@ -1,0 +1,254 @@
+"""Plan and containment commands: plan check/show, respond, approve, reject, ack, rollback, run show,
+journal verify/show. Thin: parse, call ``rempart.respond.service``, render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rempart.adapters import registry
+from rempart.cli.console import console, report_errors
+from rempart.errors import StateError
+from rempart.inventory import load_group
+from rempart.respond import service
+from rempart.respond.interface import Adapter
+from rempart.respond.plan import load_plan
+from rempart.settings import Settings
+from rempart.store import journal
+from rempart.store.db import Store
+
+plan_app = typer.Typer(help="Check the security plan and show what it would do.", no_args_is_help=True)
+run_app = typer.Typer(help="Plan runs.", no_args_is_help=True)
+journal_app = typer.Typer(help="The hash-chained audit journal.", no_args_is_help=True)
+
+Inventory = Annotated[Path, typer.Option("--inventory", "-i", envvar="REMPART_INVENTORY", help="group.yaml")]
+PlanFile = Annotated[Path, typer.Option("--plan", "-p", envvar="REMPART_PLAN", help="plan.yaml")]
+AdaptersFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--adapters",
+        envvar="REMPART_ADAPTERS",
+        help="adapters.yaml (how to reach firewalls, servers); "
+        "without it every adapter is the dummy and nothing outside changes",
+    ),
+]
+User = Annotated[str, typer.Option("--as", help="who you are (an id under people: in the plan)")]
+
+
+def _store() -> Store:
+    return Store(Settings().case_store_url)
+
+
+def _adapters(path: Path | None) -> dict[str, Adapter]:
+    if path is None:
+        console.print(
+            "[yellow]no adapters file: running on the dummy adapter (nothing outside changes)[/yellow]"
+        )
+        return registry.build(None)
+    return registry.build(registry.load_config(path))
+
+
+def _render_run(report: service.RunReport) -> None:
+    table = Table(
+        title=f"run {report.run_id} — {report.incident_ref} — {report.establishment} — "
+        f"{report.playbook}: [bold]{report.status}[/bold]",
+        show_edge=False,
+    )
+    for col in ("#", "step", "adapter", "status", "targets", "notes"):
+        table.add_column(col)
+    for s in report.steps:
+        notes = "; ".join(
+            x
+            for x in (
+                f"approved by {', '.join(s.approved_by)}" if s.approved_by else "",
+                f"needs {s.needs}" if s.needs else "",
+                s.error or "",
+                s.comment or "",
+                f"reopened {', '.join(s.rolled_back)}" if s.rolled_back and s.status != "rolled_back" else "",
+            )
+            if x
+        )
+        table.add_row(str(s.seq), s.step_id, s.adapter, s.status, ", ".join(s.targets), notes)
+    console.print(table)
+    if report.status == "failed":
+        console.print(
+            "[red]stopped at a safe point[/red]; in place: "
+            + (", ".join(f"{s.seq} {s.step_id}" for s in report.applied) or "nothing")
+            + " — not applied: "
+            + (", ".join(f"{s.seq} {s.step_id}" for s in report.not_applied) or "nothing")
+        )
+
+
+@plan_app.command("check")
+@report_errors
+def plan_check(
+    file: Path,
+    inventory: Annotated[
+        Path | None,
+        typer.Option(
+            "--inventory", "-i", envvar="REMPART_INVENTORY", help="also check against this group.yaml"
+        ),
+    ] = None,
+) -> None:
+    """Validate a plan file (and its references to the group); print every mistake with line and field."""
+    group = load_group(inventory) if inventory else None
+    loaded = load_plan(file, group)
+    steps = sum(len(b.steps) for b in loaded.plan.playbooks)
+    console.print(
+        f"[green]ok[/green] {file}: {len(loaded.plan.playbooks)} playbook(s), {steps} steps, "
+        f"{len(loaded.plan.people)} people" + (" (checked against the inventory)" if group else "")
+    )
+
+
+@plan_app.command("show")
+@report_errors
+def plan_show(incident: str, plan: PlanFile, inventory: Inventory, adapters: AdaptersFile = None) -> None:
+    """Dry run: exactly which commands or calls the plan would make for INCIDENT, in order."""
+    group = load_group(inventory)
+    cfg = registry.load_config(adapters) if adapters else None
+    dry = service.dry_run(_store(), incident, load_plan(plan, group), group, registry.for_review(cfg))
+    _render_dry(dry)
+
+
+def _render_dry(dry: service.DryRun) -> None:
+    console.print(
+        f"[bold]{dry.incident_ref}[/bold] → playbook [bold]{dry.playbook}[/bold] « {dry.title} » "
+        f"on {', '.join(dry.establishments)}"
+    )
+    for s in dry.steps:
+        console.print(
+            f"\n[bold]{s.seq}. {s.step_id}[/bold] — {s.title}\n   adapter {s.adapter}, approval: "
+            f"{s.approval}; targets: {', '.join(s.targets) or 'none in scope'}"
+        )
+        for op in s.operations:
+            console.print(f"   $ {op.render()}", soft_wrap=True)
+            if op.stdin:
+                console.print(f"     stdin: {op.stdin}", soft_wrap=True)
+
+
+@report_errors
+def respond(
+    incident: str,
+    plan: PlanFile,
+    inventory: Inventory,
+    adapters: AdaptersFile = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show, change nothing")] = False,
+    actor: Annotated[str, typer.Option("--as")] = "rempart",
+) -> None:
+    """Run (or resume) the security plan on INCIDENT."""
+    group = load_group(inventory)
+    loaded = load_plan(plan, group)
+    if dry_run:
+        cfg = registry.load_config(adapters) if adapters else None
+        _render_dry(service.dry_run(_store(), incident, loaded, group, registry.for_review(cfg)))
+        return
+    _render_run(service.respond(_store(), incident, loaded, group, _adapters(adapters), actor))
+
+
+@report_errors
+def approve(run: int, step: str, user: User, adapters: AdaptersFile = None) -> None:
+    """Approve STEP of RUN as USER; the run goes on when the step has the approvals it needs."""
+    _render_run(service.approve(_store(), run, step, user, _adapters(adapters)))
+
+
+@report_errors
+def reject(
+    run: int,
+    step: str,
+    user: User,
+    reason: Annotated[str, typer.Option("--reason")],
+    adapters: AdaptersFile = None,
+) -> None:
+    """Refuse STEP of RUN: it will not be applied."""
+    _render_run(service.reject(_store(), run, step, user, reason, _adapters(adapters)))
+
+
+@report_errors
+def ack(
+    run: int,
+    step: str,
+    user: User,
+    comment: Annotated[str, typer.Option("--comment")],
+    adapters: AdaptersFile = None,
+) -> None:
+    """Acknowledge that a manual STEP of RUN was done."""
+    _render_run(service.ack(_store(), run, step, user, comment, _adapters(adapters)))
+
+
+@report_errors
+def rollback(
+    run: int,
+    step: Annotated[str | None, typer.Argument()] = None,
+    actor: Annotated[str, typer.Option("--as")] = "rempart",
+    adapters: AdaptersFile = None,
+) -> None:
+    """Undo RUN (every step, in reverse order) or only STEP."""
+    store = _store()
+    report = service.rollback(store, run, step, actor, _adapters(adapters))
+    for r in report.results:
+        console.print(
+            ("[green]ok[/green] " if r.ok else "[red]failed[/red] ")
+            + f"step {r.seq} {r.step_id}: "
+            + r.message
+        )
+    for line in report.by_hand:
+        console.print(f"[yellow]to undo by hand[/yellow] {line}")
+    _render_run(service.show_run(store, run))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@run_app.command("show")
+@report_errors
+def run_show(run: int) -> None:
+    """Show RUN: each step, its status, approvals, errors."""
+    _render_run(service.show_run(_store(), run))
+
+
+@journal_app.command("verify")
+@report_errors
+def journal_verify() -> None:
+    """Walk the whole journal; name every entry that was altered, removed or inserted."""
+    with _store().session() as s:
+        problems = journal.verify(s)
+        count = len(journal.entries(s))
+    if problems:
+        for p in problems:
+            console.print(f"[red]altered[/red] {p}")
+        raise StateError(f"journal has {len(problems)} problem(s)")
+    console.print(f"[green]ok[/green] journal intact: {count} entries, chain verified")
+
+
+@journal_app.command("show")
+@report_errors
+def journal_show(
+    subject: Annotated[str | None, typer.Option(help="subject prefix, e.g. run/1")] = None,
+    full: Annotated[bool, typer.Option(help="print whole payloads")] = False,
+) -> None:
+    """Print the journal (optionally only entries about SUBJECT)."""
+    with _store().session() as s:
+        for row in journal.entries(s, subject):
+            payload = row.payload if full else row.payload[:140]
+            console.print(
+                f"{row.seq:>5} {row.at:%Y-%m-%d %H:%M:%S} {row.actor:<14} {row.action:<22} "
+                f"{row.subject:<16} {payload}",
+                soft_wrap=True,
+                markup=False,
+            )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(plan_app, name="plan")
+    app.add_typer(run_app, name="run")
+    app.add_typer(journal_app, name="journal")
+    for name, func in (
+        ("respond", respond),
+        ("approve", approve),
+        ("reject", reject),
+        ("ack", ack),
+        ("rollback", rollback),
+    ):
+        app.command(name)(func)

@@ -1,0 +1,447 @@
+"""The respond stage's public API: start or resume a plan run, approve, reject, acknowledge, roll back,
+re-open one access, show a run, dry-run a plan. The CLI, the demo and the recover stage call these.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rempart.domain.inventory import Group
+from rempart.errors import StateError
+from rempart.respond import approvals
+from rempart.respond.engine import Engine, Sleep, actions_of, adapter_for, now, step_label, subject
+from rempart.respond.interface import Adapters, Operation
+from rempart.respond.plan import Approval, LoadedPlan
+from rempart.respond.selection import IncidentFacts, choose_playbook, expand
+from rempart.respond.states import MAY_BE_IN_PLACE, RunStatus, StepStatus
+from rempart.respond.undo import RollbackReport, StepResult, find_step, reopen, rollback_run
+from rempart.store import incident_log, journal
+from rempart.store.db import Store
+from rempart.store.models.core import IncidentRow
+from rempart.store.models.respond import ApprovalRow, PlanRunRow, PlanStepRow
+
+__all__ = [
+    "DryRun",
+    "ReopenResult",
+    "RollbackReport",
+    "RunReport",
+    "StepResult",
+    "ack",
+    "approve",
+    "dry_run",
+    "find_incident",
+    "reject",
+    "reopen_access",
+    "respond",
+    "rollback",
+    "show_run",
+]
+
+
+def find_incident(session: Session, incident: str | int) -> IncidentRow:
+    text = str(incident).strip()
+    query = select(IncidentRow).where(IncidentRow.ref == text.upper())
+    if text.isdigit():
+        query = select(IncidentRow).where(IncidentRow.id == int(text))
+    row = session.execute(query).scalar_one_or_none()
+    if row is None:
+        raise StateError(
+            f"no incident '{incident}' in the case store", hint="give its reference, e.g. INC-0001"
+        )
+    return row
+
+
+# -- reports ---------------------------------------------------------------------------------------
+@dataclass
+class StepView:
+    seq: int
+    step_id: str
+    title: str
+    action: str
+    adapter: str
+    status: str
+    targets: list[str]
+    approved_by: list[str]
+    needs: str
+    error: str | None
+    comment: str | None
+    applies: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    rolled_back: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunReport:
+    run_id: int
+    incident_ref: str
+    establishment: str
+    playbook: str
+    status: str
+    steps: list[StepView]
+
+    @property
+    def applied(self) -> list[StepView]:
+        """Steps whose effect is (possibly partly) in place in the outside world."""
+        return [s for s in self.steps if StepStatus(s.status) in MAY_BE_IN_PLACE]
+
+    @property
+    def not_applied(self) -> list[StepView]:
+        return [s for s in self.steps if StepStatus(s.status) not in MAY_BE_IN_PLACE]
+
+    def step(self, ref: str | int) -> StepView:
+        return next(s for s in self.steps if str(ref) in (str(s.seq), s.step_id))
+
+
+def show_run(store: Store, run_id: int) -> RunReport:
+    with store.session() as s:
+        run = s.get(PlanRunRow, run_id)
+        if run is None:
+            raise StateError(f"no plan run {run_id}")
+        inc = s.get(IncidentRow, run.incident_id)
+        views = []
+        for st in run.steps:
+            decisions = [(d.person, d.decision) for d in st.decisions]
+            views.append(
+                StepView(
+                    st.seq,
+                    st.step_id,
+                    st.title,
+                    st.action,
+                    st.adapter,
+                    st.status,
+                    [a["target"] for a in st.actions],
+                    approvals.approvers(decisions),
+                    approvals.missing(Approval.model_validate(st.approval), run.people, decisions)
+                    if st.status in (StepStatus.PLANNED, StepStatus.AWAITING_APPROVAL)
+                    else "",
+                    st.error,
+                    st.comment,
+                    st.applies,
+                    st.started_at,
+                    st.finished_at,
+                    list(st.rolled_back_targets),
+                )
+            )
+        return RunReport(run.id, inc.ref if inc else "?", run.establishment, run.playbook, run.status, views)
+
+
+# -- starting and resuming -------------------------------------------------------------------------
+def _create_run(store: Store, incident: str | int, loaded: LoadedPlan, group: Group, actor: str) -> int:
+    with store.session() as s:
+        inc = find_incident(s, incident)
+        facts = IncidentFacts.from_row(inc)
+        book = choose_playbook(loaded.plan, facts, group)
+        t = now()
+        run = PlanRunRow(
+            incident_id=inc.id,
+            establishment=facts.establishment or "",
+            playbook=book.id,
+            plan_path=loaded.path,
+            plan_digest=loaded.digest,
+            people=[p.model_dump() for p in loaded.plan.people],
+            status=RunStatus.PLANNED.value,
+            created_by=actor,
+            created_at=t,
+            updated_at=t,
+        )
+        s.add(run)
+        s.flush()
+        specs = expand(book, facts, group, f"r{run.id}")
+        for sp in specs:
+            s.add(
+                PlanStepRow(
+                    run_id=run.id,
+                    seq=sp.seq,
+                    step_id=sp.step_id,
+                    title=sp.title,
+                    action=sp.action,
+                    adapter=sp.adapter,
+                    approval=sp.approval,
+                    timeout=sp.timeout,
+                    attempts=sp.attempts,
+                    backoff=sp.backoff,
+                    verify=sp.verify,
+                    reversible=sp.reversible,
+                    blocks=sp.blocks,
+                    actions=[a.to_dict() for a in sp.actions],
+                    status=StepStatus.PLANNED.value,
+                )
+            )
+        journal.append(
+            s,
+            actor,
+            "run.planned",
+            subject(run.id),
+            {
+                "incident": inc.ref,
+                "playbook": book.id,
+                "plan": loaded.path,
+                "plan_sha256": loaded.digest,
+                "steps": [
+                    {
+                        "seq": sp.seq,
+                        "id": sp.step_id,
+                        "adapter": sp.adapter,
+                        "targets": [a.target for a in sp.actions],
+                    }
+                    for sp in specs
+                ],
+            },
+        )
+        incident_log.record(
+            s,
+            inc.id,
+            "respond",
+            "decision",
+            f"Plan « {book.title} » déclenché ({len(specs)} étapes), exécution n° {run.id}",
+            actor,
+            {"run": run.id, "playbook": book.id},
+        )
+        return run.id
+
+
+def _open_run(store: Store, incident: str | int) -> int | None:
+    with store.session() as s:
+        inc = find_incident(s, incident)
+        row = s.execute(
+            select(PlanRunRow).where(PlanRunRow.incident_id == inc.id).order_by(PlanRunRow.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        return row.id if row is not None else None
+
+
+def respond(
+    store: Store,
+    incident: str | int,
+    loaded: LoadedPlan,
+    group: Group,
+    adapters: Adapters,
+    actor: str = "rempart",
+    sleep: Sleep = time.sleep,
+) -> RunReport:
+    """Start the plan for an incident, or resume its run where it stopped (after a crash, an approval…)."""
+    run_id = _open_run(store, incident)
+    if run_id is None:
+        run_id = _create_run(store, incident, loaded, group, actor)
+    else:
+        with store.session() as s:
+            journal.append(s, actor, "run.resumed", subject(run_id), {"plan_sha256": loaded.digest})
+    Engine(store, adapters, actor, sleep).advance(run_id)
+    return show_run(store, run_id)
+
+
+def _step_row(s: Session, run_id: int, step_ref: str | int) -> tuple[PlanRunRow, PlanStepRow]:
+    run = s.get(PlanRunRow, run_id)
+    if run is None:
+        raise StateError(f"no plan run {run_id}")
+    return run, find_step(run.steps, str(step_ref))
+
+
+def approve(
+    store: Store, run_id: int, step_ref: str | int, person: str, adapters: Adapters, sleep: Sleep = time.sleep
+) -> RunReport:
+    """Record ``person``'s approval (refused with a clear reason if not allowed), then advance the run."""
+    with store.session() as s:
+        run, step = _step_row(s, run_id, step_ref)
+        if step.status not in (StepStatus.PLANNED, StepStatus.AWAITING_APPROVAL):
+            raise StateError(f"{step_label(step)} is {step.status}: it no longer takes approvals")
+        policy = Approval.model_validate(step.approval)
+        decisions = [(d.person, d.decision) for d in step.decisions]
+        who = approvals.check_approver(
+            policy, run.people, decisions, person, run.establishment, step_label(step)
+        )
+        s.add(ApprovalRow(step_id=step.id, person=person, roles=who.roles, decision="approve", at=now()))
+        journal.append(s, person, "approval.given", subject(run_id, step.seq), {"roles": who.roles})
+        incident_log.record(
+            s,
+            run.incident_id,
+            "respond",
+            "decision",
+            f"Étape {step.seq} « {step.title} » approuvée par {who.name}",
+            person,
+            {"run": run_id, "step": step.seq},
+        )
+    Engine(store, adapters, person, sleep).advance(run_id)
+    return show_run(store, run_id)
+
+
+def reject(
+    store: Store,
+    run_id: int,
+    step_ref: str | int,
+    person: str,
+    reason: str,
+    adapters: Adapters,
+    sleep: Sleep = time.sleep,
+) -> RunReport:
+    """A person with an approving role refuses the step: it will not run; later steps go on."""
+    if not reason.strip():
+        raise StateError("a rejection needs a reason (--reason)")
+    with store.session() as s:
+        run, step = _step_row(s, run_id, step_ref)
+        if step.status not in (StepStatus.PLANNED, StepStatus.AWAITING_APPROVAL):
+            raise StateError(f"{step_label(step)} is {step.status}: it can no longer be rejected")
+        policy = Approval.model_validate(step.approval)
+        who = approvals.check_approver(policy, run.people, [], person, run.establishment, step_label(step))
+        s.add(
+            ApprovalRow(
+                step_id=step.id, person=person, roles=who.roles, decision="reject", reason=reason, at=now()
+            )
+        )
+        step.status = StepStatus.REJECTED.value
+        journal.append(s, person, "approval.rejected", subject(run_id, step.seq), {"reason": reason})
+        incident_log.record(
+            s,
+            run.incident_id,
+            "respond",
+            "decision",
+            f"Étape {step.seq} « {step.title} » refusée par {who.name} : {reason}",
+            person,
+            {"run": run_id, "step": step.seq},
+        )
+    Engine(store, adapters, person, sleep).advance(run_id)
+    return show_run(store, run_id)
+
+
+def ack(
+    store: Store,
+    run_id: int,
+    step_ref: str | int,
+    person: str,
+    comment: str,
+    adapters: Adapters,
+    sleep: Sleep = time.sleep,
+) -> RunReport:
+    """A person says a manual step is done; the comment is journaled and the run goes on."""
+    if not comment.strip():
+        raise StateError("an acknowledgement needs a comment saying what was done (--comment)")
+    with store.session() as s:
+        run, step = _step_row(s, run_id, step_ref)
+        if step.status != StepStatus.AWAITING_ACK:
+            raise StateError(f"{step_label(step)} is {step.status}, not waiting for an acknowledgement")
+        step.status = StepStatus.VERIFIED.value
+        step.comment = comment
+        step.applies += 1
+        step.finished_at = now()
+        journal.append(s, person, "manual.acknowledged", subject(run_id, step.seq), {"comment": comment})
+        incident_log.record(
+            s,
+            run.incident_id,
+            "respond",
+            "action",
+            f"Étape {step.seq} « {step.title} » réalisée par {person} : {comment}",
+            person,
+            {"run": run_id, "step": step.seq},
+        )
+    Engine(store, adapters, person, sleep).advance(run_id)
+    return show_run(store, run_id)
+
+
+def rollback(
+    store: Store,
+    run_id: int,
+    step: str | int | None = None,
+    actor: str = "rempart",
+    adapters: Adapters | None = None,
+    sleep: Sleep = time.sleep,
+) -> RollbackReport:
+    """Undo a whole run (reverse order) or one step; manual and irreversible steps are listed for people."""
+    if adapters is None:
+        raise StateError("rollback needs the adapters that applied the run")
+    with store.session() as s:
+        journal.append(s, actor, "rollback.requested", subject(run_id), {"step": step})
+    return rollback_run(Engine(store, adapters, actor, sleep), run_id, None if step is None else str(step))
+
+
+@dataclass
+class ReopenResult:
+    run_id: int
+    access_id: str
+    steps: list[StepResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.steps)
+
+    @property
+    def status(self) -> str:
+        return "reopened" if self.ok else "failed"
+
+    @property
+    def message(self) -> str:
+        return "; ".join(r.message for r in self.steps) or f"{self.access_id} was already open"
+
+
+def reopen_access(
+    store: Store, run_id: int, access_id: str, actor: str, adapters: Adapters, sleep: Sleep = time.sleep
+) -> ReopenResult:
+    """Roll back exactly the containment of one external access of the run's establishment."""
+    with store.session() as s:
+        journal.append(s, actor, "reopen.requested", subject(run_id), {"access": access_id})
+    results = reopen(Engine(store, adapters, actor, sleep), run_id, access_id)
+    return ReopenResult(run_id, access_id, results)
+
+
+# -- dry run ---------------------------------------------------------------------------------------
+@dataclass
+class DryStep:
+    seq: int
+    step_id: str
+    title: str
+    adapter: str
+    approval: str
+    targets: list[str]
+    operations: list[Operation]
+    rollback: list[Operation]
+
+
+@dataclass
+class DryRun:
+    incident_ref: str
+    playbook: str
+    title: str
+    establishments: list[str]
+    steps: list[DryStep]
+
+
+def describe_approval(policy: Approval) -> str:
+    if policy.automatic:
+        return "automatic"
+    both = " (each role)" if policy.all_roles else ""
+    return f"{policy.approvers} distinct approvers among {', '.join(policy.roles)}{both}"
+
+
+def dry_run(
+    store: Store, incident: str | int, loaded: LoadedPlan, group: Group, adapters: Adapters
+) -> DryRun:
+    """Exactly which commands or calls the plan would make for this incident, in order; nothing runs."""
+    with store.session() as s:
+        inc = find_incident(s, incident)
+        facts = IncidentFacts.from_row(inc)
+    book = choose_playbook(loaded.plan, facts, group)
+    steps = []
+    ests: list[str] = []
+    for sp in expand(book, facts, group, "dry"):
+        row = PlanStepRow(adapter=sp.adapter, seq=sp.seq, step_id=sp.step_id)
+        adapter = adapter_for(adapters, row)
+        row.actions = [a.to_dict() for a in sp.actions]
+        acts = actions_of(row)
+        ests += [a.establishment for a in acts if a.establishment not in ests]
+        steps.append(
+            DryStep(
+                sp.seq,
+                sp.step_id,
+                sp.title,
+                sp.adapter,
+                describe_approval(Approval.model_validate(sp.approval)),
+                [a.target for a in acts],
+                adapter.plan("apply", acts) if acts else [],
+                adapter.plan("rollback", acts) if acts and sp.reversible else [],
+            )
+        )
+    return DryRun(facts.ref, book.id, book.title, ests, steps)
