@@ -64,6 +64,12 @@ def format_local(value: datetime, tz: ZoneInfo = PARIS) -> str:
     return f"{t:%d/%m/%Y %H:%M} (UTC{offset[:3]}:{offset[3:]})"
 
 
+def format_short(value: datetime, tz: ZoneInfo = PARIS) -> str:
+    """'28/11/26 14:03+01' for tables."""
+    t = local(value, tz)
+    return f"{t:%d/%m/%y %H:%M}{t.strftime('%z')[:3]}"
+
+
 def format_remaining(delta: timedelta) -> str:
     """'2 j 03 h 15 min' or 'dépassé de 1 h 05 min' (French, minute precision)."""
     late = delta < timedelta(0)

@@ -7,7 +7,7 @@ at T0, at another stage's completion, at the resolution, or at a finding newer t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -51,6 +51,7 @@ class Clock:
     done_at: datetime | None = None
     done_late: bool = False
     note: str = ""
+    recipient: str = ""
 
     def remaining(self, now: datetime) -> timedelta | None:
         if self.due is None or self.status in (ClockStatus.DONE, ClockStatus.NOT_NEEDED):
@@ -131,7 +132,10 @@ def stage_clocks(
         else:
             status = ClockStatus.OVERDUE if due is not None and now > due else ClockStatus.DUE
             out[st.id] = Clock(est, ob, st, start, due, status, note=note)
-    return list(out.values())
+    recipient = (
+        ob.recipient.name.replace("{region}", facts.establishment.region).split(" — ")[0].split(" (")[0]
+    )
+    return [replace(c, recipient=recipient) for c in out.values()]
 
 
 def _new_finding_start(

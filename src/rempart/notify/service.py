@@ -83,7 +83,7 @@ def record_fact(
         value = _parse_time(value).isoformat()
     with store.session() as s:
         inc = _incident(s, incident)
-        text = f"Fait établi — {KNOWN_FACTS[name].split(':')[0]} : {value}"
+        text = f"Fait établi : {name} = {value} ({KNOWN_FACTS[name]})"
         return incident_log.record(
             s, inc.id, "people", "decision", text, author, data={"fact": name, "value": value}, at=_now(at)
         )

@@ -28,7 +28,7 @@ class T0Row(Base):
 
 
 class SendingRow(Base):
-    """One attempt to fulfil a stage of an obligation: an e-mail sent (or failed), or a filing by other means."""
+    """One attempt at a stage of an obligation: an e-mail sent (or failed), or a filing by other means."""
 
     __tablename__ = "notify_sendings"
 
@@ -37,7 +37,9 @@ class SendingRow(Base):
     establishment: Mapped[str] = mapped_column(String(64))
     obligation: Mapped[str] = mapped_column(String(64))
     stage: Mapped[str] = mapped_column(String(64))
-    channel: Mapped[str] = mapped_column(String(16))  # email, portal, paper, phone, in_person, internal, letter
+    channel: Mapped[str] = mapped_column(
+        String(16)
+    )  # email, portal, paper, phone, in_person, internal, letter
     recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
     subject: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(255), index=True)

@@ -1,0 +1,264 @@
+"""`rempart log …`, `rempart t0 set …`, `rempart obligations INCIDENT`, `rempart notify …`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rempart.cli.console import console, report_errors
+from rempart.errors import InputError
+from rempart.inventory import load_group
+from rempart.notify import service
+from rempart.notify.catalogue import load_catalogue
+from rempart.notify.clocks import format_local
+from rempart.notify.display import clocks_table, sendings_table
+from rempart.notify.facts import KNOWN_FACTS
+from rempart.notify.relay import SMTPRelay, load_relay_settings
+from rempart.settings import Settings
+from rempart.store.db import Store
+
+log_app = typer.Typer(help="The incident log (main courante): notes and decisions.", no_args_is_help=True)
+t0_app = typer.Typer(help="T0: when the organisation became aware, per establishment.", no_args_is_help=True)
+app = typer.Typer(help="Notifications: drafts, sending, filings, acknowledgements.", no_args_is_help=True)
+
+Db = Annotated[
+    str | None, typer.Option("--db", help="case store URL (default: REMPART_DATABASE_URL or SQLite)")
+]
+GroupOpt = Annotated[Path, typer.Option("--group", envvar="REMPART_GROUP", help="group.yaml")]
+CatOpt = Annotated[
+    Path | None, typer.Option("--catalogue", envvar="REMPART_CATALOGUE", help="obligations catalogue (YAML)")
+]
+As = Annotated[str, typer.Option("--as", help="who does it (recorded in the log and the journal)")]
+Now = Annotated[str | None, typer.Option("--now", help="compute clocks at this time (ISO 8601), default now")]
+Est = Annotated[
+    str | None, typer.Option("--establishment", help="establishment id (default: the incident's)")
+]
+DEFAULT_GROUP = Path("group.yaml")
+
+
+def _store(db: str | None) -> Store:
+    return Store(db or Settings().case_store_url)
+
+
+def _time(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"'{text}' is not an ISO 8601 time such as 2026-11-28T14:03+01:00") from None
+    if value.tzinfo is None:
+        raise InputError(f"'{text}' has no time zone; write e.g. 2026-11-28T14:03+01:00 or …Z")
+    return value
+
+
+def _out(out: Path | None, incident: str) -> Path:
+    return out or Settings().home / "notifications" / incident
+
+
+@log_app.command("add")
+@report_errors
+def log_add(
+    incident: str,
+    text: str,
+    author: As,
+    kind: Annotated[str, typer.Option(help="note or decision")] = "note",
+    db: Db = None,
+) -> None:
+    """Add a note or a decision to the incident log."""
+    row = service.add_log_entry(_store(db), incident, text, author, kind)
+    console.print(f"[green]ok[/green] {incident} #{row.id} {format_local(row.at)} {kind} — {author}")
+
+
+@log_app.command("show")
+@report_errors
+def log_show(incident: str, db: Db = None) -> None:
+    """Show the incident log in time order."""
+    from rich.table import Table
+
+    table = Table(show_edge=False)
+    for col in ("quand (Paris)", "source", "type", "qui", "texte"):
+        table.add_column(col, overflow="fold")
+    for e in service.log_entries(_store(db), incident):
+        table.add_row(format_local(e.at)[:16], e.source, e.kind, e.author, e.text)
+    console.print(table)
+
+
+@t0_app.command("set")
+@report_errors
+def t0_set(
+    incident: str,
+    establishment: str,
+    author: As,
+    at: Annotated[str, typer.Option("--at", help="when the organisation became aware (ISO 8601 with zone)")],
+    note: Annotated[str, typer.Option(help="how it became aware")] = "",
+    group: GroupOpt = DEFAULT_GROUP,
+    db: Db = None,
+) -> None:
+    """Record T0 for one establishment (default T0: when the incident was opened)."""
+    row = service.set_t0(_store(db), incident, establishment, _time(at), author, load_group(group), note)
+    console.print(f"[green]ok[/green] T0 {incident} / {establishment} = {format_local(row.at)}")
+
+
+@report_errors
+def obligations(
+    incident: str, group: GroupOpt = DEFAULT_GROUP, catalogue: CatOpt = None, now: Now = None, db: Db = None
+) -> None:
+    """Every applicable obligation of the incident, with its deadline and the time left."""
+    when = _time(now)
+    clocks = service.compute_clocks(_store(db), incident, load_group(group), load_catalogue(catalogue), when)
+    console.print(clocks_table(clocks, when, title=f"{incident} — obligations au {format_local(when)}"))
+    late = [c for c in clocks if c.status == "overdue"]
+    if late:
+        console.print(f"[bold red]{len(late)} échéance(s) dépassée(s)[/bold red]")
+
+
+@app.command("draft")
+@report_errors
+def draft(
+    incident: str,
+    obligation: Annotated[
+        str | None, typer.Argument(help="one obligation id (default: every stage due)")
+    ] = None,
+    stage: Annotated[str | None, typer.Option(help="one stage of the obligation")] = None,
+    establishment: Est = None,
+    out: Annotated[Path | None, typer.Option("--out", help="directory for the PDF and e-mail text")] = None,
+    group: GroupOpt = DEFAULT_GROUP,
+    catalogue: CatOpt = None,
+    now: Now = None,
+    db: Db = None,
+) -> None:
+    """Write the French drafts (PDF + e-mail text) from the incident log, inventory and findings."""
+    drafts = service.make_drafts(
+        _store(db),
+        incident,
+        load_group(group),
+        load_catalogue(catalogue),
+        obligation,
+        stage,
+        establishment,
+        _time(now),
+    )
+    if not drafts:
+        console.print("nothing due: see `rempart obligations`")
+    for d in drafts:
+        pdf, txt = service.write_draft(d, _out(out, incident))
+        console.print(f"[green]draft[/green] {pdf}  {txt.name}")
+        for f in d.missing:
+            console.print(f"   [yellow]à compléter[/yellow] {f.label} ({f.id})")
+
+
+@app.command("send")
+@report_errors
+def send(
+    incident: str,
+    obligation: str,
+    to: Annotated[list[str], typer.Option("--to", help="recipient address (repeat for several)")],
+    author: As,
+    stage: Annotated[str | None, typer.Option(help="stage (default: the first one due)")] = None,
+    establishment: Est = None,
+    relay: Annotated[
+        Path | None, typer.Option(help="out-of-band relay settings (YAML); default: env")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out")] = None,
+    group: GroupOpt = DEFAULT_GROUP,
+    catalogue: CatOpt = None,
+    db: Db = None,
+) -> None:
+    """Send a draft through the out-of-band SMTP relay; the attempt is recorded whatever happens."""
+    transport = SMTPRelay(load_relay_settings(relay))
+    row = service.send(
+        _store(db),
+        incident,
+        obligation,
+        load_group(group),
+        transport,
+        to,
+        author,
+        _out(out, incident),
+        stage=stage,
+        establishment=establishment,
+        catalogue=load_catalogue(catalogue),
+    )
+    console.print(
+        f"[green]sent[/green] #{row.id} {row.obligation}/{row.stage} → {', '.join(to)}  {row.message_id}"
+    )
+
+
+@app.command("done")
+@report_errors
+def done(
+    incident: str,
+    obligation: str,
+    stage: str,
+    author: As,
+    channel: Annotated[str, typer.Option(help="portal, paper, phone, in_person, internal, letter, email")],
+    reference: Annotated[str, typer.Option("--ref", help="receipt number, complaint number, who was called")],
+    establishment: Est = None,
+    at: Annotated[str | None, typer.Option("--at", help="when it was done (default now)")] = None,
+    group: GroupOpt = DEFAULT_GROUP,
+    catalogue: CatOpt = None,
+    db: Db = None,
+) -> None:
+    """Record a stage done by other means (portal filing, paper form, phone call, complaint lodged)."""
+    row = service.record_filing(
+        _store(db),
+        incident,
+        obligation,
+        stage,
+        load_group(group),
+        channel=channel,
+        reference=reference,
+        author=author,
+        establishment=establishment,
+        catalogue=load_catalogue(catalogue),
+        at=_time(at),
+    )
+    console.print(f"[green]ok[/green] #{row.id} {obligation}/{stage} fait ({channel}, réf. {reference})")
+
+
+@app.command("ack")
+@report_errors
+def ack(
+    sending: Annotated[str, typer.Argument(help="sending number or Message-ID")],
+    by: Annotated[str, typer.Option("--by", help="who acknowledged (the authority)")],
+    author: As,
+    reference: Annotated[str, typer.Option("--ref", help="their receipt or ticket number")] = "",
+    at: Annotated[str | None, typer.Option("--at")] = None,
+    db: Db = None,
+) -> None:
+    """Record an acknowledgement of receipt."""
+    row = service.record_ack(_store(db), sending, by, reference, author, _time(at))
+    console.print(f"[green]ok[/green] accusé #{row.id} pour l'envoi #{row.sending_id} ({by})")
+
+
+@app.command("status")
+@report_errors
+def status(incident: str, db: Db = None) -> None:
+    """Every sending and filing of the incident, with acknowledgements."""
+    views = service.sendings(_store(db), incident)
+    console.print(sendings_table(views) if views else "no sending yet")
+
+
+@app.command("fact")
+@report_errors
+def fact(incident: str, name: str, value: str, author: As, db: Db = None) -> None:
+    """Record a fact the triggers and drafts use (personal_data, eigs, people_count, …)."""
+    service.record_fact(_store(db), incident, name, value, author)
+    console.print(f"[green]ok[/green] {name} = {value}  ({KNOWN_FACTS[name]})")
+
+
+@app.command("catalogue")
+@report_errors
+def catalogue_check(
+    file: Annotated[Path | None, typer.Argument(help="default: the packaged one")] = None,
+) -> None:
+    """Validate an obligations catalogue and list what it holds."""
+    cat = load_catalogue(file)
+    console.print(f"[green]ok[/green] catalogue version {cat.version}: {len(cat.obligations)} obligations")
+    for ob in cat.obligations:
+        stages = ", ".join(f"{s.id} ({'sans délai' if s.immediate else s.within})" for s in ob.stages)
+        console.print(f"  {ob.id}{'' if ob.enabled else ' [dim](désactivée)[/dim]'}: {stages}")
