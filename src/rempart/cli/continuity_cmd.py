@@ -1,0 +1,241 @@
+"""`rempart snapshot|kits|forms|reconcile|continuity`: degraded mode from the command line.
+
+Thin: parse, call ``rempart.continuity.service``, print counts. Never prints patient data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rempart.cli.console import console, err_console, report_errors
+from rempart.continuity import register, service, snapshot, synthetic
+from rempart.continuity.kits import KitConfig
+from rempart.errors import InputError
+from rempart.inventory import load_group
+from rempart.settings import Settings
+from rempart.store.db import Store
+
+snapshot_app = typer.Typer(
+    help="Encrypted clinical snapshots taken before any incident.", no_args_is_help=True
+)
+kits_app = typer.Typer(help="Downtime kits (PDF, French) per care unit.", no_args_is_help=True)
+forms_app = typer.Typer(
+    help="The register of paper forms: return, enter, void, link identities.", no_args_is_help=True
+)
+continuity_app = typer.Typer(help="Degraded-mode tools: synthetic data, FHIR export.", no_args_is_help=True)
+
+GroupOpt = Annotated[Path, typer.Option("--group", envvar="REMPART_GROUP", help="group description (YAML)")]
+WhenOpt = Annotated[str | None, typer.Option(help="ISO time with offset (default: now)")]
+ActorOpt = Annotated[str, typer.Option("--by", help="who does it (journaled)")]
+
+
+def _when(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"'{text}' is not an ISO date-time (e.g. 2026-11-28T14:00+01:00)") from None
+    if value.tzinfo is None:
+        raise InputError(f"'{text}' has no UTC offset (e.g. 2026-11-28T14:00+01:00)")
+    return value.astimezone(UTC)
+
+
+def _store(settings: Settings) -> Store:
+    return Store(settings.case_store_url)
+
+
+@snapshot_app.command("import")
+@report_errors
+def snapshot_import(
+    establishment: str,
+    paths: list[Path],
+    taken_at: Annotated[str | None, typer.Option(help="export time if the files do not say it")] = None,
+) -> None:
+    """Validate FHIR NDJSON files (or a directory, or a Bundle) and store them encrypted."""
+    settings = Settings()
+    row, result = service.import_snapshot(
+        _store(settings), settings, establishment, paths, _when(taken_at) if taken_at else None
+    )
+    for p in result.problems:
+        err_console.print(f"[yellow]rejected[/yellow] {p}", soft_wrap=True)
+    kept = ", ".join(f"{n} {k}" for k, n in row.counts.items())
+    console.print(
+        f"[green]ok[/green] snapshot {row.id} of {establishment} taken {row.taken_at.isoformat()}: "
+        f"{kept}; {len(result.problems)} rejected; encrypted to {row.path}"
+    )
+
+
+@snapshot_app.command("status")
+@report_errors
+def snapshot_status(
+    establishment: Annotated[str | None, typer.Argument()] = None,
+    group: GroupOpt = Path("group.yaml"),
+    max_age_hours: Annotated[float, typer.Option(help="freshness limit")] = 2.0,
+) -> None:
+    """Age of the latest snapshot of each establishment; a warning when older than the limit."""
+    settings = Settings()
+    ids = [establishment] if establishment else [e.id for e in load_group(group).establishments]
+    stale = 0
+    with _store(settings).session() as s:
+        for est in ids:
+            f = snapshot.freshness(s, est, max_age=timedelta(hours=max_age_hours))
+            if f.age is None:
+                console.print(f"[red]missing[/red] {est}: no snapshot")
+            else:
+                tag = "[red]STALE[/red]" if f.stale else "[green]fresh[/green]"
+                console.print(
+                    f"{tag} {est}: taken {f.taken_at.isoformat() if f.taken_at else '?'}, "
+                    f"age {snapshot.format_age(f.age)}, {f.counts.get('Patient', 0)} patients"
+                )
+            stale += f.stale
+    if stale:
+        err_console.print(
+            f"warning: {stale} establishment(s) without a snapshot younger than {max_age_hours:g} h"
+        )
+        raise typer.Exit(1)
+
+
+@kits_app.command("build")
+@report_errors
+def kits_build(
+    establishment: str,
+    incident: Annotated[str | None, typer.Option(help="incident ref, e.g. INC-0001")] = None,
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("kits"),
+    group: GroupOpt = Path("group.yaml"),
+    hours: Annotated[int, typer.Option(help="blank forms for at least this many hours")] = 8,
+    started_at: WhenOpt = None,
+) -> None:
+    """Build the downtime kit of ESTABLISHMENT from its latest snapshot and register every serial."""
+    settings = Settings()
+    build = service.build_kits(
+        _store(settings),
+        settings,
+        load_group(group),
+        establishment,
+        out,
+        incident,
+        _when(started_at) if started_at else None,
+        config=KitConfig(hours=hours),
+    )
+    if build.plan.stale:
+        err_console.print(
+            f"[yellow]warning[/yellow] snapshot is {snapshot.format_age(build.plan.snapshot_age)} old"
+        )
+    console.print(
+        f"[green]ok[/green] kit {build.number} of {establishment}: {build.forms} serial-numbered forms"
+    )
+    for f in build.files:
+        console.print(f"  {f}")
+
+
+@forms_app.command("return")
+@report_errors
+def forms_return(serials: list[str], at: WhenOpt = None, by: ActorOpt = "operator") -> None:
+    """Record that the paper forms SERIALS came back."""
+    settings = Settings()
+    with _store(settings).session() as s:
+        for serial in serials:
+            register.return_form(s, serial, _when(at), by)
+    console.print(f"[green]ok[/green] {len(serials)} form(s) returned")
+
+
+@forms_app.command("void")
+@report_errors
+def forms_void(
+    serial: str,
+    reason: Annotated[str, typer.Option(help="why the form is void")],
+    at: WhenOpt = None,
+    by: ActorOpt = "operator",
+) -> None:
+    """Void an issued or returned form, with its reason."""
+    settings = Settings()
+    with _store(settings).session() as s:
+        register.void_form(s, serial, reason, _when(at), by)
+    console.print(f"[green]ok[/green] {serial.upper()} voided")
+
+
+@forms_app.command("enter")
+@report_errors
+def forms_enter(files: list[Path], at: WhenOpt = None) -> None:
+    """Enter returned forms, each described by a YAML/JSON file (serial, entered_by, entries)."""
+    settings = Settings()
+    store = _store(settings)
+    for f in files:
+        result = service.enter_file(store, settings, f, _when(at))
+        for w in result.warnings:
+            err_console.print(f"[yellow]warning[/yellow] {f}: {w}")
+        dup = f", {len(result.duplicates)} flagged as duplicate" if result.duplicates else ""
+        console.print(f"[green]ok[/green] {result.serial}: {result.entries} line(s) entered{dup}")
+
+
+@forms_app.command("link")
+@report_errors
+def forms_link(establishment: str, provisional: str, real: str, by: ActorOpt = "operator") -> None:
+    """Merge a provisional identity given at a downtime admission with the qualified identity (IPP)."""
+    settings = Settings()
+    service.link_identity(_store(settings), establishment, provisional, real, by)
+    console.print(f"[green]ok[/green] {provisional} linked")
+
+
+@report_errors
+def reconcile(
+    establishment: str,
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("reports"),
+    group: GroupOpt = Path("group.yaml"),
+    until: WhenOpt = None,
+    incident: Annotated[str | None, typer.Option(help="incident ref for the main courante")] = None,
+) -> None:
+    """Reconciliation report of ESTABLISHMENT's paper forms (PDF + JSON)."""
+    settings = Settings()
+    report, pdf, js = service.reconcile_report(
+        _store(settings),
+        load_group(group),
+        establishment,
+        out,
+        until=_when(until) if until else None,
+        incident_ref=incident,
+    )
+    c = report.counts
+    console.print(
+        f"issued {c['issued']} = returned {c['returned']} + entered {c['entered']} + voided {c['voided']}"
+        f" + unaccounted {c['unaccounted']}; duplicates {len(report.duplicates)}, "
+        f"omissions {len(report.omissions)}, provisional identities to link "
+        f"{len(report.provisional_unlinked)}"
+    )
+    console.print(
+        ("[green]complete[/green]" if report.complete else "[yellow]incomplete[/yellow]") + f": {pdf}, {js}"
+    )
+
+
+@continuity_app.command("generate")
+@report_errors
+def generate(
+    out: Annotated[Path, typer.Option(help="one sub-directory per establishment")] = Path("fhir"),
+    group: GroupOpt = Path("group.yaml"),
+    establishment: Annotated[list[str] | None, typer.Option(help="only these (repeatable)")] = None,
+    patients: int = 60,
+    seed: int = 0,
+    taken_at: WhenOpt = None,
+) -> None:
+    """Write synthetic French inpatient data (FHIR R4 NDJSON) for the group's establishments."""
+    ids = establishment or [e.id for e in load_group(group).establishments]
+    when = _when(taken_at)
+    for est in ids:
+        synthetic.generate(est, out / est, patients, seed, when)
+    console.print(f"[green]ok[/green] {len(ids)} establishment(s) × {patients} patients written under {out}")
+
+
+@continuity_app.command("export")
+@report_errors
+def export(
+    establishment: str, out: Annotated[Path, typer.Option(help="Bundle file")] = Path("backentry.json")
+) -> None:
+    """Export the back-entered records as a FHIR transaction Bundle (duplicates left out)."""
+    settings = Settings()
+    path, n = service.export_fhir(_store(settings), settings, establishment, out)
+    console.print(f"[green]ok[/green] {n} resources written to {path}")
