@@ -1,0 +1,86 @@
+"""Text-line readers' common ground: clean lines with their numbers, and rows → :class:`Batch`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+
+from rempart.ingest.columns import TS_TYPE, shape, table_from_rows
+from rempart.ingest.interface import MAX_LINE_BYTES, Batch, ReaderContext
+from rempart.ingest.jsonl import iter_line_chunks
+from rempart.ingest.sources import Source
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def iter_text_lines(source: Source, ctx: ReaderContext) -> Iterator[tuple[int, str]]:
+    """(line number, text) of every non-blank line; over-long lines and binary garbage are quarantined."""
+    for chunk, first in iter_line_chunks(source.stream, source, ctx):
+        for offset, line in enumerate(chunk.split(b"\n")):
+            if not line.strip():
+                continue
+            number = first + offset
+            if len(line) > MAX_LINE_BYTES:
+                reason = f"over-long line ({len(line):,} bytes > {MAX_LINE_BYTES:,})"
+                ctx.quarantine(source, number, reason, line[:200])
+                continue
+            try:
+                text = line.decode("utf-8").rstrip("\r")
+            except UnicodeDecodeError:
+                ctx.quarantine(source, number, "binary data (not UTF-8 text)", line[:200])
+                continue
+            if _CONTROL.search(text):
+                ctx.quarantine(source, number, "binary data (control characters)", line[:200])
+                continue
+            yield number, text
+
+
+@dataclass
+class RowBuffer:
+    """Accumulates parsed lines; :meth:`batch` turns them into a :class:`Batch` (fields as given)."""
+
+    product: str
+    rows: list[dict[str, str | None]] = field(default_factory=list)
+    ts: list[datetime] = field(default_factory=list)
+    hosts: list[str | None] = field(default_factory=list)
+    services: list[str | None] = field(default_factory=list)
+    records: list[int] = field(default_factory=list)
+    raws: list[str] = field(default_factory=list)
+
+    def add(
+        self, row: dict[str, str | None], ts: datetime, host: str | None, service: str, record: int, raw: str
+    ) -> None:
+        self.rows.append(row)
+        self.ts.append(ts)
+        self.hosts.append(host)
+        self.services.append(service)
+        self.records.append(record)
+        self.raws.append(raw)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def batch(self, ctx: ReaderContext, hint_fields: tuple[str, ...] = ()) -> Batch:
+        table = table_from_rows(self.rows)
+        cols = shape(zip(table.column_names, table.columns, strict=True), _same, ctx)
+        hints = [pa.array([r.get(name) for r in self.rows], pa.string()) for name in hint_fields]
+        out = Batch(
+            cols,
+            pa.array(self.ts, TS_TYPE),
+            pa.array(self.hosts, pa.string()),
+            pa.array(self.services, pa.string()),
+            pa.array(self.records, pa.int64()),
+            pa.array(self.raws, pa.string()),
+            self.product,
+            hints,
+        )
+        self.rows, self.ts, self.hosts, self.services, self.records, self.raws = [], [], [], [], [], []
+        return out
+
+
+def _same(name: str) -> str:
+    return name

@@ -1,0 +1,126 @@
+"""Windows JSON: every layout mapped to EVTX names, case duplicates merged, bad lines quarantined."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow as pa
+
+from rempart.domain.events import CORE_SCHEMA
+from rempart.ingest import canonical_field
+from rempart.ingest.interface import MAX_LINE_BYTES
+
+from .conftest import read_all, rows
+
+
+def test_flat_winlogbeat6_winlogbeat7_and_evtx_names_agree(fixtures: Path) -> None:
+    table, report = read_all([fixtures / "windows.jsonl"])
+    got = rows(table)
+    assert [r["_record"] for r in got] == [1, 2, 3, 4]
+    assert [r["Image"] for r in got[:3]] == [
+        "C:\\Windows\\System32\\cmd.exe",
+        "C:\\Windows\\System32\\whoami.exe",
+        "C:\\Windows\\System32\\net.exe",
+    ]
+    assert {r["EventID"] for r in got[:3]} == {"1"}
+    assert {r["Channel"] for r in got[:3]} == {"Microsoft-Windows-Sysmon/Operational"}
+    assert {r["_service"] for r in got[:3]} == {"microsoft-windows-sysmon/operational"}
+    assert {r["_host"] for r in got} == {"tls-cap-dc01.capitouls.local", "unknown-host.example"}
+    # ProcessId / ProcessID land in one column, spelled as in EVTX
+    assert [r["ProcessId"] for r in got] == ["4242", "4243", "4244", "0x1f0"]
+    assert table is not None and "ProcessID" not in table.column_names
+    assert got[1]["Provider_Name"] == "Microsoft-Windows-Sysmon" and got[2]["EventRecordID"] == "78"
+    # Channel value kept as found, service lower-cased
+    assert got[3]["Channel"] == "security" and got[3]["_service"] == "security"
+    assert {r["_product"] for r in got} == {"windows"} and {r["_format"] for r in got} == {"winjson"}
+    assert json.loads(str(got[1]["_raw"]))["event_data"]["Image"].endswith("whoami.exe")
+    assert not report.skipped
+
+
+def test_core_columns_follow_the_contract(fixtures: Path) -> None:
+    table, _ = read_all([fixtures / "windows.jsonl"])
+    assert table is not None
+    assert table.schema.names[: len(CORE_SCHEMA)] == CORE_SCHEMA.names
+    for field in CORE_SCHEMA:
+        assert table.schema.field(field.name).type == field.type
+    assert table.schema.names[-1] == "_raw"
+    assert all(table.schema.field(n).type == pa.string() for n in table.schema.names[len(CORE_SCHEMA) :])
+
+
+def test_fields_narrow_the_table_case_insensitively(fixtures: Path) -> None:
+    table, _ = read_all([fixtures / "windows.jsonl"], fields=["image", "PROCESSID", "Nope", "CommandLine"])
+    assert table is not None
+    assert table.schema.names[len(CORE_SCHEMA) :] == ["Image", "ProcessId", "Nope", "CommandLine", "_raw"]
+    assert table.column("Nope").null_count == table.num_rows
+    assert table.column("ProcessId").to_pylist() == ["4242", "4243", "4244", "0x1f0"]
+
+
+def test_canonical_field_is_the_evtx_spelling() -> None:
+    assert canonical_field("PROCESSID") == "ProcessId"
+    assert canonical_field("message") == "Message"
+    assert canonical_field("SomethingNew") == "SomethingNew"
+
+
+def test_bad_lines_are_quarantined_with_their_line_and_the_rest_is_kept(tmp_path: Path) -> None:
+    good = '{"@timestamp":"2026-11-28T10:00:00Z","Channel":"Security","EventID":4624,"Computer":"h1"}'
+    lines = [
+        good,
+        '{"@timestamp": "2026-11-28T10:00:01Z", "EventID": ',  # invalid JSON
+        "\x00\x01\x02garbage\xff",  # binary
+        '{"EventID": 1, "Image": "' + "A" * (MAX_LINE_BYTES + 10) + '"}',  # over-long
+        '{"Channel":"Security","EventID":4625,"Computer":"h1"}',  # no timestamp
+        "[1, 2, 3]",  # not an object
+        good.replace("4624", "4634"),
+    ]
+    path = tmp_path / "events.json"
+    path.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape").replace(b"\xc3\xbf", b"\xff") + b"\n")
+    table, report = read_all([path])
+    assert table is not None and table.column("EventID").to_pylist() == ["4624", "4634"]
+    assert table.column("_record").to_pylist() == [1, 7]
+    by_line = {q.record: q for q in report.quarantined}
+    assert set(by_line) == {2, 3, 4, 5, 6}
+    assert "invalid JSON" in by_line[2].reason
+    assert "binary" in by_line[3].reason or "invalid JSON" in by_line[3].reason
+    assert "over-long" in by_line[4].reason and len(by_line[4].excerpt) <= 121
+    assert "timestamp" in by_line[5].reason
+    assert "not a JSON object" in by_line[6].reason
+    assert all(q.source == str(path) for q in report.quarantined)
+    assert report.exit_code() == 1
+    assert f"{path}:2: invalid JSON" in report.summary()
+
+
+def test_types_changing_between_lines_are_not_a_failure(tmp_path: Path) -> None:
+    lines = [{"@timestamp": "2026-11-28T10:00:00Z", "Channel": "Security", "ProcessId": i} for i in range(3)]
+    lines.append({"@timestamp": "2026-11-28T10:00:00Z", "Channel": "Security", "ProcessId": "0x1e7c"})
+    path = tmp_path / "mixed.jsonl.gz"
+    path.write_bytes(gzip.compress("\n".join(json.dumps(x) for x in lines).encode()))
+    table, report = read_all([path])
+    assert table is not None and table.column("ProcessId").to_pylist() == ["0", "1", "2", "0x1e7c"]
+    assert not report.skipped and table.column("_source").to_pylist()[0] == str(path)
+
+
+def test_pretty_printed_evtx_json_document(tmp_path: Path) -> None:
+    doc = {
+        "Event": {
+            "#attributes": {"xmlns": "http://schemas.microsoft.com/win/2004/08/events/event"},
+            "System": {
+                "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
+                "EventID": 10,
+                "TimeCreated": {"#attributes": {"SystemTime": "2026-11-28T10:00:00.5Z"}},
+                "EventRecordID": 9,
+                "Channel": "Microsoft-Windows-Sysmon/Operational",
+                "Computer": "ws1",
+                "Execution": {"#attributes": {"ProcessID": 3544}},
+            },
+            "EventData": {"TargetImage": "C:\\Windows\\system32\\lsass.exe", "GrantedAccess": "0x1010"},
+        }
+    }
+    path = tmp_path / "sample.json"
+    path.write_text(json.dumps(doc, indent=2))
+    got = rows(read_all([path])[0])[0]
+    assert got["TargetImage"].endswith("lsass.exe") and got["GrantedAccess"] == "0x1010"  # type: ignore[union-attr]
+    assert got["EventID"] == "10" and got["Provider_Name"] == "Microsoft-Windows-Sysmon"
+    assert got["Execution_ProcessID"] == "3544" and got["TimeCreated"] == "2026-11-28T10:00:00.5Z"
+    assert "#attributes_xmlns" not in got and "xmlns" not in got
