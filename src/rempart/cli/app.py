@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from rempart.cli import continuity_cmd, demo_cmd, incidents_cmd, inventory_cmd, respond_cmd
+from rempart.cli import continuity_cmd, demo_cmd, incidents_cmd, inventory_cmd, notify_cmd, respond_cmd
 
 app = typer.Typer(
     name="rempart",
@@ -17,6 +17,10 @@ app.add_typer(inventory_cmd.app, name="inventory")
 app.command("demo")(demo_cmd.demo)
 app.command("incidents")(incidents_cmd.list_incidents)
 app.add_typer(incidents_cmd.app, name="incident")
+app.add_typer(notify_cmd.log_app, name="log")
+app.add_typer(notify_cmd.t0_app, name="t0")
+app.command("obligations")(notify_cmd.obligations)
+app.add_typer(notify_cmd.app, name="notify")
 app.add_typer(continuity_cmd.snapshot_app, name="snapshot")
 app.add_typer(continuity_cmd.kits_app, name="kits")
 app.add_typer(continuity_cmd.forms_app, name="forms")
