@@ -52,3 +52,24 @@ def from_us(value: int | None) -> datetime | None:
     if value is None:
         return None
     return datetime.fromtimestamp(value / 1_000_000, UTC)
+
+
+def field_sql(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """SQL reading one field: its column, else its value in ``_raw`` (JSON, or FortiGate-style key=value).
+
+    Ingest may materialise only the fields detection needs; the rest stays in ``_raw``. None when the
+    store has neither the column nor ``_raw``.
+    """
+    by_lower = {c.lower(): c for c in columns(con)}
+    parts = [quote(by_lower[name.lower()])] if name.lower() in by_lower else []
+    if "_raw" in by_lower:
+        key = name.replace('"', "")
+        parts.append(f"json_extract_string(try_cast(_raw AS JSON), '$.\"{key}\"')")
+        parts.append(f"nullif(regexp_extract(_raw, '(^|\\s){_re(key)}=\"?([^\"\\s]*)', 2), '')")
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+
+
+def _re(text: str) -> str:
+    return "".join("\\" + c if not c.isalnum() and c != "_" else c for c in text)

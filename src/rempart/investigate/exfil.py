@@ -7,10 +7,14 @@ networks, no asset address, not the SOC, and not a private / loopback / link-loc
 
 Baseline (the choice and why): for each host, the hourly outbound volumes of the ``baseline_days`` days
 before the assessed window, zero-filled for hours the sensors covered without traffic from that host.
-The threshold is ``mean + k·stddev`` of those hourly volumes, never below ``floor_bytes``. Hourly buckets
+The threshold is the largest of ``mean + k·stddev`` of those hourly volumes, ``peak_factor`` times the
+largest hour of the baseline, and ``floor_bytes``. Hourly buckets
 match how an exfiltration shows up (a burst of hours, often at night), a whole-week baseline includes
 the host's own peaks (backups, updates) in the stddev so they are not flagged, k = 4 keeps a host with a
-normal week from crossing the line by chance, and the floor stops a nearly silent host from being
+normal week from crossing the line by chance, the baseline peak keeps a nightly backup — a few big hours
+a day, which inflate the mean less than they stand out — from being flagged when it runs as usual (an
+intruder active during the baseline itself is why the window starts ``lookback_hours`` before the first
+alert and the baseline ends there), and the floor stops a nearly silent host from being
 flagged for a few megabytes. "Same hours on previous days" was rejected: 7 samples per hour are too
 few for a stable threshold. When a flow is seen by both a firewall and a Zeek sensor it would be counted
 twice, so per host and hour the larger of the two sensors' volumes is kept, not their sum.
@@ -42,6 +46,7 @@ HOUR_US = 3_600_000_000
 class ExfilSettings:
     baseline_days: int = 7
     k: float = 4.0
+    peak_factor: float = 1.5
     floor_bytes: int = 50_000_000  # 50 MB in one hour
     lookback_hours: int = 24  # the window starts this long before the first alert: intruders come early
 
@@ -92,30 +97,37 @@ class HostAssessment:
 Flows = dict[str, dict[tuple[int, str, str], int]]
 
 
+def _fields(con: duckdb.DuckDBPyConnection, *names: str) -> list[str] | None:
+    exprs = [eventdb.field_sql(con, n) for n in names]
+    return None if any(e is None for e in exprs) else [e for e in exprs if e is not None]
+
+
 def _fortigate(
     con: duckdb.DuckDBPyConnection, since_us: int, until_us: int
 ) -> dict[tuple[int, str, str], int]:
-    cols = set(eventdb.columns(con))
-    if not {"srcip", "dstip", "sentbyte"} <= cols:
+    exprs = _fields(con, "srcip", "dstip", "sentbyte")
+    if exprs is None:
         return {}
+    src, dst, sent = exprs
     rows = con.execute(
-        "SELECT epoch_us(_ts) // ? AS hour, srcip, dstip, sum(TRY_CAST(sentbyte AS BIGINT))"
-        f" FROM {eventdb.EVENTS} WHERE _product = 'fortigate' AND sentbyte IS NOT NULL"
+        f"SELECT epoch_us(_ts) // ? AS hour, {src}, {dst}, sum(TRY_CAST({sent} AS BIGINT))"
+        f" FROM {eventdb.EVENTS} WHERE _product = 'fortigate' AND _service = 'traffic'"
         " AND epoch_us(_ts) >= ? AND epoch_us(_ts) < ? GROUP BY ALL",
         [HOUR_US, since_us, until_us],
     ).fetchall()
-    return {(int(h), str(s), str(d)): int(b or 0) for h, s, d, b in rows if s and d}
+    return {(int(h), str(s), str(d)): int(b or 0) for h, s, d, b in rows if s and d and b}
 
 
 def _zeek(
     con: duckdb.DuckDBPyConnection, since_us: int, until_us: int
 ) -> list[tuple[int, str, str, int, int]]:
-    cols = set(eventdb.columns(con))
-    if not {"id.orig_h", "id.resp_h", "orig_bytes", "resp_bytes"} <= cols:
+    exprs = _fields(con, "id.orig_h", "id.resp_h", "orig_bytes", "resp_bytes")
+    if exprs is None:
         return []
+    orig, resp, ob, rb = exprs
     rows = con.execute(
-        'SELECT epoch_us(_ts) // ? AS hour, "id.orig_h", "id.resp_h", sum(TRY_CAST(orig_bytes AS BIGINT)),'
-        f" sum(TRY_CAST(resp_bytes AS BIGINT)) FROM {eventdb.EVENTS} WHERE _product = 'zeek'"
+        f"SELECT epoch_us(_ts) // ? AS hour, {orig}, {resp}, sum(TRY_CAST({ob} AS BIGINT)),"
+        f" sum(TRY_CAST({rb} AS BIGINT)) FROM {eventdb.EVENTS} WHERE _product = 'zeek'"
         " AND _service = 'conn' AND epoch_us(_ts) >= ? AND epoch_us(_ts) < ? GROUP BY ALL",
         [HOUR_US, since_us, until_us],
     ).fetchall()
@@ -207,7 +219,7 @@ def assess(
         base_hours = sorted(h for h in covered if base_h <= h < start_h)
         series = [hours.get(h, 0) for h in base_hours]
         mean, std = _stats(series)
-        threshold = max(mean + cfg.k * std, float(cfg.floor_bytes))
+        threshold = max(mean + cfg.k * std, cfg.peak_factor * max(series, default=0), float(cfg.floor_bytes))
         win = {h: n for h, n in hours.items() if start_h <= h < end_h}
         dests: dict[str, int] = defaultdict(int)
         for h in win:
@@ -243,12 +255,17 @@ def _mb(n: float) -> str:
     return f"{n / 1e6:,.1f} Mo".replace(",", " ").replace(".", ",")
 
 
+def _num(x: float) -> str:
+    return f"{x:g}".replace(".", ",")
+
+
 def summary_fr(a: Assessment) -> str:
     fmt = "%d/%m/%Y %H:%M"
     text = (
         f"Volumes sortants de {len(a.hosts)} hôtes du {a.window[0]:{fmt}} au {a.window[1]:{fmt}} UTC "
         f"comparés à leur ligne de base des {a.settings.baseline_days} jours précédents "
-        f"(seuil horaire : moyenne + {a.settings.k:g} écarts-types, au moins {_mb(a.settings.floor_bytes)}). "
+        f"(seuil horaire : le plus grand de moyenne + {a.settings.k:g} écarts-types, "
+        f"{_num(a.settings.peak_factor)} × pic de référence et {_mb(a.settings.floor_bytes)}). "
         f"Total sortant sur la fenêtre : {_mb(a.window_bytes)}. "
     )
     if not a.hosts:
@@ -297,7 +314,13 @@ def run_assessment(
     data = {
         "window": [a.window[0].isoformat(), a.window[1].isoformat()],
         "baseline": [a.baseline[0].isoformat(), a.baseline[1].isoformat()],
-        "method": {"baseline_days": cfg.baseline_days, "k": cfg.k, "floor_bytes": cfg.floor_bytes},
+        "method": {
+            "baseline_days": cfg.baseline_days,
+            "k": cfg.k,
+            "peak_factor": cfg.peak_factor,
+            "floor_bytes": cfg.floor_bytes,
+            "lookback_hours": cfg.lookback_hours,
+        },
         "establishments": a.establishments,
         "sensors": a.sensors,
         "hosts_assessed": len(a.hosts),

@@ -50,7 +50,9 @@ _HEX = re.compile(r"(?<![0-9a-f])([0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?![0-9
 _FILE_EXT = re.compile(r"\.(exe|dll|sys|ps1|bat|cmd|vbs|js|msi|zip|rar|7z|txt|log|tmp|dat|bin|py|sh)$")
 
 # Fields of the normalised events each kind is read from when extracting from an alert's events.
-ACCOUNT_FIELDS = ("TargetUserName", "SubjectUserName", "User", "user", "UserName", "AccountName", "usrname")
+# accounts that logged on (Windows logon target, VPN user, …), not the user a process ran as: the user
+# who opened the malicious attachment is a victim whose name may well exist in every clinic
+ACCOUNT_FIELDS = ("TargetUserName", "user", "usrname", "AccountName", "UserName")
 TOOL_FIELDS = ("Image", "NewProcessName", "OriginalFileName", "ServiceFileName", "ImagePath")
 DOMAIN_FIELDS = ("QueryName", "query", "DestinationHostname", "host", "server_name", "hostname")
 
@@ -209,10 +211,38 @@ def _alert_events(con: duckdb.DuckDBPyConnection, refs: list[str]) -> list[dict[
         " JOIN _refs r ON e._source = r.src AND e._record = r.rec"
     )
     names = [d[0] for d in cur.description]
-    return [
-        {n: str(v) for n, v in zip(names, row, strict=True) if v is not None and not n.startswith("_")}
-        for row in cur.fetchall()
-    ]
+    out = []
+    for row in cur.fetchall():
+        values = dict(zip(names, row, strict=True))
+        fields = {n: str(v) for n, v in values.items() if v is not None and not n.startswith("_")}
+        for k, v in _raw_fields(values.get("_raw")).items():
+            fields.setdefault(k, v)  # fields ingest did not materialise are still in _raw
+        out.append(fields)
+    return out
+
+
+_KV = re.compile(r'(?:^|\s)([A-Za-z_][\w.]*)=(?:"((?:[^"\\]|\\.)*)"|(\S*))')
+
+
+def _raw_fields(raw: object) -> dict[str, str]:
+    """The fields of a raw record: flattened JSON (Winlogbeat, Zeek) or key=value (FortiGate)."""
+    if not isinstance(raw, str) or not raw:
+        return {}
+    if raw.lstrip().startswith("{"):
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return {}
+        flat: dict[str, str] = {}
+        stack: list[tuple[str, Any]] = [("", doc)]
+        while stack:  # leaves by their own name: event_data.TargetUserName → TargetUserName
+            key, obj = stack.pop()
+            if isinstance(obj, dict):
+                stack.extend(obj.items())
+            elif obj is not None and not isinstance(obj, list) and key:
+                flat.setdefault(key, str(obj))
+        return flat
+    return {m.group(1): m.group(2) if m.group(2) is not None else m.group(3) for m in _KV.finditer(raw)}
 
 
 def _from_event(fields: dict[str, str], internal: Internal, source: str) -> Iterator[Indicator]:

@@ -108,7 +108,9 @@ class EstablishmentSweep:
 
 def _haystack(con: duckdb.DuckDBPyConnection, since: datetime | None, until: datetime | None) -> int:
     """Materialise one lower-cased text per event (all its fields) once; every indicator scans that."""
-    cols = [eventdb.quote(c) for c in eventdb.field_columns(con)] + ["_host"]
+    # _raw holds every field, also those not materialised as columns at ingest
+    cols = ["_host", *(["_raw"] if "_raw" in eventdb.columns(con) else [])]
+    cols += [eventdb.quote(c) for c in eventdb.field_columns(con)]
     where = []
     if since is not None:
         where.append(f"epoch_us(_ts) >= {eventdb.to_us(since)}")
