@@ -457,7 +457,7 @@ def _fallback_table(recs: list[Record], group: Group) -> pa.Table:
 
 
 def load(logs: FleetLogs, group: Group, db: Path) -> None:
-    """Ingest with the real readers into the real event store; per file fallback only when no reader exists."""
+    """Ingest with the real readers into the real event store; per-file fallback only without a reader."""
     from rempart.events.store import EventStore
     from rempart.ingest.pipeline import read_paths
     from rempart.ingest.report import IngestReport

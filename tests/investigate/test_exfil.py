@@ -115,7 +115,7 @@ def test_positive_data_theft_finding_with_numbers(con: object, store: Store, gro
     incident_id = make_incident(store, "capitouls", INCIDENT_AT)
     with store.session() as s:
         inc = get_incident(s, incident_id)
-        a, finding = exfil.run_assessment(
+        _, finding = exfil.run_assessment(
             s, con, group, inc, "analyste", now=INCIDENT_AT + timedelta(hours=12)
         )  # type: ignore[arg-type]
         assert finding.kind == "data_theft" and finding.positive
@@ -131,7 +131,7 @@ def test_negative_finding_for_a_clinic_within_its_baseline(con: object, store: S
     incident_id = make_incident(store, "hers", INCIDENT_AT)
     with store.session() as s:
         inc = get_incident(s, incident_id)
-        a, finding = exfil.run_assessment(
+        _, finding = exfil.run_assessment(
             s, con, group, inc, "analyste", now=INCIDENT_AT + timedelta(hours=12)
         )  # type: ignore[arg-type]
         assert not finding.positive and finding.data["evaluable"]

@@ -93,9 +93,8 @@ def test_indicators_from_the_alerts_events(fleet: Fleet, con: object, store: Sto
         found = indicators.from_alerts(s, con, get_incident(s, incident_id), group)  # type: ignore[arg-type]
     values = {(str(i.kind), i.value) for i in found}
     for kind, value in PLANTED[ATTACKED]:
-        if kind == "domain":
-            value = f"cdn.{value}"  # the DNS query names the subdomain
-        assert (kind, value) in values, (kind, value)
+        wanted = f"cdn.{value}" if kind == "domain" else value  # the DNS query names the subdomain
+        assert (kind, wanted) in values, (kind, wanted)
     # the clinic's own addresses and Windows' own accounts and programs are not indicators
     assert not any(v.startswith("10.") for k, v in values if k == "ip")
     assert ("account", "inconnu") not in values  # a name tried in a failed VPN logon is a target
