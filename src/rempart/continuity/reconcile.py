@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from rempart.continuity import register
 from rempart.continuity.backentry import entries_of
 from rempart.continuity.kit_pdf import BOLD, FONT, M, fit, local
+from rempart.continuity.kits import FORM_TITLES
 from rempart.store.models.continuity import EntryRow, FormRow, IdentityLinkRow, PlannedDoseRow
 
 MATCH_WINDOW = timedelta(hours=1)  # a line without its MAR slot fills the nearest slot within this window
@@ -213,12 +214,12 @@ def write_pdf(report: Report, establishment_name: str, path: Path) -> Path:
     line("Par type de formulaire", 11, BOLD)
     for kind, t in sorted(report.by_type.items()):
         line(
-            f"{kind} : émis {t['issued']}, rendus {t['returned']}, saisis {t['entered']}, "
+            f"{FORM_TITLES.get(kind, kind)} : émis {t['issued']}, rendus {t['returned']}, saisis {t['entered']}, "
             f"annulés {t['voided']}, "
             f"manquants {t['unaccounted']}",
             9,
         )
-    y -= 6
+    y -= 8
     line(f"Doublons détectés : {len(report.duplicates)} (exclus de l'export FHIR)", 11, BOLD)
     for d in report.duplicates:
         line(
@@ -226,6 +227,7 @@ def write_pdf(report: Report, establishment_name: str, path: Path) -> Path:
             f"{d.serial} reprend {d.first_serial}",
             9,
         )
+    y -= 6
     line(
         f"Omissions détectées : {len(report.omissions)} (administration prévue ni tracée faite ni non faite)",
         11,
@@ -237,6 +239,7 @@ def write_pdf(report: Report, establishment_name: str, path: Path) -> Path:
             f"{local(datetime.fromisoformat(o.planned_at))}",
             9,
         )
+    y -= 6
     line(f"Identités provisoires non rapprochées : {len(report.provisional_unlinked)}", 11, BOLD)
     for p in report.provisional_unlinked:
         line(p, 9)

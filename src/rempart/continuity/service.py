@@ -130,17 +130,28 @@ def build_kits(
 def enter_file(
     store: Store, settings: Settings, path: Path, now: datetime | None = None
 ) -> backentry.EnterResult:
+    """Enter one returned form described by a YAML or JSON file."""
+    return enter_doc(store, settings, backentry.load_entries(path), now, path)
+
+
+def enter_doc(
+    store: Store,
+    settings: Settings,
+    doc: backentry.FormEntries,
+    now: datetime | None = None,
+    where: Path | str = "<entries>",
+) -> backentry.EnterResult:
     now = now or datetime.now(UTC)
-    doc = backentry.load_entries(path)
     with store.session() as s:
         form = register.get_form(s, doc.serial)
         kit = s.get(KitRow, form.kit_id)
-        assert kit is not None
+        assert kit is not None  # foreign key
         snap_row = s.get(SnapshotRow, kit.snapshot_id)
-        assert snap_row is not None
+        assert snap_row is not None  # foreign key
+        # validated against the snapshot the kit was printed from: that is what the paper showed
         census = build_census(snapshot.load(snap_row, settings.key_directory))
         key = snapshot.load_or_create_key(settings.key_directory, form.establishment, create=False)
-        return backentry.enter_form(s, census, doc, key, now, path)
+        return backentry.enter_form(s, census, doc, key, now, where)
 
 
 def link_identity(
