@@ -62,8 +62,8 @@ def run(ctx: DemoContext) -> None:
     ctx.incident_ref, ctx.incident_id = incident.ref, incident.id
     name = ctx.group.establishment(ctx.attacked).name
     c.print(
-        f"[bold red]{incident.ref}[/bold red] ouvert pour [bold]{name}[/bold] : sévérité {incident.severity}, "
-        f"{len(incident.alerts)} alertes, hôtes {', '.join(incident.hosts)}"
+        f"[bold red]{incident.ref}[/bold red] ouvert pour [bold]{name}[/bold] : "
+        f"sévérité {incident.severity}, {len(incident.alerts)} alertes, hôtes {', '.join(incident.hosts)}"
     )
     c.print(f"Tactiques ATT&CK : {', '.join(incident.tactics)}")
     table = Table(show_edge=False, title="Alertes de l'incident")
