@@ -143,7 +143,7 @@ def _sources(path: Path, raw: _Counting, mtime: float, report: IngestReport) -> 
     elif name.endswith(".zip"):
         with zipfile.ZipFile(buffered) as archive:
             for info in archive.infolist():
-                if info.is_dir():
+                if info.is_dir() or _is_metadata(info.filename):
                     continue
                 label = f"{path}!{info.filename}"
                 try:
@@ -170,18 +170,34 @@ def _tar_members(path: Path, raw: IO[bytes], mtime: float, report: IngestReport)
         last = None
         try:
             for info in archive:
-                if not info.isfile():
+                if not info.isfile() or _is_metadata(info.name):
                     continue
                 last = info.name
                 label = f"{path}!{info.name}"
                 member = archive.extractfile(info)
                 if member is not None:
                     yield Source(label, path, info.name, mtime, _guard(member, label, report))
-            while raw.read(1 << 20):  # whatever follows the end-of-archive marker must decompress too
-                pass
         except READ_ERRORS as exc:
             after = f" after member {last}" if last else ""
             report.fail(str(path), f"truncated archive{after}: {exc}")
+            return
+        try:
+            while raw.read(1 << 20):  # what follows the end-of-archive marker must decompress too
+                pass
+        except gzip.BadGzipFile as exc:
+            report.fail(
+                str(path),
+                f"unexpected bytes after the compressed data, ignored ({exc}); every member was read",
+            )
+        except READ_ERRORS as exc:
+            after = f" after member {last}" if last else ""
+            report.fail(str(path), f"truncated archive{after}: {exc}")
+
+
+def _is_metadata(member: str) -> bool:
+    """macOS resource forks and folders that archivers add beside the real files ('__MACOSX/._x.json')."""
+    parts = member.split("/")
+    return parts[0] == "__MACOSX" or parts[-1].startswith("._")
 
 
 def _guard(stream: IO[bytes], label: str, report: IngestReport) -> BinaryIO:

@@ -1,6 +1,6 @@
 """Windows EVTX files, through the ``evtx`` package (Rust, ``PyEvtxParser``): each record's JSON is
 flattened by :mod:`rempart.ingest.windows` (``Event.System`` and ``Event.EventData`` / ``UserData`` children
-at the top level, EVTX / Sigma names). ``_record`` is the EventRecordID; ``_raw`` the record as JSON.
+at the top level, EVTX / Sigma names). ``_record`` is the EventRecordID (``Event.System``'s, else the record header's); ``_raw`` the record as JSON.
 
 A corrupt chunk or record is skipped by the parser (``skip_errors``) and reported; a file whose header is
 unreadable is reported as failed. Archive members are read into memory (EVTX files are at most a few
@@ -10,6 +10,7 @@ hundred MB), so nothing is extracted to disk.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,8 @@ from rempart.ingest.sources import Source
 from rempart.ingest.windows import windows_batch
 
 MAGIC = b"ElfFile\x00"
+HEADER_BYTES = 4096
+CHUNK_BYTES = 65536
 
 
 class EvtxReader(Reader):
@@ -36,6 +39,9 @@ class EvtxReader(Reader):
 
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         data = source.stream.read()
+        short = _truncation(data)
+        if short:
+            ctx.fail(source, short)
         rows: list[dict[str, str | None]] = []
         raws: list[str] = []
         numbers: list[int] = []
@@ -75,6 +81,9 @@ class EvtxReader(Reader):
             )
             return
         row = flatten_dict(event, {})
+        system_id = row.get("Event.System.EventRecordID")  # what Windows tools show; the header's may differ
+        if system_id and system_id.isdigit():
+            number = int(system_id)
         if not any(k.endswith("SystemTime") for k in row) and record.get("timestamp"):
             row["Event.System.TimeCreated.#attributes.SystemTime"] = str(record["timestamp"])
         rows.append(row)
@@ -88,6 +97,23 @@ class EvtxReader(Reader):
         return windows_batch(
             table_from_rows(rows), pa.array(raws, pa.string()), pa.array(numbers, pa.int64()), ctx
         )
+
+
+def _truncation(data: bytes) -> str | None:
+    """Why the file is shorter than its header says (the parser itself stops silently at the cut)."""
+    if len(data) < HEADER_BYTES:
+        return f"truncated EVTX: {len(data):,} bytes, not even the {HEADER_BYTES:,}-byte file header"
+    header_size, _, major, block, chunks = struct.unpack_from("<IHHHH", data, 32)
+    if (header_size, major, block) != (128, 3, HEADER_BYTES):
+        return "corrupt EVTX file header (size, version or block size wrong); its chunks were read anyway"
+    expected = HEADER_BYTES + chunks * CHUNK_BYTES
+    if len(data) < expected:
+        whole = (len(data) - HEADER_BYTES) // CHUNK_BYTES
+        return (
+            f"truncated EVTX: {len(data):,} bytes where the header announces {chunks} chunks "
+            f"({expected:,} bytes); the records of the {whole} whole chunks are kept"
+        )
+    return None
 
 
 registry.register(EvtxReader)

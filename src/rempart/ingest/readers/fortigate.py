@@ -3,8 +3,8 @@
 Each line is ``key=value`` pairs separated by spaces, values quoted when they hold spaces, possibly behind a
 syslog header. Samples (FortiOS 7.2, as sent to syslog)::
 
-    date=2026-11-28 time=10:01:02 devname="FGT-TOULOUSE" devid="FG100FTK22001234" eventtime=1764320462123456789 tz="+0100" logid="0101039426" type="event" subtype="vpn" level="alert" vd="root" logdesc="SSL VPN login fail" action="ssl-login-fail" tunneltype="ssl-web" tunnelid=0 remip=203.0.113.50 user="c.martin" group="N/A" dst_host="N/A" reason="sslvpn_login_permission_denied" msg="SSL user failed to logged in"
-    date=2026-11-28 time=10:05:40 devname="FGT-TOULOUSE" devid="FG100FTK22001234" eventtime=1764320740000000000 tz="+0100" logid="0000000013" type="traffic" subtype="forward" level="notice" vd="root" srcip=10.20.1.15 srcport=50122 srcintf="lan" dstip=198.51.100.20 dstport=443 dstintf="wan1" proto=6 action="close" service="HTTPS" duration=62 sentbyte=18234 rcvdbyte=502311
+    date=2026-11-28 time=10:01:02 devname="FGT-TOULOUSE" devid="FG100FTK22001234" eventtime=1795856462123456789 tz="+0100" logid="0101039426" type="event" subtype="vpn" level="alert" vd="root" logdesc="SSL VPN login fail" action="ssl-login-fail" tunneltype="ssl-web" tunnelid=0 remip=203.0.113.50 user="c.martin" group="N/A" dst_host="N/A" reason="sslvpn_login_permission_denied" msg="SSL user failed to logged in"
+    date=2026-11-28 time=10:05:40 devname="FGT-TOULOUSE" devid="FG100FTK22001234" eventtime=1795856740000000000 tz="+0100" logid="0000000013" type="traffic" subtype="forward" level="notice" vd="root" srcip=10.20.1.15 srcport=50122 srcintf="lan" dstip=198.51.100.20 dstport=443 dstintf="wan1" proto=6 action="close" service="HTTPS" duration=62 sentbyte=18234 rcvdbyte=502311
 
 Field names are FortiOS's own (``srcip``, ``dstip``, ``remip``, ``user``, ``action``, ``sentbyte``,
 ``rcvdbyte``, ``tunnelip``…). ``_service`` is ``subtype`` for events (``vpn``, ``system``…) and ``traffic``
@@ -25,6 +25,7 @@ from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
 
 _PAIR = re.compile(r'([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TZ = re.compile(r"^([+-])(\d\d):?(\d\d)$")
 
 
@@ -68,11 +69,10 @@ def parse_pairs(text: str) -> dict[str, str | None]:
 def _time(row: dict[str, str | None]) -> datetime | None:
     epoch = row.get("eventtime")
     if epoch and epoch.isdigit():
-        value = int(epoch)
-        for digits, scale in ((18, 1e9), (15, 1e6), (12, 1e3)):
-            if len(epoch) > digits - 3:
-                return datetime.fromtimestamp(value / scale, UTC)
-        return datetime.fromtimestamp(value, UTC)
+        # seconds (10 digits), ms (13), µs (16) or ns (19): integer arithmetic, no float rounding
+        scale = 10 ** max(0, min(len(epoch) - 10, 9))
+        micros = int(epoch) * 1_000_000 // scale
+        return _EPOCH + timedelta(microseconds=micros)
     try:
         local = datetime.strptime(f"{row.get('date')} {row.get('time')}", "%Y-%m-%d %H:%M:%S")
     except ValueError:

@@ -1,0 +1,133 @@
+"""read_paths as a whole: attribution, archives, progress, missing paths, the report."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+from rempart.ingest import iter_files
+from rempart.inventory import Resolver, load_group
+
+from .conftest import read_all, rows
+
+
+def _resolver(example_group_path: Path) -> Resolver:
+    return Resolver(load_group(example_group_path))
+
+
+def test_events_are_attributed_by_hostname_or_ip(fixtures: Path, example_group_path: Path) -> None:
+    resolver = _resolver(example_group_path)
+    table, report = read_all([fixtures / "windows.jsonl", fixtures / "conn.log"], resolver)
+    got = rows(table)
+    windows = [r for r in got if r["_product"] == "windows"]
+    assert [r["_establishment"] for r in windows] == ["capitouls"] * 3 + [None]
+    assert windows[0]["_asset"] == "tls-cap-dc01"
+    zeek = [r for r in got if r["_product"] == "zeek"]
+    assert [r["_establishment"] for r in zeek] == ["capitouls", "capitouls"]  # 10.11.0.0/16
+    assert zeek[0]["_asset"] == "tls-cap-dpi01" and zeek[1]["_asset"] is None  # network match only
+    assert report.unattributed == 1 and report.unattributed_hosts == {"unknown-host.example": 1}
+    assert "not attributed" in report.summary()
+    alone = read_all([fixtures / "windows.jsonl"], resolver)[1]
+    assert alone.unattributed == 1 and alone.exit_code() == 0  # kept, so nothing was skipped
+
+
+def test_vpn_events_fall_back_to_the_remote_address(fixtures: Path, example_group_path: Path) -> None:
+    got = rows(read_all([fixtures / "fortigate.log"], _resolver(example_group_path))[0])
+    assert {r["_establishment"] for r in got} == {"capitouls"}  # devname tls-cap-fw01
+    assert {r["_asset"] for r in got} == {"tls-cap-fw01"}
+
+
+def test_without_inventory_every_event_is_kept_unattributed(fixtures: Path) -> None:
+    table, report = read_all([fixtures / "auth.log"], None)
+    assert table is not None and table.column("_establishment").null_count == table.num_rows
+    assert report.unattributed == table.num_rows
+
+
+def test_archives_are_read_directly(fixtures: Path, tmp_path: Path) -> None:
+    auth = (fixtures / "auth.log").read_bytes()
+    fortigate = (fixtures / "fortigate.log").read_bytes()
+    (tmp_path / "auth.log.gz").write_bytes(gzip.compress(auth))
+    with zipfile.ZipFile(tmp_path / "logs.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("fw/fortigate.log", fortigate)
+        z.writestr("__MACOSX/fw/._fortigate.log", b"\x00\x05\x16\x07 resource fork")
+    with tarfile.open(tmp_path / "logs.tar.gz", "w:gz") as t:
+        for name, data in (("a/conn.log", (fixtures / "conn.log").read_bytes()), ("b/auth.log", auth)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    table, report = read_all([tmp_path], reference_year=2026)
+    assert table is not None
+    by_source = report.events
+    assert by_source[(str(tmp_path / "auth.log.gz"), "syslog")] == 7
+    assert by_source[(f"{tmp_path / 'logs.zip'}!fw/fortigate.log", "fortigate")] == 3
+    assert by_source[(f"{tmp_path / 'logs.tar.gz'}!a/conn.log", "zeek")] == 2
+    assert by_source[(f"{tmp_path / 'logs.tar.gz'}!b/auth.log", "syslog")] == 7
+    assert not report.failed  # the macOS resource fork is not a log and not a failure
+
+
+def test_a_tar_gz_cut_in_its_second_member_keeps_the_first(fixtures: Path, tmp_path: Path) -> None:
+    first = (fixtures / "windows.jsonl").read_bytes()
+    lines = b"".join(
+        b'{"@timestamp":"2026-11-28T10:00:00Z","Channel":"Security","EventID":%d,"Computer":"h"}\n' % i
+        for i in range(20000)
+    )
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as t:
+        for name, data in (("one.json", first), ("two.json", lines)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    whole = buffer.getvalue()
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    table, report = read_all([cut])
+    assert table is not None
+    assert report.events[(f"{cut}!one.json", "winjson")] == 4
+    second = report.events[(f"{cut}!two.json", "winjson")]
+    assert 0 < second < 20000
+    assert any("truncated" in f.reason for f in report.failed)
+    assert all(str(cut) in f.source for f in report.failed)
+
+
+def test_missing_path_is_reported_and_the_run_goes_on(fixtures: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.log"
+    table, report = read_all([missing, fixtures / "auth.log"])
+    assert table is not None and table.num_rows == 7
+    assert [(f.source, f.reason) for f in report.failed] == [(str(missing), "no such file or directory")]
+    assert report.exit_code() == 1 and str(missing) in report.summary()
+
+
+def test_unknown_format_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    (tmp_path / "empty.log").write_bytes(b"")
+    table, report = read_all([tmp_path])
+    assert table is None
+    assert [f.source for f in report.failed] == [str(tmp_path / "picture.png")]
+    assert "unknown format" in report.failed[0].reason
+
+
+def test_progress_counts_every_byte_on_disk(fixtures: Path, tmp_path: Path) -> None:
+    (tmp_path / "auth.log.gz").write_bytes(gzip.compress((fixtures / "auth.log").read_bytes()))
+    paths = [fixtures, tmp_path]
+    seen: list[int] = []
+    read_all(paths, on_progress=seen.append)
+    assert sum(seen) == sum(p.stat().st_size for p in iter_files(paths))
+    assert all(n > 0 for n in seen)
+
+
+def test_batches_respect_batch_size(tmp_path: Path) -> None:
+    path = tmp_path / "many.json"
+    path.write_text(
+        "".join(
+            f'{{"@timestamp":"2026-11-28T10:00:00Z","Channel":"Security","EventID":{i},"Computer":"h"}}\n'
+            for i in range(1000)
+        )
+    )
+    from rempart.ingest import IngestReport, read_paths
+
+    report = IngestReport()
+    sizes = [t.num_rows for t in read_paths([path], batch_size=300, report=report)]
+    assert sizes == [300, 300, 300, 100]
