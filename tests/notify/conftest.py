@@ -28,13 +28,13 @@ class Case:
 
 
 def make_incident(store: Store, establishment: str = "capitouls", exercise: bool = False,
-                  opened: datetime = OPENED, ref: str = "INC-0001") -> int:
+                  opened: datetime = OPENED, ref: str = "INC-0001", hosts: list[str] | None = None) -> int:
     with store.session() as s:
         inc = IncidentRow(
             ref=ref, establishment=establishment, status="open", severity="critical",
             first_seen=opened - timedelta(hours=2), last_seen=opened, opened_at=opened,
             tactics=["initial_access", "lateral_movement", "impact"], techniques=["T1133", "T1021.001", "T1486"],
-            hosts=["tls-cap-dc01", "tls-cap-dpi01"], exercise=exercise,
+            hosts=hosts or ["tls-cap-dc01", "tls-cap-dpi01"], exercise=exercise,
         )
         s.add(inc)
         s.flush()

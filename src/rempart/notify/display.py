@@ -71,7 +71,7 @@ def sendings_table(views: list[SendingView]) -> Table:
         status = {
             "sent": "[green]envoyé[/green]",
             "filed": "[green]fait[/green]",
-            "failed": f"[red]ÉCHEC[/red] {r.error or ''}",
+            "failed": f"[red]ÉCHEC[/red] {(r.error or '').split(' — ')[0][:90]}",
             "sending": "[yellow]en cours[/yellow]",
         }
         acks = "; ".join(f"{a.by} ({a.reference}) {format_local(a.at)[:16]}" for a in v.acks) or "—"
@@ -80,9 +80,15 @@ def sendings_table(views: list[SendingView]) -> Table:
             format_local(r.attempted_at)[:16],
             f"{r.obligation} / {r.stage}",
             r.channel,
-            ", ".join(r.recipients),
+            ", ".join(x.split(" — ")[0].split(" (")[0] for x in r.recipients),
             status.get(r.status, r.status),
-            r.message_id or r.reference or "",
+            _short_id(r.message_id) if r.message_id else (r.reference or ""),
             acks,
         )
     return table
+
+
+def _short_id(message_id: str) -> str:
+    """'<1795899153.…@secours.example>': enough to recognise it; the full id is in the store and journal."""
+    local, _, domain = message_id.strip("<>").partition("@")
+    return f"<{local.split('.')[0]}…@{domain}>"
