@@ -174,7 +174,8 @@ class Engine:
                 self._run_status(run_id, RunStatus.FAILED, f"{step_label(step)} failed")
                 return RunStatus.FAILED
             if outcome is not None:
-                waiting = waiting or outcome
+                # an approval is what people must act on first; an acknowledgement can come any time
+                waiting = outcome if outcome is RunStatus.AWAITING_APPROVAL else waiting or outcome
                 if step.blocks:
                     break
         final = waiting or self._settled(run_id)
