@@ -62,7 +62,9 @@ def test_fortigate_vpn_and_traffic(fixtures: Path) -> None:
     fail, up, traffic = got
     assert (fail["_product"], fail["_service"], fail["_host"]) == ("fortigate", "vpn", "tls-cap-fw01")
     assert (fail["action"], fail["User"], fail["remip"]) == ("ssl-login-fail", "c.martin", "203.0.113.50")
-    assert fail["reason"] == "sslvpn_login_permission_denied" and fail["msg"] == "SSL user failed to logged in"
+    assert (
+        fail["reason"] == "sslvpn_login_permission_denied" and fail["msg"] == "SSL user failed to logged in"
+    )
     assert fail["_ts"] == datetime(2026, 11, 28, 9, 1, 2, 123456, tzinfo=UTC)  # eventtime (ns) wins
     assert up["action"] == "tunnel-up" and up["tunnelip"] == "10.212.134.200"
     assert up["_ts"] == datetime(2026, 11, 28, 9, 9, 40, tzinfo=UTC)  # date+time with tz=+0100
@@ -78,7 +80,11 @@ def test_zeek_tsv_conn_log(fixtures: Path) -> None:
     got = rows(table)
     assert len(got) == 2
     assert (got[0]["_product"], got[0]["_service"], got[0]["_host"]) == ("zeek", "conn", "10.11.1.20")
-    assert (got[0]["id.orig_h"], got[0]["orig_bytes"], got[0]["resp_bytes"]) == ("10.11.1.20", "18234", "502311")
+    assert (got[0]["id.orig_h"], got[0]["orig_bytes"], got[0]["resp_bytes"]) == (
+        "10.11.1.20",
+        "18234",
+        "502311",
+    )
     assert got[0]["_ts"] == datetime.fromtimestamp(1764324062.123456, UTC)
     assert got[1]["service"] is None and got[1]["resp_bytes"] == ""  # '-' is NULL, '(empty)' is ''
     assert [q.record for q in report.quarantined] == [11]

@@ -75,7 +75,9 @@ def test_bad_lines_are_quarantined_with_their_line_and_the_rest_is_kept(tmp_path
         good.replace("4624", "4634"),
     ]
     path = tmp_path / "events.json"
-    path.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape").replace(b"\xc3\xbf", b"\xff") + b"\n")
+    path.write_bytes(
+        "\n".join(lines).encode("utf-8", "surrogateescape").replace(b"\xc3\xbf", b"\xff") + b"\n"
+    )
     table, report = read_all([path])
     assert table is not None and table.column("EventID").to_pylist() == ["4624", "4634"]
     assert table.column("_record").to_pylist() == [1, 7]

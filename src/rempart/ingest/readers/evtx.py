@@ -1,6 +1,8 @@
 """Windows EVTX files, through the ``evtx`` package (Rust, ``PyEvtxParser``): each record's JSON is
 flattened by :mod:`rempart.ingest.windows` (``Event.System`` and ``Event.EventData`` / ``UserData`` children
-at the top level, EVTX / Sigma names). ``_record`` is the EventRecordID (``Event.System``'s, else the record header's); ``_raw`` the record as JSON.
+at the top level, EVTX / Sigma names). ``_record`` is the EventRecordID (``Event.System``'s, else the
+record header's);
+``_raw`` the record as JSON.
 
 A corrupt chunk or record is skipped by the parser (``skip_errors``) and reported; a file whose header is
 unreadable is reported as failed. Archive members are read into memory (EVTX files are at most a few

@@ -1,6 +1,6 @@
-"""Windows events as JSON: JSON lines (one event per line) or one JSON document (an object, or an array of
-objects — the pretty-printed SigmaHQ regression samples), in any layout :mod:`rempart.ingest.windows`
-maps to EVTX names (flat, Winlogbeat 6.x / ≥ 7, EVTX-as-JSON).
+"""Windows events as JSON: JSON lines (one event per line) or JSON documents (an object, an array of
+objects, or objects one after another — the pretty-printed SigmaHQ regression samples), in any layout
+:mod:`rempart.ingest.windows` maps to EVTX names (flat, Winlogbeat 6.x / ≥ 7, EVTX-as-JSON).
 
 Sample (Security-Datasets, flat layout)::
 
@@ -10,6 +10,7 @@ Sample (Security-Datasets, flat layout)::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,12 +64,7 @@ class WinJsonReader(Reader):
         if len(data) > MAX_DOCUMENT_BYTES:
             ctx.fail(source, f"JSON document larger than {MAX_DOCUMENT_BYTES:,} bytes and not JSON lines")
             return
-        try:
-            doc: Any = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            ctx.quarantine(source, None, f"invalid JSON document: {exc}", data[:200])
-            return
-        items = doc if isinstance(doc, list) else [doc]
+        items = _documents(data, source, ctx)
         rows, raws, numbers = [], [], []
         for number, item in enumerate(items, start=1):
             if not isinstance(item, dict):
@@ -85,6 +81,35 @@ class WinJsonReader(Reader):
                 pa.array(numbers[start:end], pa.int64()),
                 ctx,
             )
+
+
+def _documents(data: bytes, source: Source, ctx: ReaderContext) -> list[Any]:
+    """The JSON values of a file: one array's items, or one or more objects written one after another
+    (pretty-printed dumps often concatenate them). Parsing stops at the first broken one, reported with
+    its position; the ones before are kept."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        ctx.quarantine(source, None, f"binary data (not UTF-8 text) at byte {exc.start}", data[:200])
+        return []
+    decoder = json.JSONDecoder()
+    items: list[Any] = []
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            break
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            reason = f"invalid JSON document at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ctx.quarantine(source, len(items) + 1, reason, text[exc.pos : exc.pos + 200])
+            break
+        items.append(value)
+    if len(items) == 1 and isinstance(items[0], list):
+        return items[0]
+    return items
 
 
 registry.register(WinJsonReader)
