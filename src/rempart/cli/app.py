@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from rempart.cli import continuity_cmd, demo_cmd, incidents_cmd, inventory_cmd, notify_cmd, respond_cmd
+from rempart.cli import (
+    continuity_cmd,
+    demo_cmd,
+    incidents_cmd,
+    inventory_cmd,
+    investigate_cmd,
+    notify_cmd,
+    recover_cmd,
+    respond_cmd,
+)
 
 app = typer.Typer(
     name="rempart",
@@ -28,6 +37,8 @@ app.command("reconcile")(continuity_cmd.reconcile)
 app.add_typer(continuity_cmd.continuity_app, name="continuity")
 
 respond_cmd.register(app)
+investigate_cmd.register(app)
+recover_cmd.register(app)
 
 
 def main() -> None:
