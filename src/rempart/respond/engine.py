@@ -325,7 +325,7 @@ class Engine:
                 step.id,
                 "verify.ok",
                 {"operations": ops, "in_place": seen.in_place},
-                f"Étape {step.seq} « {step.title} » vérifiée sur le système réel",
+                f"Étape {step.seq} « {step.title} » vérifiée (état relu par l'adaptateur {adapter.name})",
                 status=StepStatus.VERIFIED.value,
                 finished_at=now(),
             )
