@@ -8,6 +8,7 @@ from rempart.cli import (
     continuity_cmd,
     demo_cmd,
     incidents_cmd,
+    ingest_cmd,
     inventory_cmd,
     investigate_cmd,
     notify_cmd,
@@ -23,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(inventory_cmd.app, name="inventory")
+app.command("ingest")(ingest_cmd.ingest)
 app.command("demo")(demo_cmd.demo)
 app.command("incidents")(incidents_cmd.list_incidents)
 app.add_typer(incidents_cmd.app, name="incident")

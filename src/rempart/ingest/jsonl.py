@@ -81,16 +81,24 @@ def _fast(chunk: bytes, first_line: int) -> JsonBlock | None:
         lines = pc.split_pattern(pa.array([chunk], pa.binary()), b"\n").flatten()
         if pc.max(pc.binary_length(lines)).as_py() > MAX_LINE_BYTES:
             return None
-        text = pc.utf8_rtrim(lines.cast(pa.string()), characters="\r")
-        keep = pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0)
-        index = pc.indices_nonzero(keep)
+        text = lines.cast(pa.string())  # validates UTF-8
+        if b"\r" in chunk:
+            text = pc.utf8_rtrim(text, characters="\r")
+        # empty lines are skipped by the JSON reader; a whitespace-only line makes the counts differ
+        # below and sends the block to the exact per-line path
+        keep = pc.greater(pc.binary_length(text), 0)
         table = pj.read_json(io.BytesIO(chunk), read_options=_READ_OPTIONS)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if table.num_rows != len(index):
+    blanks = len(keep) - (pc.sum(keep).as_py() or 0)
+    if blanks == 1 and not keep[-1].as_py():  # the usual case: only the '' after the last newline
+        kept, records = text.slice(0, len(text) - 1), pa.array(range(first_line, first_line + len(text) - 1))
+    else:
+        index = pc.indices_nonzero(keep)
+        kept, records = text.take(index), pc.add(index.cast(pa.int64()), first_line)
+    if table.num_rows != len(kept):
         return None
-    records = pc.add(index.cast(pa.int64()), first_line)
-    return JsonBlock(flatten_structs(table), text.take(index), records)
+    return JsonBlock(flatten_structs(table), kept, records.cast(pa.int64()))
 
 
 def _slow(chunk: bytes, first_line: int, source: Source, ctx: ReaderContext) -> Iterator[JsonBlock]:
