@@ -99,3 +99,27 @@ def test_zeek_json_both_spellings_of_id_fields(fixtures: Path) -> None:
     assert got[0]["_host"] == "sensor-tls" and got[1]["_host"] == "10.11.1.21"
     assert got[1]["_ts"] == datetime(2026, 11, 28, 10, 1, 3, 250000, tzinfo=UTC)
     assert got[1]["orig_path"] == "dns"  # Zeek's '_path' renamed: '_' names are reserved for the core
+
+
+def test_syslog_with_garbage_first_binary_and_over_long_lines(fixtures: Path, tmp_path: Path) -> None:
+    from rempart.ingest.interface import MAX_LINE_BYTES
+
+    good = (fixtures / "auth.log").read_bytes().splitlines()[:2]
+    path = tmp_path / "auth.log"
+    path.write_bytes(
+        b"\n".join(
+            [
+                b"-- rotated by logrotate --",
+                good[0],
+                b"\x00\x01\x02\x03\xfe\xff binary \x00",
+                b"Nov 28 10:02:12 h sshd[1]: " + b"A" * (MAX_LINE_BYTES + 1),
+                good[1],
+            ]
+        )
+        + b"\n"
+    )
+    table, report = read_all([path], reference_year=2026)
+    assert table is not None and table.column("_record").to_pylist() == [2, 5]
+    reasons = {q.record: q.reason for q in report.quarantined}
+    assert set(reasons) == {1, 3, 4}
+    assert "not a syslog line" in reasons[1] and "binary" in reasons[3] and "over-long" in reasons[4]

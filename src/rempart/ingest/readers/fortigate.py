@@ -34,8 +34,10 @@ class FortigateReader(Reader):
     extensions = (".log", ".txt")
 
     def sniff(self, head: bytes, filename: str) -> int:
-        first = head.split(b"\n", 1)[0]
-        return 80 if b"date=" in first and (b"devname=" in first or b"logid=" in first) else 0
+        for line in head.split(b"\n")[:5]:
+            if b"date=" in line and (b"devname=" in line or b"logid=" in line):
+                return 80
+        return 0
 
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         buffer = RowBuffer(Product.FORTIGATE.value)

@@ -61,10 +61,14 @@ class SyslogReader(Reader):
     extensions = (".log", ".syslog", "auth.log", "secure", "messages", "syslog")
 
     def sniff(self, head: bytes, filename: str) -> int:
-        first = head.split(b"\n", 1)[0].decode("utf-8", "replace")
-        if _RFC5424.match(first):
-            return 70
-        return 60 if _RFC3164.match(first) else 0
+        # the first lines that are not blank: one bad line at the top must not hide the file's format
+        for line in [x for x in head.split(b"\n")[:6] if x.strip()][:5]:
+            text = line.decode("utf-8", "replace")
+            if _RFC5424.match(text):
+                return 70
+            if _RFC3164.match(text):
+                return 60
+        return 0
 
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         base = datetime.fromtimestamp(source.mtime, UTC)
