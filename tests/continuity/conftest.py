@@ -51,8 +51,23 @@ def imported(cstore: Store, settings: Settings, fhir_dir: Path) -> Store:
 
 def make_incident(store: Store, establishment: str, at: datetime, ref: str = "INC-0001") -> int:
     with store.session() as s:
-        row = IncidentRow(ref=ref, establishment=establishment, severity="high", first_seen=at, last_seen=at,
-                          opened_at=at, tactics=[], techniques=[], hosts=[])
+        row = IncidentRow(
+            ref=ref,
+            establishment=establishment,
+            severity="high",
+            first_seen=at,
+            last_seen=at,
+            opened_at=at,
+            tactics=[],
+            techniques=[],
+            hosts=[],
+        )
         s.add(row)
         s.flush()
         return row.id
+
+
+def db_bytes(store: Store) -> bytes:
+    """Every byte SQLite wrote: the database and its write-ahead log."""
+    path = Path(store.url.removeprefix("sqlite:///"))
+    return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))

@@ -21,9 +21,18 @@ def test_demo_step_reconciles_every_form_and_flags_the_planted_errors(
 ) -> None:
     iid = make_incident(cstore, "capitouls", NOW)
     ctx = DemoContext(
-        workdir=tmp_path, group_path=example_group_path, group=group, store=cstore, events_db=tmp_path / "e.duckdb",
-        console=Console(record=True, width=140), attacked="capitouls", attacker_ip="203.0.113.66",
-        start=NOW - timedelta(hours=3), now=NOW, incident_ref="INC-0001", incident_id=iid,
+        workdir=tmp_path,
+        group_path=example_group_path,
+        group=group,
+        store=cstore,
+        events_db=tmp_path / "e.duckdb",
+        console=Console(record=True, width=140),
+        attacked="capitouls",
+        attacker_ip="203.0.113.66",
+        start=NOW - timedelta(hours=3),
+        now=NOW,
+        incident_ref="INC-0001",
+        incident_id=iid,
     )
     continuity_step.run(ctx)
     facts = ctx.facts["continuity"]

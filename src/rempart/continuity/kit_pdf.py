@@ -334,29 +334,30 @@ class KitWriter:
 
     def _prescriptions(self, y: float, chunk: list[tuple[int, Prescription]]) -> float:
         w = LANDSCAPE[0] - 2 * M
-        widths = (22, 230, 90, 70, 110, w - 522)
+        widths = (22, 230, 50, 50, 70, 110, w - 532)
         rows = []
         for i, rx in chunk:
             rows.append(
                 [
                     str(i),
                     rx.drug,
-                    f"{rx.dose} {rx.unit}",
+                    rx.dose,
+                    rx.unit,  # a column of its own: dose and unit can never run together
                     rx.route,
                     rx.frequency,
                     " ".join(rx.times) or "selon besoin, tracer chaque prise",
                 ]
             )
         if not rows:
-            rows = [["", "Aucune prescription active dans l'instantané", "", "", "", ""]]
+            rows = [["", "Aucune prescription active dans l'instantané", "", "", "", "", ""]]
         return self.table(
             M,
             y,
             widths,
-            ("N°", "Médicament", "Dose", "Voie", "Fréquence", "Heures prévues"),
+            ("N°", "Médicament", "Dose", "Unité", "Voie", "Fréquence", "Heures prévues"),
             rows,
             row_h=15,
-            bold_cols=(1, 2),
+            bold_cols=(1, 2, 3),
         )
 
     def _mar(self, y: float, chunk: list[tuple[int, Prescription]], form: Form) -> None:

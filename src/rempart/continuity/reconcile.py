@@ -214,7 +214,8 @@ def write_pdf(report: Report, establishment_name: str, path: Path) -> Path:
     line("Par type de formulaire", 11, BOLD)
     for kind, t in sorted(report.by_type.items()):
         line(
-            f"{FORM_TITLES.get(kind, kind)} : émis {t['issued']}, rendus {t['returned']}, saisis {t['entered']}, "
+            f"{FORM_TITLES.get(kind, kind)} : émis {t['issued']}, rendus {t['returned']}, "
+            f"saisis {t['entered']}, "
             f"annulés {t['voided']}, "
             f"manquants {t['unaccounted']}",
             9,

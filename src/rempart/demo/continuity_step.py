@@ -216,7 +216,8 @@ def run(ctx: DemoContext) -> None:
     )
     service.link_identity(ctx.store, est.id, prov, "9100001", "cellule d'identitovigilance", back)
     con.print(
-        f"Re-saisie : {len(docs)} formulaires, {entered} lignes ; {len(voided)} formulaires vierges annulés ; "
+        f"Re-saisie : {len(docs)} formulaires, {entered} lignes ; "
+        f"{len(voided)} formulaires vierges annulés ; "
         f"identité provisoire {prov} rapprochée"
     )
 

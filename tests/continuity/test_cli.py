@@ -1,0 +1,120 @@
+"""The degraded-mode commands end to end, through the real CLI, on a store and key directory in tmp_path."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from rempart.cli.app import app
+from rempart.continuity import snapshot
+from rempart.continuity.register import forms_of
+from rempart.settings import Settings
+from rempart.store.db import Store
+
+
+@pytest.fixture
+def env(tmp_path: Path, example_group_path: Path) -> dict[str, str]:
+    return {
+        "REMPART_HOME": str(tmp_path / "home"),
+        "REMPART_KEYS_DIR": str(tmp_path / "keys"),
+        "REMPART_GROUP": str(example_group_path),
+    }
+
+
+def _run(env: dict[str, str], *args: str) -> tuple[int, str]:
+    result = CliRunner(env=env).invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_snapshot_kits_forms_reconcile(env: dict[str, str], tmp_path: Path) -> None:
+    taken = (datetime.now(UTC) - timedelta(minutes=30)).isoformat()
+    code, out = _run(
+        env,
+        "continuity",
+        "generate",
+        "--establishment",
+        "dombes",
+        "--patients",
+        "6",
+        "--out",
+        str(tmp_path / "fhir"),
+        "--taken-at",
+        taken,
+    )
+    assert code == 0, out
+    code, out = _run(env, "snapshot", "import", "dombes", str(tmp_path / "fhir" / "dombes"))
+    assert code == 0 and "6 Patient" in out and "0 rejected" in out, out
+    code, out = _run(env, "snapshot", "status", "dombes")
+    assert code == 0 and "fresh" in out, out
+    code, out = _run(env, "snapshot", "status")  # every other clinic has none: a warning and exit 1
+    assert code == 1 and "missing" in out
+
+    code, out = _run(env, "kits", "build", "dombes", "--out", str(tmp_path / "kits"))
+    assert code == 0, out
+    pdfs = sorted((tmp_path / "kits").glob("*.pdf"))
+    assert pdfs and all(p.stat().st_size > 5000 for p in pdfs)
+
+    store = Store(Settings(home=tmp_path / "home").case_store_url)
+    with store.session() as s:
+        forms = [(f.serial, f.form_type) for f in forms_of(s, "dombes")]
+    store.close()
+    lab = next(s for s, t in forms if t == "lab")
+    code, out = _run(env, "forms", "return", lab)
+    assert code == 0, out
+    (tmp_path / "lab.yaml").write_text(yaml.safe_dump({"serial": lab, "entered_by": "labo", "entries": []}))
+    code, out = _run(env, "forms", "enter", str(tmp_path / "lab.yaml"))
+    assert code == 0 and "0 line(s)" in out, out
+    code, out = _run(env, "forms", "void", forms[0][0], "--reason", "taché")
+    assert code == 0, out
+    code, out = _run(env, "forms", "void", forms[0][0], "--reason", "encore")
+    assert code == 2 and "already voided" in out and "Traceback" not in out
+
+    code, out = _run(env, "reconcile", "dombes", "--out", str(tmp_path / "rep"))
+    assert code == 0, out
+    n = len(forms)
+    assert f"issued {n} = returned 0 + entered 1 + voided 1 + unaccounted {n - 2}" in out
+    assert (tmp_path / "rep" / "rapprochement-dombes.pdf").exists()
+
+
+def test_wrong_key_and_unknown_serial_are_clear_errors(env: dict[str, str], tmp_path: Path) -> None:
+    _run(
+        env,
+        "continuity",
+        "generate",
+        "--establishment",
+        "adour",
+        "--patients",
+        "3",
+        "--out",
+        str(tmp_path / "f"),
+    )
+    assert _run(env, "snapshot", "import", "adour", str(tmp_path / "f" / "adour"))[0] == 0
+    snapshot.key_path(tmp_path / "keys", "adour").write_bytes(os.urandom(32))
+    code, out = _run(env, "kits", "build", "adour", "--out", str(tmp_path / "k"))
+    assert code == 2 and "wrong key" in out and "Traceback" not in out
+    code, out = _run(env, "forms", "return", "ADOUR-K9-RX-0001")
+    assert code == 2 and "unknown form serial" in out
+
+
+def test_bad_fhir_is_reported_and_the_rest_imported(env: dict[str, str], tmp_path: Path) -> None:
+    _run(
+        env,
+        "continuity",
+        "generate",
+        "--establishment",
+        "adour",
+        "--patients",
+        "3",
+        "--out",
+        str(tmp_path / "f"),
+    )
+    with (tmp_path / "f" / "adour" / "Patient.ndjson").open("a") as fh:
+        fh.write("{not json\n")
+    code, out = _run(env, "snapshot", "import", "adour", str(tmp_path / "f" / "adour"))
+    assert code == 0 and "rejected" in out and "Patient.ndjson:4" in out and "invalid JSON" in out, out
+    assert "3 Patient" in out

@@ -1,0 +1,157 @@
+"""What the kit shows, read back from the PDF with poppler (pdftotext, pdftoppm), not from our own model."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from rempart.continuity import census as census_mod
+from rempart.continuity import kit_pdf, kits, synthetic
+from rempart.continuity.census import Census, Patient
+from rempart.continuity.snapshot import Snapshot
+from rempart.domain.inventory import Group
+from tests.conftest import need
+from tests.continuity.conftest import NOW, TAKEN
+
+
+def _pages(pdf: Path) -> list[str]:
+    out = subprocess.run(
+        ["pdftotext", "-layout", "-enc", "UTF-8", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    return out.split("\f")[:-1]  # pdftotext ends every page with a form feed
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, group: Group) -> tuple[kits.KitPlan, list[Path], Census]:
+    need(shutil.which("pdftotext") is not None, "poppler-utils (pdftotext) not installed")
+    # up to 14 lines a patient: some patients need two sheets, which must both carry the identification
+    res = synthetic.synth_resources("capitouls", 18, seed=5, taken_at=TAKEN, prescriptions=(6, 14))
+    snap = Snapshot("capitouls", TAKEN, {k: {r["id"]: r for r in v} for k, v in res.items()})
+    census = census_mod.build_census(snap)
+    plan = kits.plan_kit(census, group, group.establishment("capitouls"), 1, NOW, "INC-0042", NOW)
+    out = tmp_path_factory.mktemp("kits")
+    return plan, kit_pdf.render_kit(plan, out), census
+
+
+def _typed(rx: census_mod.Prescription) -> re.Pattern[str]:
+    # drug, dose, unit, route and frequency on one line, in that order, each whole
+    return re.compile(
+        rf"(?<!\S){re.escape(rx.drug)}\s+{re.escape(rx.dose)}\s+{re.escape(rx.unit)}\s+{re.escape(rx.route)}\s+"
+        rf"{re.escape(rx.frequency)}(?!\S)"
+    )
+
+
+def _patient_pages(pages: list[str], plan: kits.KitPlan, p: Patient) -> list[str]:
+    serial = next(u.mars[p.id].serial for u in plan.units if p.id in u.mars)
+    return [pg for pg in pages if f"N° {serial}" in pg]
+
+
+def test_every_prescription_appears_once_on_its_patient_page_typed_with_dose_and_unit(built) -> None:  # type: ignore[no-untyped-def]
+    plan, files, census = built
+    pages = [pg for f in files for pg in _pages(f)]
+    multi = 0
+    for p in census.patients():
+        mine = _patient_pages(pages, plan, p)
+        assert mine, f"no page for {p.id}"
+        multi += len(mine) > 1
+        others = [pg for pg in pages if pg not in mine]
+        for rx in p.prescriptions:
+            pattern = _typed(rx)
+            assert sum(len(pattern.findall(pg)) for pg in mine) == 1, (p.id, rx.typed)
+            # a line printed on another patient's sheet would be a medication error waiting to happen
+            assert not any(
+                p.display_name in pg and pattern.search(pg) and "Liste des patients" not in pg
+                for pg in others
+            )
+        for rx in p.prescriptions:
+            if rx.times:
+                assert any(" ".join(rx.times) in pg for pg in mine), rx.typed
+    assert multi > 0, "the fixture should exercise patients on two sheets"
+
+
+def test_every_page_about_a_patient_carries_the_identification(built) -> None:  # type: ignore[no-untyped-def]
+    plan, files, census = built
+    pages = [pg for f in files for pg in _pages(f)]
+    for p in census.patients():
+        for pg in _patient_pages(pages, plan, p):
+            flat = " ".join(pg.split())
+            assert p.display_name in flat
+            assert f"né(e) le {p.birth_date:%d/%m/%Y}" in flat
+            assert f"IPP {p.ipp}" in flat
+            assert p.ins is not None and p.ins in flat
+
+
+def test_every_page_shows_the_snapshot_age_and_every_form_its_serial(built) -> None:  # type: ignore[no-untyped-def]
+    plan, files, _ = built
+    pages = [pg for f in files for pg in _pages(f)]
+    age = "1 h 20 min"  # the plan is built at NOW, the snapshot was taken 80 minutes before
+    assert all(f"âge à l'impression : {age}" in " ".join(pg.split()) for pg in pages)
+    text = "\n".join(pages)
+    for form in plan.forms():
+        assert text.count(f"N° {form.serial}") >= 1
+    serials = re.findall(r"N° (CAPITOULS-K1-[A-Z]+-\d{4})", text)
+    blanks = [s for s in serials if "-MAR-" not in s]
+    assert len(blanks) == len(set(blanks)) == sum(len(u.blanks) for u in plan.units)
+
+
+def test_census_is_sorted_by_name_then_birth_date(built) -> None:  # type: ignore[no-untyped-def]
+    plan, files, _census = built
+    for unit, f in zip(plan.units, files, strict=True):
+        page = _pages(f)[1]
+        assert "Liste des patients présents" in page
+        positions = [page.index(p.display_name) for p in unit.patients]
+        assert positions == sorted(positions)
+        keys = [p.sort_key() for p in unit.patients]
+        assert keys == sorted(keys)
+
+
+def test_cover_lists_who_to_call_and_the_rules(built) -> None:  # type: ignore[no-untyped-def]
+    _, files, _ = built
+    cover = " ".join(_pages(files[0])[0].split())
+    for phone in ("09 72 43 91 25", "01 71 75 84 68", "05 61 00 00 01"):
+        assert phone in cover
+    assert "ARS Occitanie" in cover and "INC-0042" in cover
+    assert "Règles du mode dégradé" in cover
+
+
+def test_blank_forms_last_at_least_the_configured_hours(group: Group) -> None:
+    res = synthetic.synth_resources("capitouls", 30, seed=1, taken_at=TAKEN)
+    census = census_mod.build_census(
+        Snapshot("capitouls", TAKEN, {k: {r["id"]: r for r in v} for k, v in res.items()})
+    )
+    est = group.establishment("capitouls")
+    eight = kits.plan_kit(census, group, est, 1, NOW)
+    sixteen = kits.plan_kit(census, group, est, 1, NOW, config=kits.KitConfig(hours=16))
+    for a, b in zip(eight.units, sixteen.units, strict=True):
+        assert len(b.blanks) > len(a.blanks)
+        admissions = [f for f in a.blanks if f.form_type == "admission"]
+        assert admissions and all(f.provisional_id for f in admissions)
+    assert len({f.provisional_id for f in eight.forms() if f.provisional_id}) == len(
+        [f for f in eight.forms() if f.form_type == "admission"]
+    )
+
+
+def test_pages_render_to_png(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    need(shutil.which("pdftoppm") is not None, "poppler-utils (pdftoppm) not installed")
+    _, files, _ = built
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "3", str(files[0]), str(tmp_path / "p")], check=True
+    )
+    pngs = sorted(tmp_path.glob("p-*.png"))
+    assert len(pngs) == 3 and all(p.stat().st_size > 2000 for p in pngs)
+
+
+def test_stale_snapshot_is_flagged_on_every_page(group: Group, tmp_path: Path) -> None:
+    res = synthetic.synth_resources("capitouls", 4, seed=2, taken_at=TAKEN)
+    census = census_mod.build_census(
+        Snapshot("capitouls", TAKEN, {k: {r["id"]: r for r in v} for k, v in res.items()})
+    )
+    plan = kits.plan_kit(census, group, group.establishment("capitouls"), 1, TAKEN + timedelta(hours=5))
+    assert plan.stale
+    pages = _pages(kit_pdf.render_unit(plan, plan.units[0], tmp_path))
+    assert all("instantané ancien" in pg for pg in pages)
