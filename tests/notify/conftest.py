@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,37 +28,104 @@ class Case:
     opened: datetime
 
 
-def make_incident(store: Store, establishment: str = "capitouls", exercise: bool = False,
-                  opened: datetime = OPENED, ref: str = "INC-0001", hosts: list[str] | None = None) -> int:
+def make_incident(
+    store: Store,
+    establishment: str = "capitouls",
+    exercise: bool = False,
+    opened: datetime = OPENED,
+    ref: str = "INC-0001",
+    hosts: list[str] | None = None,
+) -> int:
     with store.session() as s:
         inc = IncidentRow(
-            ref=ref, establishment=establishment, status="open", severity="critical",
-            first_seen=opened - timedelta(hours=2), last_seen=opened, opened_at=opened,
-            tactics=["initial_access", "lateral_movement", "impact"], techniques=["T1133", "T1021.001", "T1486"],
-            hosts=hosts or ["tls-cap-dc01", "tls-cap-dpi01"], exercise=exercise,
+            ref=ref,
+            establishment=establishment,
+            status="open",
+            severity="critical",
+            first_seen=opened - timedelta(hours=2),
+            last_seen=opened,
+            opened_at=opened,
+            tactics=["initial_access", "lateral_movement", "impact"],
+            techniques=["T1133", "T1021.001", "T1486"],
+            hosts=hosts or ["tls-cap-dc01", "tls-cap-dpi01"],
+            exercise=exercise,
         )
         s.add(inc)
         s.flush()
-        s.add(AlertRow(
-            incident_id=inc.id, rule_id="vpn-bruteforce", title="Force brute sur le VPN", level="high",
-            time=opened - timedelta(hours=2), host="tls-cap-vpn01", establishment=establishment,
-            details={"IpAddress": "203.0.113.66", "TargetUserName": "admin.dpi"},
-        ))
-        incident_log.record(s, inc.id, "respond", "action", "VPN nomade fermé (nftables)", "rempart",
-                            at=opened + timedelta(minutes=5))
-        incident_log.record(s, inc.id, "continuity", "action", "Mode dégradé activé : kits papier imprimés",
-                            "rempart", at=opened + timedelta(minutes=20))
+        s.add(
+            AlertRow(
+                incident_id=inc.id,
+                rule_id="vpn-bruteforce",
+                title="Force brute sur le VPN",
+                level="high",
+                time=opened - timedelta(hours=2),
+                host="tls-cap-vpn01",
+                establishment=establishment,
+                details={"IpAddress": "203.0.113.66", "TargetUserName": "admin.dpi"},
+            )
+        )
+        incident_log.record(
+            s,
+            inc.id,
+            "respond",
+            "action",
+            "VPN nomade fermé (nftables)",
+            "rempart",
+            at=opened + timedelta(minutes=5),
+        )
+        incident_log.record(
+            s,
+            inc.id,
+            "continuity",
+            "action",
+            "Mode dégradé activé : kits papier imprimés",
+            "rempart",
+            at=opened + timedelta(minutes=20),
+        )
         return inc.id
 
 
-def add_finding(store: Store, incident_id: int, kind: str, positive: bool, summary: str, at: datetime,
-                supersedes: int | None = None, version: int = 1) -> int:
+def add_finding(
+    store: Store,
+    incident_id: int,
+    kind: str,
+    positive: bool,
+    summary: str,
+    at: datetime,
+    supersedes: int | None = None,
+    version: int = 1,
+) -> int:
     with store.session() as s:
-        row = FindingRow(incident_id=incident_id, kind=kind, version=version, supersedes_id=supersedes,
-                         positive=positive, summary=summary, data={}, author="expert", created_at=at)
+        row = FindingRow(
+            incident_id=incident_id,
+            kind=kind,
+            version=version,
+            supersedes_id=supersedes,
+            positive=positive,
+            summary=summary,
+            data={},
+            author="expert",
+            created_at=at,
+        )
         s.add(row)
         s.flush()
         return row.id
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One case store migrated once; each test gets a copy (running every migration per test is slow)."""
+    path = tmp_path_factory.mktemp("template") / "cases.sqlite"
+    Store(f"sqlite:///{path}").close()
+    return path
+
+
+@pytest.fixture
+def store(store_url: str, migrated_db: Path) -> Iterator[Store]:
+    shutil.copyfile(migrated_db, store_url.removeprefix("sqlite:///"))
+    s = Store(store_url, migrate=False)
+    yield s
+    s.close()
 
 
 @pytest.fixture(scope="session")

@@ -85,38 +85,53 @@ def _clocks(store: Store, group: Group, iid: int, now: datetime) -> dict[tuple[s
 
 # T0 → expected due of each stage that starts at T0, in Paris time, for the default catalogue
 T0_CASES = {
-    "afternoon": (paris("2026-11-28 14:03"), {
-        ("csp_signalement", "declaration"): "2026-11-28 16:03",
-        ("cnil_violation", "initial"): "2026-12-01 14:03",
-        ("nis2_anssi", "early_warning"): "2026-11-29 14:03",
-        ("nis2_anssi", "notification"): "2026-12-01 14:03",
-        ("police_complaint", "complaint"): "2026-12-01 14:03",
-        ("partners", "information"): "2026-11-29 14:03",
-        ("eigs", "part1"): "2026-11-29 14:03",
-    }),
-    "before_midnight": (paris("2026-12-31 23:10"), {
-        ("csp_signalement", "declaration"): "2027-01-01 01:10",
-        ("cnil_violation", "initial"): "2027-01-03 23:10",
-        ("nis2_anssi", "early_warning"): "2027-01-01 23:10",
-        ("police_complaint", "complaint"): "2027-01-03 23:10",
-    }),
-    "spring_forward": (paris("2026-03-28 10:00"), {
-        ("csp_signalement", "declaration"): "2026-03-28 12:00",
-        ("cnil_violation", "initial"): "2026-03-31 11:00",
-        ("nis2_anssi", "early_warning"): "2026-03-29 11:00",
-        ("nis2_anssi", "notification"): "2026-03-31 11:00",
-        ("police_complaint", "complaint"): "2026-03-31 11:00",
-    }),
-    "in_the_night_of_the_change": (paris("2026-03-29 01:30"), {
-        ("csp_signalement", "declaration"): "2026-03-29 04:30",  # 2 elapsed hours: 01:30 CET → 04:30 CEST
-        ("nis2_anssi", "early_warning"): "2026-03-30 02:30",
-    }),
-    "fall_back": (paris("2026-10-24 10:00"), {
-        ("csp_signalement", "declaration"): "2026-10-24 12:00",
-        ("cnil_violation", "initial"): "2026-10-27 09:00",
-        ("nis2_anssi", "early_warning"): "2026-10-25 09:00",
-        ("police_complaint", "complaint"): "2026-10-27 09:00",
-    }),
+    "afternoon": (
+        paris("2026-11-28 14:03"),
+        {
+            ("csp_signalement", "declaration"): "2026-11-28 16:03",
+            ("cnil_violation", "initial"): "2026-12-01 14:03",
+            ("nis2_anssi", "early_warning"): "2026-11-29 14:03",
+            ("nis2_anssi", "notification"): "2026-12-01 14:03",
+            ("police_complaint", "complaint"): "2026-12-01 14:03",
+            ("partners", "information"): "2026-11-29 14:03",
+            ("eigs", "part1"): "2026-11-29 14:03",
+        },
+    ),
+    "before_midnight": (
+        paris("2026-12-31 23:10"),
+        {
+            ("csp_signalement", "declaration"): "2027-01-01 01:10",
+            ("cnil_violation", "initial"): "2027-01-03 23:10",
+            ("nis2_anssi", "early_warning"): "2027-01-01 23:10",
+            ("police_complaint", "complaint"): "2027-01-03 23:10",
+        },
+    ),
+    "spring_forward": (
+        paris("2026-03-28 10:00"),
+        {
+            ("csp_signalement", "declaration"): "2026-03-28 12:00",
+            ("cnil_violation", "initial"): "2026-03-31 11:00",
+            ("nis2_anssi", "early_warning"): "2026-03-29 11:00",
+            ("nis2_anssi", "notification"): "2026-03-31 11:00",
+            ("police_complaint", "complaint"): "2026-03-31 11:00",
+        },
+    ),
+    "in_the_night_of_the_change": (
+        paris("2026-03-29 01:30"),
+        {
+            ("csp_signalement", "declaration"): "2026-03-29 04:30",  # 2 elapsed hours: 01:30 CET → 04:30 CEST
+            ("nis2_anssi", "early_warning"): "2026-03-30 02:30",
+        },
+    ),
+    "fall_back": (
+        paris("2026-10-24 10:00"),
+        {
+            ("csp_signalement", "declaration"): "2026-10-24 12:00",
+            ("cnil_violation", "initial"): "2026-10-27 09:00",
+            ("nis2_anssi", "early_warning"): "2026-10-25 09:00",
+            ("police_complaint", "complaint"): "2026-10-27 09:00",
+        },
+    ),
 }
 
 
@@ -145,8 +160,17 @@ def test_overdue_is_flagged_and_done_stops_the_clock(store: Store, group: Group)
     assert clocks["nis2_anssi", "early_warning"].status == ClockStatus.OVERDUE
     assert clocks["nis2_anssi", "early_warning"].remaining(now) == -timedelta(hours=1)
     assert clocks["cnil_violation", "initial"].status == ClockStatus.DUE
-    service.record_filing(store, iid, "nis2_anssi", "early_warning", group, channel="portal",
-                          reference="MonEspaceNIS2 #4471", author="rssi", at=now)
+    service.record_filing(
+        store,
+        iid,
+        "nis2_anssi",
+        "early_warning",
+        group,
+        channel="portal",
+        reference="MonEspaceNIS2 #4471",
+        author="rssi",
+        at=now,
+    )
     clocks = _clocks(store, group, iid, now + timedelta(hours=1))
     assert clocks["nis2_anssi", "early_warning"].status == ClockStatus.DONE
     assert clocks["nis2_anssi", "early_warning"].done_late
@@ -159,8 +183,17 @@ def test_nis2_final_report_runs_one_month_after_the_notification(store: Store, g
     assert final.status == ClockStatus.WAITING
     assert final.due == paris("2027-01-01 14:03").astimezone(UTC)  # provisional: from the 72 h due
     notified = paris("2026-11-30 09:15")
-    service.record_filing(store, iid, "nis2_anssi", "notification", group, channel="portal",
-                          reference="MonEspaceNIS2 #4480", author="rssi", at=notified)
+    service.record_filing(
+        store,
+        iid,
+        "nis2_anssi",
+        "notification",
+        group,
+        channel="portal",
+        reference="MonEspaceNIS2 #4480",
+        author="rssi",
+        at=notified,
+    )
     final = _clocks(store, group, iid, notified)["nis2_anssi", "final_report"]
     assert final.status == ClockStatus.DUE
     assert final.due == paris("2026-12-30 09:15").astimezone(UTC)
@@ -169,8 +202,17 @@ def test_nis2_final_report_runs_one_month_after_the_notification(store: Store, g
 def test_eigs_part2_three_months_after_part1(store: Store, group: Group) -> None:
     iid = make_incident(store)
     service.record_fact(store, iid, "eigs", "oui", "cellule-crise")
-    service.record_filing(store, iid, "eigs", "part1", group, channel="portal", reference="EIGS-1",
-                          author="qualite", at=paris("2026-11-30 10:00"))
+    service.record_filing(
+        store,
+        iid,
+        "eigs",
+        "part1",
+        group,
+        channel="portal",
+        reference="EIGS-1",
+        author="qualite",
+        at=paris("2026-11-30 10:00"),
+    )
     part2 = _clocks(store, group, iid, paris("2026-12-01 10:00"))["eigs", "part2"]
     assert part2.due == paris("2027-02-28 10:00").astimezone(UTC)
 
@@ -190,18 +232,44 @@ def test_a_newer_finding_calls_for_a_complementary_cnil_notification(store: Stor
     first = add_finding(store, iid, "data_theft", False, "Pas d'exfiltration", OPENED + timedelta(hours=5))
     key = ("cnil_violation", "complementary")
     assert _clocks(store, group, iid, OPENED + timedelta(hours=6))[key].status == ClockStatus.NOT_NEEDED
-    service.record_filing(store, iid, "cnil_violation", "initial", group, channel="portal",
-                          reference="CNIL-1", author="dpo", at=OPENED + timedelta(hours=6))
+    service.record_filing(
+        store,
+        iid,
+        "cnil_violation",
+        "initial",
+        group,
+        channel="portal",
+        reference="CNIL-1",
+        author="dpo",
+        at=OPENED + timedelta(hours=6),
+    )
     assert _clocks(store, group, iid, OPENED + timedelta(hours=7))[key].status == ClockStatus.NOT_NEEDED
     found = OPENED + timedelta(days=5)
-    add_finding(store, iid, "data_theft", True, "Exfiltration de 3,4 Go vers 198.51.100.7", found,
-                supersedes=first, version=2)
+    add_finding(
+        store,
+        iid,
+        "data_theft",
+        True,
+        "Exfiltration de 3,4 Go vers 198.51.100.7",
+        found,
+        supersedes=first,
+        version=2,
+    )
     clock = _clocks(store, group, iid, found + timedelta(hours=1))[key]
     assert clock.status == ClockStatus.DUE
     assert clock.due == found + timedelta(hours=72)
     assert "data_theft v2" in clock.note
-    service.record_filing(store, iid, "cnil_violation", "complementary", group, channel="portal",
-                          reference="CNIL-2", author="dpo", at=found + timedelta(hours=2))
+    service.record_filing(
+        store,
+        iid,
+        "cnil_violation",
+        "complementary",
+        group,
+        channel="portal",
+        reference="CNIL-2",
+        author="dpo",
+        at=found + timedelta(hours=2),
+    )
     assert _clocks(store, group, iid, found + timedelta(hours=3))[key].status == ClockStatus.DONE
 
 
@@ -224,4 +292,6 @@ def test_t0_per_establishment_adds_an_entity(store: Store, group: Group) -> None
     clocks = service.compute_clocks(store, iid, group, now=paris("2026-11-29 09:00"))
     per = {(c.establishment, c.obligation.id, c.stage.id): c for c in clocks}
     assert per["capitouls", "nis2_anssi", "early_warning"].due == OPENED + timedelta(hours=24)
-    assert per["saint-cyprien", "nis2_anssi", "early_warning"].due == paris("2026-11-30 08:00").astimezone(UTC)
+    assert per["saint-cyprien", "nis2_anssi", "early_warning"].due == paris("2026-11-30 08:00").astimezone(
+        UTC
+    )

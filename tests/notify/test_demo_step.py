@@ -22,9 +22,18 @@ def test_notify_step(tmp_path: Path, store: Store, group: Group, example_group_p
     iid = make_incident(store, establishment="saint-cyprien", hosts=["tls-scy-dc01", "tls-scy-dpi01"])
     console = Console(record=True, width=140)
     ctx = DemoContext(
-        workdir=tmp_path, group_path=example_group_path, group=group, store=store,
-        events_db=tmp_path / "events.duckdb", console=console, attacked="saint-cyprien",
-        attacker_ip="203.0.113.66", start=OPENED, now=OPENED, incident_ref="INC-0001", incident_id=iid,
+        workdir=tmp_path,
+        group_path=example_group_path,
+        group=group,
+        store=store,
+        events_db=tmp_path / "events.duckdb",
+        console=console,
+        attacked="saint-cyprien",
+        attacker_ip="203.0.113.66",
+        start=OPENED,
+        now=OPENED,
+        incident_ref="INC-0001",
+        incident_id=iid,
     )
     notify_step.run(ctx)
     facts = ctx.facts["notify"]
@@ -36,8 +45,13 @@ def test_notify_step(tmp_path: Path, store: Store, group: Group, example_group_p
     assert all(v.acks for v in views if v.row.status == "sent")
     clocks = service.compute_clocks(store, iid, group, now=OPENED)
     done = {(c.obligation.id, c.stage.id) for c in clocks if c.status == ClockStatus.DONE}
-    assert {("csp_signalement", "declaration"), ("nis2_anssi", "early_warning"), ("partners", "information"),
-            ("cnil_violation", "initial"), ("police_complaint", "complaint")} <= done
+    assert {
+        ("csp_signalement", "declaration"),
+        ("nis2_anssi", "early_warning"),
+        ("partners", "information"),
+        ("cnil_violation", "initial"),
+        ("police_complaint", "complaint"),
+    } <= done
     assert set(facts["closing_tasks"]) == {"csp_signalement/resolution", "nis2_anssi/final_report"}
     text = console.export_text()
     assert "Échéances au" in text and "refusé" in text and "550" in text

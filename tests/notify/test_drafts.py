@@ -1,4 +1,4 @@
-"""Every draft carries every required field of its obligation, filled from the incident (read back from the PDF)."""
+"""Every draft carries every required field of its obligation, filled from the incident (read from the PDF)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ FINDING = "Aucun transfert sortant au-delà de la ligne de base (max 1,2 Go/j co
 
 def pdf_text(path: Path) -> str:
     need(shutil.which("pdftotext") is not None, "pdftotext (poppler-utils) is not installed")
-    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True, text=True
+    )
     return out.stdout
 
 
@@ -67,11 +69,15 @@ def _every_draft(store: Store, group: Group, exercise: bool) -> list[Draft]:
     cat = load_catalogue()
     drafts: list[Draft] = []
     for ob in cat.obligations:
-        drafts += service.make_drafts(store, iid, group, cat, obligation=ob.id, now=OPENED + timedelta(hours=12))
+        drafts += service.make_drafts(
+            store, iid, group, cat, obligation=ob.id, now=OPENED + timedelta(hours=12)
+        )
     return drafts
 
 
-def test_every_obligation_and_stage_has_a_complete_draft(store: Store, oes_group: Group, tmp_path: Path) -> None:
+def test_every_obligation_and_stage_has_a_complete_draft(
+    store: Store, oes_group: Group, tmp_path: Path
+) -> None:
     drafts = _every_draft(store, oes_group, exercise=False)
     cat = load_catalogue()
     expected = {(o.id, s.id) for o in cat.obligations for s in o.stages}
@@ -85,8 +91,8 @@ def test_every_obligation_and_stage_has_a_complete_draft(store: Store, oes_group
             assert value.value, f"{d.basename}: {spec.id} empty"
             assert squash(spec.label) in text, f"{d.basename}: label {spec.label!r} not in PDF"
             assert squash(spec.label) in mail, f"{d.basename}: label {spec.label!r} not in e-mail"
-            for line in value.value.splitlines():
-                line = re.sub(r"^\[[x ]\] ", "", line)
+            for raw in value.value.splitlines():
+                line = re.sub(r"^\[[x ]\] ", "", raw)
                 assert squash(line) in text, f"{d.basename}: {spec.id} value {line!r} not in PDF"
                 assert squash(line) in mail, f"{d.basename}: {spec.id} value {line!r} not in e-mail"
         assert "EXERCICE" not in text
@@ -111,15 +117,21 @@ def test_values_come_from_the_incident(store: Store, oes_group: Group) -> None:
     assert FINDING in value("nis2_anssi", "final_report", "findings")  # findings table
     assert "Lien-partenaire".lower() in value("partners", "information", "links_cut").lower()
     assert "Laboratoire de biologie partenaire" in value("partners", "information", "links_cut")
-    for name, fact in (("people_count", "people_count"), ("insurer", "insurance"),
-                       ("art34_decision", "art34_decision"), ("controller", "controller")):
+    for name, fact in (
+        ("people_count", "people_count"),
+        ("insurer", "insurance"),
+        ("art34_decision", "art34_decision"),
+        ("controller", "controller"),
+    ):
         found = [f.value for d in drafts.values() for f in d.fields if f.id == fact]
         assert found and all(FACTS[name] in v for v in found)
     assert FACTS["eigs_action_plan"] in value("eigs", "part2", "eigs_action_plan")
     assert "Systèmes reconstruits" in value("csp_signalement", "resolution", "resolution")
 
 
-def test_late_cnil_notification_asks_for_the_reasons_of_delay(case: object, store: Store, group: Group) -> None:
+def test_late_cnil_notification_asks_for_the_reasons_of_delay(
+    case: object, store: Store, group: Group
+) -> None:
     iid = make_incident(store, ref="INC-0002")
     late = OPENED + timedelta(hours=80)
     [draft] = service.make_drafts(store, iid, group, obligation="cnil_violation", stage="initial", now=late)
