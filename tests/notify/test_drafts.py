@@ -1,4 +1,4 @@
-"""Every draft carries every required field of its obligation, filled from the incident (read from the PDF)."""
+"""Every draft carries every required field of its obligation, filled from the incident (read in the PDF)."""
 
 from __future__ import annotations
 
