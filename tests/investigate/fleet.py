@@ -262,7 +262,7 @@ class _Clinic:
                 {
                     "Image": r"C:\Program Files\HorizonDPI\dpi-client.exe",
                     "CommandLine": '"dpi-client.exe"',
-                    "User": "HORIZON\\soignant",
+                    "User": f"HORIZON\\soignant.{self.est.id}",
                     "Hashes": "SHA256=" + "ab" * 32,
                     "ProcessId": "4242",
                 },
@@ -283,7 +283,7 @@ class _Clinic:
                 "Security",
                 4624,
                 {
-                    "TargetUserName": "soignant",
+                    "TargetUserName": f"soignant.{self.est.id}",
                     "LogonType": "3",
                     "IpAddress": self.ips[self.hosts[0]],
                 },
@@ -337,7 +337,7 @@ class _Clinic:
                 {
                     "Image": image,
                     "CommandLine": f"upd{tag}.exe /silent",
-                    "User": "HORIZON\\soignant",
+                    "User": f"HORIZON\\soignant.{self.est.id}",
                     "Hashes": f"MD5={tag * 4},SHA256={p.value.upper()}",
                 },
             )
@@ -363,7 +363,7 @@ class _Clinic:
                 {
                     "Image": rf"C:\ProgramData\{p.value}",
                     "CommandLine": f"{p.value} -accepteula",
-                    "User": "HORIZON\\soignant",
+                    "User": f"HORIZON\\soignant.{self.est.id}",
                     "Hashes": "SHA256=" + tag * 8,
                 },
             )

@@ -6,6 +6,8 @@ account names and tool (program) names. Values are kept lower-case, the way the 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import ipaddress
 import re
@@ -50,10 +52,19 @@ _HEX = re.compile(r"(?<![0-9a-f])([0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?![0-9
 _FILE_EXT = re.compile(r"\.(exe|dll|sys|ps1|bat|cmd|vbs|js|msi|zip|rar|7z|txt|log|tmp|dat|bin|py|sh)$")
 
 # Fields of the normalised events each kind is read from when extracting from an alert's events.
-# accounts that logged on (Windows logon target, VPN user, …), not the user a process ran as: the user
-# who opened the malicious attachment is a victim whose name may well exist in every clinic
-ACCOUNT_FIELDS = ("TargetUserName", "user", "usrname", "AccountName", "UserName")
-TOOL_FIELDS = ("Image", "NewProcessName", "OriginalFileName", "ServiceFileName", "ImagePath")
+# accounts that logged on (Windows logon target, VPN user) and the users the alert's processes ran as: in
+# an alert's own events these are the accounts the intruder holds. Failed logons are left out (below).
+ACCOUNT_FIELDS = (
+    "TargetUserName",
+    "user",
+    "usrname",
+    "AccountName",
+    "UserName",
+    "User",
+    "SourceUser",
+    "SubjectUserName",
+)
+TOOL_FIELDS = ("Image", "SourceImage", "NewProcessName", "OriginalFileName", "ServiceFileName", "ImagePath")
 DOMAIN_FIELDS = ("QueryName", "query", "DestinationHostname", "host", "server_name", "hostname")
 
 FAILED_LOGON_IDS = frozenset({"4625", "4771", "4776", "529", "530", "531", "532", "533", "534", "535", "539"})
@@ -208,7 +219,8 @@ def _alert_events(con: duckdb.DuckDBPyConnection, refs: list[str]) -> list[dict[
     con.executemany("INSERT INTO _refs VALUES (?, ?)", pairs)
     cur = con.execute(
         f"SELECT e.* EXCLUDE (_ts) FROM {eventdb.EVENTS} e"
-        " JOIN _refs r ON e._source = r.src AND e._record = r.rec"
+        # correlation alerts name their events host#record, the others source#record
+        " JOIN _refs r ON (e._source = r.src OR e._host = r.src) AND e._record = r.rec"
     )
     names = [d[0] for d in cur.description]
     out = []
@@ -245,7 +257,23 @@ def _raw_fields(raw: object) -> dict[str, str]:
     return {m.group(1): m.group(2) if m.group(2) is not None else m.group(3) for m in _KV.finditer(raw)}
 
 
-def _from_event(fields: dict[str, str], internal: Internal, source: str) -> Iterator[Indicator]:
+_ENC = re.compile(r"\s-(?:e|ec|enc|encodedcommand)\s+([A-Za-z0-9+/=]{16,})", re.IGNORECASE)
+_URL = re.compile(r"\b(?:https?|ftp)://([^/\s:'\"]+)", re.IGNORECASE)
+
+
+def _command_hosts(command: str) -> Iterator[str]:
+    """Hosts of the URLs in a command line, including inside a PowerShell ``-enc`` payload."""
+    texts = [command]
+    for payload in _ENC.findall(command):
+        try:
+            texts.append(base64.b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-16-le", "ignore"))
+        except (binascii.Error, ValueError):
+            continue
+    for text in texts:
+        yield from (h.lower().rstrip(".") for h in _URL.findall(text))
+
+
+def _addresses_and_hashes(fields: dict[str, str], internal: Internal, source: str) -> Iterator[Indicator]:
     for name, value in fields.items():
         text = value.strip()
         if _is_ip(text) and text not in internal:
@@ -253,6 +281,9 @@ def _from_event(fields: dict[str, str], internal: Internal, source: str) -> Iter
         if "hash" in name.lower() or name.lower() in {"md5", "sha1", "sha256"}:
             for h in _HEX.findall(text.lower()):
                 yield Indicator(IndicatorKind.HASH, h, source)
+
+
+def _accounts_and_tools(fields: dict[str, str], source: str) -> Iterator[Indicator]:
     # a name tried in a failed logon is a target of the attacker, not an account it holds
     failed = fields.get("EventID") in FAILED_LOGON_IDS or any(
         "fail" in fields.get(k, "").lower() for k in ("action", "status", "logdesc", "msg")
@@ -265,10 +296,24 @@ def _from_event(fields: dict[str, str], internal: Internal, source: str) -> Iter
         tool = re.split(r"[\\/]", fields.get(name, "").strip().strip('"'))[-1].lower()
         if tool and tool not in GENERIC_TOOLS:
             yield Indicator(IndicatorKind.TOOL, tool, source)
-    for name in DOMAIN_FIELDS:
-        domain = fields.get(name, "").strip().lower().rstrip(".")
-        if _DOMAIN.match(domain) and not _FILE_EXT.search(domain) and not _is_ip(domain):
+
+
+def _names(fields: dict[str, str], internal: Internal, source: str) -> Iterator[Indicator]:
+    names = [fields.get(n, "") for n in DOMAIN_FIELDS]
+    names += [h for k in ("CommandLine", "ParentCommandLine") for h in _command_hosts(fields.get(k, ""))]
+    for raw in names:
+        domain = raw.strip().lower().rstrip(".")
+        if _is_ip(domain):
+            if domain not in internal:
+                yield Indicator(IndicatorKind.IP, domain, source)
+        elif _DOMAIN.match(domain) and not _FILE_EXT.search(domain):
             yield Indicator(IndicatorKind.DOMAIN, domain, source)
+
+
+def _from_event(fields: dict[str, str], internal: Internal, source: str) -> Iterator[Indicator]:
+    yield from _addresses_and_hashes(fields, internal, source)
+    yield from _accounts_and_tools(fields, source)
+    yield from _names(fields, internal, source)
 
 
 def from_alerts(

@@ -96,6 +96,7 @@ def _events(con: duckdb.DuckDBPyConnection, incident: IncidentRow, margin: timed
     rows = con.execute(
         f"SELECT {select_cols} FROM {eventdb.EVENTS} e"
         " WHERE (_source, _record) IN (SELECT src, rec FROM _trefs)"
+        " OR (_host, _record) IN (SELECT src, rec FROM _trefs)"
         f" OR (lower(split_part(_host, '.', 1)) IN ({host_list}) AND epoch_us(_ts) BETWEEN ? AND ?)"
         f" ORDER BY _ts LIMIT {MAX_EVENTS}",
         [*hosts, lo, hi],
