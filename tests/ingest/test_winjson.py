@@ -126,3 +126,12 @@ def test_pretty_printed_evtx_json_document(tmp_path: Path) -> None:
     assert got["EventID"] == "10" and got["Provider_Name"] == "Microsoft-Windows-Sysmon"
     assert got["Execution_ProcessID"] == "3544" and got["TimeCreated"] == "2026-11-28T10:00:00.5Z"
     assert "#attributes_xmlns" not in got and "xmlns" not in got
+
+
+def test_json_lines_whose_first_line_is_broken_are_still_read_as_lines(tmp_path: Path) -> None:
+    good = '{"@timestamp":"2026-11-28T10:00:00Z","Channel":"Security","EventID":%d,"Computer":"h1"}'
+    path = tmp_path / "events.json"
+    path.write_text("{ this is not json\n" + "\n".join(good % i for i in range(3)) + "\n")
+    table, report = read_all([path])
+    assert table is not None and table.column("_record").to_pylist() == [2, 3, 4]
+    assert [q.record for q in report.quarantined] == [1]

@@ -63,10 +63,20 @@ def read_paths(
             reader = _detect(source, report)
             if reader is None:
                 continue
-            for batch in reader.read(source, ctx):
-                table = _assemble(batch, reader.name, source, names, attribute, report)
-                if table.num_rows:
-                    yield table
+            yield from _read_source(reader, source, ctx, names, attribute)
+
+
+def _read_source(
+    reader: Reader, source: Source, ctx: ReaderContext, names: list[str] | None, attribute: _Attributor
+) -> Iterator[pa.Table]:
+    try:
+        for batch in reader.read(source, ctx):
+            table = _assemble(batch, reader.name, source, names, attribute, ctx.report)
+            if table.num_rows:
+                yield table
+    except Exception as exc:  # noqa: BLE001 - the one boundary: a reader bug on one file must not
+        # end the run; the batches already yielded are kept and the file is reported.
+        ctx.fail(source, f"reader {reader.name} stopped: {type(exc).__name__}: {exc}")
 
 
 def _detect(source: Source, report: IngestReport) -> Reader | None:

@@ -50,14 +50,17 @@ class WinJsonReader(Reader):
         """One JSON document (array, or an object spread over lines) rather than JSON lines."""
         if head[:1] == b"[":
             return True
-        first, newline, _ = head.partition(b"\n")
-        if not newline:
+        lines = head.split(b"\n")
+        if len(lines) == 1:
             return False  # a first line longer than the peek: JSON lines with big events
-        try:
-            orjson.loads(first)
-        except orjson.JSONDecodeError:
-            return True
-        return False
+        complete = [line for line in lines[:-1] if line.strip()][:3]
+        for line in complete:  # JSON lines when one of the first lines is an object by itself
+            try:
+                if isinstance(orjson.loads(line), dict):
+                    return False
+            except orjson.JSONDecodeError:
+                continue
+        return True
 
     def _document(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         data = source.stream.read(MAX_DOCUMENT_BYTES + 1)
