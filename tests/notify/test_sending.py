@@ -233,3 +233,49 @@ def test_relay_settings_from_file_and_env(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("REMPART_OOB_SMTP_SENDER", SENDER)
     monkeypatch.setenv("REMPART_OOB_SMTP_SECURITY", "none")
     assert load_relay_settings().host == "127.0.0.1"
+
+
+def test_a_newer_finding_marks_sent_drafts_stale(case: Case, tmp_path: Path) -> None:
+    from tests.notify.conftest import add_finding
+
+    with LocalSMTPServer() as server:
+        sent = service.send(
+            case.store,
+            case.ref,
+            "csp_signalement",
+            case.group,
+            relay(server.port),
+            [ARS],
+            "rssi",
+            tmp_path,
+            now=OPENED + timedelta(hours=1),
+        )
+    [view] = service.sendings(case.store, case.ref)
+    assert not view.stale
+    add_finding(
+        case.store,
+        case.incident_id,
+        "propagation",
+        True,
+        "Compte admin.dpi utilisé à Saint-Cyprien",
+        OPENED + timedelta(days=2),
+    )
+    [view] = service.sendings(case.store, case.ref)
+    assert view.row.id == sent.id and view.stale and view.newer_findings == ["propagation v1"]
+    clocks = {
+        (c.obligation.id, c.stage.id): c
+        for c in service.compute_clocks(case.store, case.ref, case.group, now=OPENED + timedelta(days=2))
+    }
+    assert clocks["csp_signalement", "update"].status == ClockStatus.DUE
+    [draft] = service.make_drafts(
+        case.store,
+        case.ref,
+        case.group,
+        obligation="csp_signalement",
+        stage="update",
+        now=OPENED + timedelta(days=2),
+    )
+    assert "Compte admin.dpi utilisé à Saint-Cyprien" in draft.email_text
+    assert (
+        "[x] Susceptible d'affecter d'autres établissements" not in draft.markup
+    )  # not a field of the update

@@ -74,6 +74,9 @@ def sendings_table(views: list[SendingView]) -> Table:
             "failed": f"[red]ÉCHEC[/red] {(r.error or '').split(' — ')[0][:90]}",
             "sending": "[yellow]en cours[/yellow]",
         }
+        if v.stale:
+            newer = ", ".join(v.newer_findings)
+            status[r.status] += f" [yellow]⚠ nouvelles conclusions ({newer}) : complément à envoyer[/yellow]"
         acks = "; ".join(f"{a.by} ({a.reference}) {format_local(a.at)[:16]}" for a in v.acks) or "—"
         table.add_row(
             str(r.id),

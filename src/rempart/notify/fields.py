@@ -271,7 +271,8 @@ def cross_border(f: IncidentFacts) -> str:
 def severity(f: IncidentFacts) -> str:
     return (
         f"Gravité {SEVERITY_FR.get(f.incident.severity, f.incident.severity)} ; "
-        f"{len(f.incident.hosts)} système(s) touché(s) ; activité en mode dégradé"
+        f"{len(f.incident.hosts)} système(s) touché(s)"
+        + (" ; activité en mode dégradé" if any(e.source == "continuity" for e in f.log) else "")
     )
 
 

@@ -21,7 +21,7 @@ from rempart.domain.inventory import Group
 from rempart.errors import InputError, StateError
 from rempart.notify.catalogue import Catalogue, Obligation, StageKind, Start, load_catalogue
 from rempart.notify.drafts import Draft, build_draft
-from rempart.notify.facts import KNOWN_FACTS, entities, gather, t0_for
+from rempart.notify.facts import KNOWN_FACTS, entities, gather, latest_findings, t0_for
 from rempart.notify.obligations import Clock, ClockStatus, clocks_for, sendings_for
 from rempart.notify.pdf import write_pdf
 from rempart.notify.relay import DeliveryError, Transport
@@ -486,12 +486,26 @@ def record_ack(
 class SendingView:
     row: SendingRow
     acks: list[AckRow]
+    newer_findings: list[str]  # findings written after this was sent: a complementary notification is due
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.newer_findings) and self.row.status in ("sent", "filed")
 
 
 def sendings(store: Store, incident: str | int) -> list[SendingView]:
     with store.session() as s:
         inc = _incident(s, incident)
-        return [SendingView(r, list(r.acks)) for r in sendings_for(s, inc.id)]
+        current = latest_findings(s, inc.id)
+        out: list[SendingView] = []
+        for r in sendings_for(s, inc.id):
+            newer = [
+                f"{f.kind} v{f.version}"
+                for f in current
+                if f.id not in r.findings and r.done_at is not None and f.created_at > r.done_at
+            ]
+            out.append(SendingView(r, list(r.acks), newer))
+        return out
 
 
 # ---------------------------------------------------------------- closing (used by recover)
