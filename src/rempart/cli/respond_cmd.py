@@ -252,3 +252,14 @@ def register(app: typer.Typer) -> None:
         ("rollback", rollback),
     ):
         app.command(name)(func)
+
+
+def standalone() -> typer.Typer:
+    """Only these commands, without importing every stage (the crash test starts this many times)."""
+    app = typer.Typer(name="rempart", no_args_is_help=True, pretty_exceptions_enable=False)
+    register(app)
+    return app
+
+
+if __name__ == "__main__":
+    standalone()()

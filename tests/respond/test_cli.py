@@ -1,0 +1,91 @@
+"""The commands end to end through Typer: plan check/show, respond, approve, ack, rollback, run, journal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from typer.testing import CliRunner
+
+from rempart.cli.app import app
+from rempart.store.db import Store
+from rempart.store.models.core import JournalRow
+from tests.conftest import EXAMPLES
+from tests.respond.helpers import make_incident
+
+PLAN = str(EXAMPLES / "plan.yaml")
+GROUP = str(EXAMPLES / "group.yaml")
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cases.sqlite'}"
+    monkeypatch.setenv("REMPART_DATABASE_URL", url)
+    monkeypatch.setenv("REMPART_PLAN", PLAN)
+    monkeypatch.setenv("REMPART_INVENTORY", GROUP)
+    monkeypatch.setenv("COLUMNS", "200")
+    store = Store(url)
+    make_incident(store)
+    store.close()
+    return url
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_plan_check_ok_and_located_error(tmp_path: Path) -> None:
+    code, out = cli("plan", "check", PLAN, "--inventory", GROUP)
+    assert code == 0 and "2 playbook(s), 8 steps, 6 people" in out
+    bad = tmp_path / "plan.yaml"
+    bad.write_text(Path(PLAN).read_text().replace("action: hold_queue", "action: hold_the_queue"))
+    code, out = cli("plan", "check", str(bad))
+    assert code == 2
+    assert f"{bad}:" in out and "steps[2].action" in out
+
+
+def test_plan_show_prints_the_exact_commands(db: str) -> None:
+    code, out = cli("plan", "show", "INC-0001")
+    assert code == 0, out
+    assert "intrusion-confirmee" in out
+    assert "$ nft -j -f - < (transaction on stdin)" in out
+    assert "rempart@10.11.1.40 -- postsuper -h ALL" in out
+    assert '"hook":"forward"' in out  # the transaction itself is shown
+
+
+def test_respond_approve_ack_rollback_and_journal(db: str) -> None:
+    code, out = cli("respond", "INC-0001", "--dry-run")
+    assert code == 0 and "nft -j -f -" in out
+    code, out = cli("respond", "INC-0001")
+    assert code == 0, out
+    assert "dummy adapter" in out and "awaiting_approval" in out
+    code, out = cli("approve", "1", "arreter-dpi-fichiers", "--as", "astreinte-dsi")
+    assert code == 2 and "needs an approver holding one of: rssi, clinic_director" in out
+    assert cli("approve", "1", "6", "--as", "c.martin")[0] == 0
+    code, out = cli("approve", "1", "6", "--as", "m.durand")
+    assert code == 0
+    code, out = cli("ack", "1", "deconnecter-sauvegardes", "--as", "astreinte-dsi", "--comment", "fait 10:02")
+    assert code == 0 and "fait 10:02" in out
+    code, out = cli("ack", "1", "appeler-ars", "--as", "astreinte-dsi", "--comment", "ARS prévenue")
+    assert code == 0 and "verified" in out
+    code, out = cli("rollback", "1", "fermer-acces-externes")
+    assert code == 0 and "ok step 1" in out
+    code, out = cli("run", "show", "1")
+    assert code == 0 and "rolled_back" in out
+    code, out = cli("journal", "verify")
+    assert code == 0 and "journal intact" in out
+    code, out = cli("journal", "show", "--subject", "run/1/step/6")
+    assert "approval.given" in out and "c.martin" in out
+
+
+def test_journal_verify_names_the_altered_entry(db: str) -> None:
+    assert cli("respond", "INC-0001")[0] == 0
+    store = Store(db)
+    with store.session() as s:
+        s.execute(update(JournalRow).where(JournalRow.seq == 3).values(actor="someone-else"))
+    store.close()
+    code, out = cli("journal", "verify")
+    assert code == 2
+    assert "entry 3: content was altered" in out
