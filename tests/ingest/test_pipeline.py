@@ -100,13 +100,17 @@ def test_missing_path_is_reported_and_the_run_goes_on(fixtures: Path, tmp_path: 
     assert report.exit_code() == 1 and str(missing) in report.summary()
 
 
-def test_unknown_format_is_reported(tmp_path: Path) -> None:
-    (tmp_path / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+def test_unknown_format_named_fails_met_in_a_folder_is_ignored(tmp_path: Path) -> None:
+    picture = tmp_path / "picture.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     (tmp_path / "empty.log").write_bytes(b"")
-    table, report = read_all([tmp_path])
+    table, report = read_all([picture])
     assert table is None
-    assert [f.source for f in report.failed] == [str(tmp_path / "picture.png")]
-    assert "unknown format" in report.failed[0].reason
+    assert [f.source for f in report.failed] == [str(picture)]
+    assert "unknown format" in report.failed[0].reason and report.exit_code() == 1
+    table, report = read_all([tmp_path])
+    assert table is None and not report.failed and report.exit_code() == 0
+    assert report.ignored == [str(picture)] and "1 files ignored" in report.summary()
 
 
 def test_progress_counts_every_byte_on_disk(fixtures: Path, tmp_path: Path) -> None:

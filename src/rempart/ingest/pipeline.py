@@ -55,12 +55,13 @@ def read_paths(
         names, wanted = list(seen.values()), frozenset(seen)
     ctx = ReaderContext(report, canon, wanted, max(1, batch_size), reference_year)
     attribute = _Attributor(resolver, report)
+    named = {p for p in paths if not p.is_dir()}  # given one by one: an unknown format is a failure
     for path in iter_files(paths):
         if not path.exists():
             report.fail(str(path), "no such file or directory")
             continue
         for source in open_sources(path, report, on_progress):
-            reader = _detect(source, report)
+            reader = _detect(source, report, explicit=path in named and source.member is None)
             if reader is None:
                 continue
             yield from _read_source(reader, source, ctx, names, attribute)
@@ -79,13 +80,18 @@ def _read_source(
         ctx.fail(source, f"reader {reader.name} stopped: {type(exc).__name__}: {exc}")
 
 
-def _detect(source: Source, report: IngestReport) -> Reader | None:
+def _detect(source: Source, report: IngestReport, *, explicit: bool) -> Reader | None:
+    """The reader for ``source``. A file of unknown format met while walking a folder or an archive
+    (a README, a checksum list) is noted as ignored; one the user named is a failure."""
     head = source.stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]  # type: ignore[attr-defined]
     if not head.strip():
         return None  # an empty file has no events and nothing wrong
     reader = registry.detect(source.member or source.path.name, head)
     if reader is None:
-        report.fail(source.name, "unknown format: no reader recognises its name or content")
+        if explicit:
+            report.fail(source.name, "unknown format: no reader recognises its name or content")
+        else:
+            report.ignored.append(source.name)
     return reader
 
 

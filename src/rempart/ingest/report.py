@@ -3,7 +3,9 @@
 Exit-status semantics (used by ``rempart ingest`` and ``rempart hunt``): :meth:`IngestReport.exit_code` is
 ``0`` when every file was read whole and every record kept, and ``1`` when anything was skipped — a record
 sent to the quarantine, a file that could not be read, or an archive cut short (what was whole is kept
-either way). Events whose host is not in the inventory are kept with a NULL establishment; they are counted
+either way). Files of no log format met while walking a folder or an archive (README, checksums) are
+listed as ignored and do not change the exit status; a file named explicitly that no reader knows
+does. Events whose host is not in the inventory are kept with a NULL establishment; they are counted
 but do not change the exit status. Usage errors exit ``2`` through the CLI's error decorator.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 MAX_KEPT_QUARANTINE = 10_000  # beyond this only the count grows: a corrupt 10 GB file must not fill memory
 EXCERPT_CHARS = 120
@@ -52,6 +55,7 @@ class IngestReport:
     quarantined: list[QuarantinedRecord] = field(default_factory=list)
     quarantined_count: int = 0
     failed: list[FailedFile] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # not logs, met in a folder or archive (README…)
     unattributed: int = 0
     unattributed_hosts: Counter[str] = field(default_factory=Counter)  # host (or '(none)') -> events
     files: int = 0
@@ -86,6 +90,10 @@ class IngestReport:
         """Plain-text summary for the CLI: totals, per format, then the first problems with their location."""
         lines = [f"{self.total_events:,} events from {self.files} files ({self.bytes_read:,} bytes)"]
         lines += [f"  {fmt}: {n:,}" for fmt, n in sorted(self.events_by_format().items())]
+        if self.ignored:
+            names = ", ".join(Path(n).name for n in self.ignored[:5])
+            more = ", …" if len(self.ignored) > 5 else ""
+            lines.append(f"{len(self.ignored)} files ignored, not in a log format ({names}{more})")
         if self.unattributed:
             hosts = ", ".join(h for h, _ in self.unattributed_hosts.most_common(5))
             lines.append(f"{self.unattributed:,} events not attributed to an establishment (hosts: {hosts})")
