@@ -20,6 +20,8 @@ from rempart.adapters.ssh import SshAdapter
 from rempart.respond.interface import Action, AdapterError
 from tests.conftest import need
 
+pytestmark = pytest.mark.root
+
 SERVICE = """#!/bin/sh
 # a stand-in service: a sleep process whose pid is kept in a file
 dir="$(dirname "$0")"; pidfile="$dir/$2.pid"

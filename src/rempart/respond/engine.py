@@ -127,12 +127,22 @@ class Engine:
         action: str | None = None,
         payload: dict[str, Any] | None = None,
         log: str | None = None,
+        expect: str | None = None,
         **values: Any,
     ) -> PlanStepRow:
-        """Update a step, journal the change and write the main courante, in one transaction."""
+        """Update a step, journal the change and write the main courante, in one transaction.
+
+        ``expect``: the status the caller saw; if another process moved the step meanwhile (two
+        `rempart` commands on one run), nothing is written and the caller is told instead of acting twice.
+        """
         with self.store.session() as s:
-            step = s.get(PlanStepRow, step_pk)
+            step = s.get(PlanStepRow, step_pk, with_for_update=True)
             assert step is not None
+            if expect is not None and step.status != expect:
+                raise StateError(
+                    f"{step_label(step)} is now {step.status} (changed by another process); nothing done",
+                    hint="see `rempart run show`",
+                )
             for name, value in values.items():
                 setattr(step, name, value)
             run = step.run
@@ -167,6 +177,8 @@ class Engine:
     def advance(self, run_id: int) -> RunStatus:
         """Go as far as the plan allows: stop at a step that waits (approval, ack) and blocks, or fails."""
         run = self._load(run_id)
+        if run.status == RunStatus.ROLLED_BACK:
+            return RunStatus.ROLLED_BACK  # undone on purpose: a new containment is a new run
         waiting: RunStatus | None = None
         for step in run.steps:
             outcome = self._step_once(run, step)
@@ -257,6 +269,7 @@ class Engine:
             step.id,
             "apply.intent",
             {"adapter": adapter.name, "operations": ops, "targets": [a.target for a in acts]},
+            expect=step.status,
             status=StepStatus.APPLYING.value,
             started_at=step.started_at or now(),
             error=None,

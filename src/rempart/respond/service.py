@@ -226,7 +226,7 @@ def respond(
 ) -> RunReport:
     """Start the plan for an incident, or resume its run where it stopped (after a crash, an approval…)."""
     run_id = _open_run(store, incident)
-    if run_id is None:
+    if run_id is None or show_run(store, run_id).status == RunStatus.ROLLED_BACK:
         run_id = _create_run(store, incident, loaded, group, actor)
     else:
         with store.session() as s:
