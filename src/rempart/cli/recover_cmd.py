@@ -48,6 +48,8 @@ def _show(gate: gates.Gate) -> None:
     approvers = ", ".join(gate.approvers) or "none"
     missing = f"; missing {gate.approval_missing}" if gate.approval_missing else ""
     console.print(f"  approvals: {approvers}{missing}")
+    for note in gate.notes:
+        console.print(f"  [yellow]note[/yellow]: {note}")
 
 
 @report_errors

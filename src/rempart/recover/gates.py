@@ -52,6 +52,7 @@ class Gate:
     checks: list[Check] = field(default_factory=list)
     approvers: list[str] = field(default_factory=list)
     approval_missing: str = ""
+    notes: list[str] = field(default_factory=list)  # what else keeps the access unreachable (not a refusal)
 
     @property
     def evidence_ok(self) -> bool:
@@ -128,6 +129,30 @@ def access_state(run: PlanRunRow | None, access_id: str) -> str:
         if in_place and any(a["key"] not in set(step.rolled_back_targets) for a in acts):
             return CLOSED
     return REOPENED if touched else NOT_CONTAINED
+
+
+def held_gateway(run: PlanRunRow | None, access: ExternalAccess) -> list[str]:
+    """Other containment still in place on the access's gateway host: re-opening the access alone will not
+    make it reachable (e.g. the VPN gateway was isolated as a compromised host)."""
+    notes = []
+    gateway = access.gateway.split(".")[0].lower()
+    for step in run.steps if run else []:
+        if StepStatus(step.status) not in MAY_BE_IN_PLACE:
+            continue
+        held = [
+            a
+            for a in step.actions
+            if a["target"].split(".")[0].lower() == gateway
+            and access.id not in (a.get("accesses") or ())
+            and a["key"] not in set(step.rolled_back_targets)
+        ]
+        if held:
+            notes.append(
+                f"gateway {access.gateway} is still held by step {step.seq} « {step.title} »: the access "
+                f"stays unreachable until that step is rolled back for it (`rempart rollback {step.run_id} "
+                f"--step {step.seq}` once the host is rebuilt)"
+            )
+    return notes
 
 
 def _access(group: Group, establishment: str, access_id: str) -> ExternalAccess:
@@ -258,6 +283,7 @@ def evaluate(
         access_state(run, access_id),
         run.id if run else None,
     )
+    gate.notes = held_gateway(run, access)
     gate.checks = [sweep_check(session, incident, rule), theft_check(session, incident, rule)]
     given = {a.check: a for a in _attestations(session, incident.id, access_id)}
     for att in rule.attestations:

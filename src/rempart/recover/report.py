@@ -113,6 +113,7 @@ class ReportFacts:
     closing: list[closing.ClosingTask]
     journal_ok: bool
     journal_entries: int
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -230,6 +231,7 @@ def gather(
         tasks,
         not problems,
         n_journal,
+        now or datetime.now(UTC),
     )
 
 
@@ -315,7 +317,7 @@ def write_final_report(facts: ReportFacts, group: Group, out: Path) -> Path:
         Paragraph(escape(f"Rapport final — incident {facts.ref}"), S_TITLE),
         _p(
             f"{group.name} — {est.name if est else 'établissement non attribué'} — rapport établi le "
-            f"{_d(datetime.now(UTC))} par rempart, à partir de la main courante, du journal et des constats."
+            f"{_d(facts.generated_at)} par rempart, à partir de la main courante, du journal et des constats."
         ),
         Paragraph("1. Synthèse de l'incident", S_H1),
         _table(["Rubrique", "Valeur"], [[k, v] for k, v in facts.summary], [0.3, 0.7]),
