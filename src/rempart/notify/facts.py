@@ -44,6 +44,7 @@ KNOWN_FACTS = {
     "data_categories": "catégories de données concernées",
     "consequences": "conséquences probables",
     "causes": "causes connues",
+    "impact_structure": "impact sur la structure (activité, déprogrammations …)",
     "cross_border": "impact transfrontière",
     "delay_reasons": "motifs du retard de notification",
     "art34_decision": "décision sur l'information des patients (et exception invoquée)",

@@ -7,6 +7,8 @@ A value that nothing recorded yet reads "À compléter : …" so that the draft 
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Callable
 
 from rempart.domain.inventory import AccessKind, Contact
@@ -154,16 +156,16 @@ def impact_si(f: IncidentFacts) -> str:
 
 
 def impact_structure(f: IncidentFacts) -> str:
-    return _fact_or(
-        f,
-        "impact_structure",
-        f"Fonctionnement de {f.establishment.name} perturbé ; activité poursuivie en mode dégradé",
+    degraded = any(e.source == "continuity" for e in f.log)
+    default = f"Fonctionnement de {f.establishment.name} perturbé" + (
+        " ; activité poursuivie en mode dégradé" if degraded else ""
     )
+    return _fact_or(f, "impact_structure", default)
 
 
 def causes(f: IncidentFacts) -> str:
     recorded = f.fact("causes")
-    tactics = ", ".join(TACTICS_FR.get(t, t) for t in f.incident.tactics)
+    tactics = ", ".join(TACTICS_FR.get(t.replace("-", "_"), t) for t in f.incident.tactics)
     techniques = ", ".join(f.incident.techniques)
     text = f"Intrusion malveillante suspectée depuis l'extérieur (tactiques ATT&CK : {tactics or 'n.c.'}" + (
         f" ; techniques {techniques})" if techniques else ")"
@@ -277,14 +279,29 @@ def severity(f: IncidentFacts) -> str:
 
 
 def iocs(f: IncidentFacts) -> str:
+    """Addresses, hashes and accounts found in the alerts' details (the fields a rule matched on)."""
     found: set[str] = set()
     for a in f.alerts:
         for key, value in (a.details or {}).items():
-            if any(k in key.lower() for k in ("ip", "address", "hash", "domain", "user")) and isinstance(
-                value, str
-            ):
-                found.add(f"{key}={value}")
+            kind = _indicator_kind(str(key), str(value))
+            if kind:
+                found.add(f"{kind} : {value}")
     return "\n".join(sorted(found)[:20]) or "Indicateurs en cours de collecte (voir l'équipe d'investigation)"
+
+
+def _indicator_kind(key: str, value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+        return "adresse IP"
+    except ValueError:
+        pass
+    if re.fullmatch(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}", value):
+        return "empreinte"
+    if any(k in key.lower() for k in ("user", "account", "login")) and value.strip():
+        return "compte"
+    if any(k in key.lower() for k in ("domain", "hostname", "url", "query")) and "." in value:
+        return "domaine"
+    return None
 
 
 def service_impact(f: IncidentFacts) -> str:

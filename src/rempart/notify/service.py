@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from rempart.domain.inventory import Group
 from rempart.errors import InputError, StateError
 from rempart.notify.catalogue import Catalogue, Obligation, StageKind, Start, load_catalogue
+from rempart.notify.clocks import format_local
 from rempart.notify.drafts import Draft, build_draft
 from rempart.notify.facts import KNOWN_FACTS, entities, gather, latest_findings, t0_for
 from rempart.notify.obligations import Clock, ClockStatus, clocks_for, sendings_for
@@ -144,7 +145,7 @@ def set_t0(
             inc.id,
             "notify",
             "decision",
-            f"T0 de {est.name} fixé au {when.isoformat()}" + (f" ({note})" if note else ""),
+            f"T0 de {est.name} fixé au {format_local(when)}" + (f" ({note})" if note else ""),
             author,
             data={"t0": when.isoformat(), "establishment": est.id},
         )
