@@ -2,7 +2,8 @@
 
 Settings come from a YAML file (``--relay relay.yaml``) or from the environment
 (``REMPART_OOB_SMTP_HOST``, ``_PORT``, ``_SECURITY`` = starttls | ssl | none, ``_SENDER``,
-``_USERNAME``, ``_PASSWORD``, ``_TIMEOUT``). The notify service only sees the :class:`Transport`
+``_USERNAME``, ``_PASSWORD``, ``_TIMEOUT``, ``_CA_FILE``). Certificates are always verified; a relay
+with a private certificate is trusted through ``ca_file``. The notify service only sees the :class:`Transport`
 protocol; tests and the demo use a real SMTP server (aiosmtpd) on loopback.
 """
 
@@ -42,6 +43,7 @@ class RelaySettings(BaseSettings):
     username: str | None = None
     password: SecretStr | None = None
     timeout: float = Field(default=30.0, gt=0)
+    ca_file: Path | None = Field(default=None, description="CA bundle of a relay with a private certificate")
 
 
 def load_relay_settings(path: Path | str | None = None) -> RelaySettings:
@@ -65,11 +67,13 @@ class SMTPRelay:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        # certificates are always verified: the relay carries declarations to the authorities
+        context = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
         if s.security == "ssl":
-            return smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+            return smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
         client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         if s.security == "starttls":
-            client.starttls(context=ssl.create_default_context())
+            client.starttls(context=context)
         return client
 
     def send(self, message: EmailMessage) -> None:

@@ -6,6 +6,7 @@ It can be told to refuse at RCPT or at DATA, to show what happens when a relay s
 from __future__ import annotations
 
 import socket
+import ssl
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -13,6 +14,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 @dataclass
@@ -42,6 +44,18 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
+def _authenticator(user: str, password: str) -> Any:
+    def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login == user.encode()
+            and data.password == password.encode()
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return check
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -52,11 +66,22 @@ def free_port() -> int:
 class LocalSMTPServer:
     """``with LocalSMTPServer() as srv:`` — listens on 127.0.0.1:srv.port until the block ends."""
 
-    def __init__(self, refuse: Literal["rcpt", "data"] | None = None) -> None:
+    def __init__(
+        self,
+        refuse: Literal["rcpt", "data"] | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        login: tuple[str, str] | None = None,
+    ) -> None:
+        """``tls_context``: offer STARTTLS and require it; ``login``: require AUTH with this user/password."""
         self.handler = _Handler(refuse)
         self.port = free_port()
         self.host = "127.0.0.1"
-        self._controller = Controller(self.handler, hostname=self.host, port=self.port)
+        options: dict[str, Any] = {}
+        if tls_context is not None:
+            options.update(tls_context=tls_context, require_starttls=True)
+        if login is not None:
+            options.update(authenticator=_authenticator(*login), auth_required=True)
+        self._controller = Controller(self.handler, hostname=self.host, port=self.port, **options)
 
     @property
     def received(self) -> list[Received]:
