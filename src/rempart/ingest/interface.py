@@ -16,6 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 
@@ -38,6 +39,7 @@ class Batch:
     raw: pa.Array  # string: the original record text
     product: str
     attribution_hints: list[pa.Array] = field(default_factory=list)  # more host/IP columns to try
+    sources: pa.Array | None = None  # per-row source names when a batch spans files; None = this file
 
     @property
     def num_rows(self) -> int:
@@ -53,6 +55,7 @@ class ReaderContext:
     wanted: frozenset[str] | None  # lower-cased field names to keep; None = every field
     batch_size: int
     reference_year: int | None = None  # for year-less syslog timestamps; None = the file's mtime year
+    pending: dict[str, Any] = field(default_factory=dict)  # a reader's state for this run (see flush)
 
     def quarantine(self, source: Source, record: int | None, reason: str, data: bytes | str = b"") -> None:
         self.report.quarantine(source.name, record, reason, data)
@@ -75,7 +78,12 @@ class Reader(ABC):
 
     @abstractmethod
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
-        """Yield the events of ``source``; quarantine bad records instead of raising."""
+        """Yield the events of ``source``; quarantine bad records instead of raising. A reader may keep
+        the events of small files in ``ctx.pending`` to yield them together (``Batch.sources`` then
+        names each row's file); :meth:`flush` yields what is left at the end of the run."""
+
+    def flush(self, ctx: ReaderContext) -> Iterator[Batch]:
+        return iter(())
 
 
 ReaderFactory = Callable[[], Reader]

@@ -64,20 +64,28 @@ def read_paths(
             reader = _detect(source, report, explicit=path in named and source.member is None)
             if reader is None:
                 continue
-            yield from _read_source(reader, source, ctx, names, attribute)
+            yield from _guarded(reader, reader.read(source, ctx), source.name, ctx, names, attribute)
+    for name in registry.names:
+        reader = registry.get(name)
+        yield from _guarded(reader, reader.flush(ctx), f"(end of run, {name})", ctx, names, attribute)
 
 
-def _read_source(
-    reader: Reader, source: Source, ctx: ReaderContext, names: list[str] | None, attribute: _Attributor
+def _guarded(
+    reader: Reader,
+    batches: Iterator[Batch],
+    where: str,
+    ctx: ReaderContext,
+    names: list[str] | None,
+    attribute: _Attributor,
 ) -> Iterator[pa.Table]:
     try:
-        for batch in reader.read(source, ctx):
-            table = _assemble(batch, reader.name, source, names, attribute, ctx.report)
+        for batch in batches:
+            table = _assemble(batch, reader.name, where, names, attribute, ctx.report)
             if table.num_rows:
                 yield table
     except Exception as exc:  # noqa: BLE001 - the one boundary: a reader bug on one file must not
         # end the run; the batches already yielded are kept and the file is reported.
-        ctx.fail(source, f"reader {reader.name} stopped: {type(exc).__name__}: {exc}")
+        ctx.report.fail(where, f"reader {reader.name} stopped: {type(exc).__name__}: {exc}")
 
 
 def _detect(source: Source, report: IngestReport, *, explicit: bool) -> Reader | None:
@@ -133,13 +141,14 @@ class _Attributor:
 def _assemble(
     batch: Batch,
     fmt: str,
-    source: Source,
+    source: str,
     names: list[str] | None,
     attribute: _Attributor,
     report: IngestReport,
 ) -> pa.Table:
     batch = _drop_timeless(batch, source, report)
     n = batch.num_rows
+    sources = batch.sources if batch.sources is not None else pa.array([source] * n, pa.string())
     est, asset = attribute(batch)
     core = {
         TS: batch.ts,
@@ -147,7 +156,7 @@ def _assemble(
         PRODUCT: pa.array([batch.product] * n, pa.string()) if n else pa.array([], pa.string()),
         SERVICE: batch.service,
         FORMAT: pa.array([fmt] * n, pa.string()),
-        SOURCE: pa.array([source.name] * n, pa.string()),
+        SOURCE: sources,
         RECORD: batch.record.cast(pa.int64()),
         ESTABLISHMENT: est,
         ASSET: asset,
@@ -160,18 +169,22 @@ def _assemble(
         schema_fields.append(pa.field(key, pa.string()))
     columns.append(batch.raw)
     schema_fields.append(pa.field(RAW, pa.string()))
-    report.events[(source.name, fmt)] += n
+    if batch.sources is None:
+        report.events[(source, fmt)] += n
+    else:
+        for item in pc.value_counts(sources).to_pylist():
+            report.events[(item["values"], fmt)] += item["counts"]
     return pa.Table.from_arrays(columns, schema=pa.schema(schema_fields))
 
 
-def _drop_timeless(batch: Batch, source: Source, report: IngestReport) -> Batch:
+def _drop_timeless(batch: Batch, source: str, report: IngestReport) -> Batch:
     missing = pc.is_null(batch.ts)
     if not batch.ts.null_count:
         return batch
     for i in pc.indices_nonzero(missing).to_pylist():
-        report.quarantine(
-            source.name, batch.record[i].as_py(), "no valid timestamp", batch.raw[i].as_py() or ""
-        )
+        where = batch.sources[i].as_py() if batch.sources is not None else source
+        raw = batch.raw[i].as_py() or ""
+        report.quarantine(where, batch.record[i].as_py(), "no valid timestamp", raw)
     keep = pc.invert(missing)
     return Batch(
         {k: v.filter(keep) for k, v in batch.fields.items()},
@@ -182,4 +195,5 @@ def _drop_timeless(batch: Batch, source: Source, report: IngestReport) -> Batch:
         batch.raw.filter(keep),
         batch.product,
         [h.filter(keep) for h in batch.attribution_hints],
+        None if batch.sources is None else batch.sources.filter(keep),
     )

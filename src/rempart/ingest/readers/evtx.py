@@ -15,6 +15,7 @@ import io
 import struct
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -31,7 +32,6 @@ from rempart.ingest.windows import windows_batch
 MAGIC = b"ElfFile\x00"
 HEADER_BYTES = 4096
 CHUNK_BYTES = 65536
-_READ_OPTIONS = pj.ReadOptions(block_size=16 << 20, use_threads=False)  # one file's records: small
 
 
 class EvtxReader(Reader):
@@ -42,40 +42,38 @@ class EvtxReader(Reader):
         return 100 if head.startswith(MAGIC) else 0
 
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
+        # Records of consecutive files are pooled (most EVTX files hold a few dozen records, and the
+        # column work costs per batch, not per record); a pool is yielded once it reaches batch_size.
+        pool: _Pool = ctx.pending.setdefault(self.name, _Pool())
         data = source.stream.read()
         short = _truncation(data)
         if short:
             ctx.fail(source, short)
-        events: list[dict[str, Any]] = []
-        raws: list[bytes] = []
-        numbers: list[int] = []
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            before = len(pool)
             try:
                 parser = PyEvtxParser(io.BytesIO(data), number_of_threads=1, skip_errors=True)
                 for record in parser.records_json():
-                    self._add(record, events, raws, numbers, source, ctx)
-                    if len(events) >= ctx.batch_size:
-                        yield _batch(events, raws, numbers, ctx)
-                        events, raws, numbers = [], [], []
+                    self._add(record, pool, source, ctx)
+                    if len(pool) >= ctx.batch_size:
+                        yield from pool.drain(ctx)
+                        before = 0
             except (RuntimeError, OSError, ValueError) as exc:
-                ctx.fail(source, f"corrupt EVTX, read stopped after {len(numbers)} records: {exc}")
+                read = len(pool) - before
+                ctx.fail(source, f"corrupt EVTX, read stopped after {read} records of this part: {exc}")
         problems = [str(w.message) for w in caught]
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             ctx.fail(source, f"corrupt EVTX, {len(problems)} parts skipped: {problems[0][:200]}{more}")
-        if events:
-            yield _batch(events, raws, numbers, ctx)
+
+    def flush(self, ctx: ReaderContext) -> Iterator[Batch]:
+        pool: _Pool | None = ctx.pending.pop(self.name, None)
+        if pool is not None:
+            yield from pool.drain(ctx)
 
     @staticmethod
-    def _add(
-        record: Any,
-        events: list[dict[str, Any]],
-        raws: list[bytes],
-        numbers: list[int],
-        source: Source,
-        ctx: ReaderContext,
-    ) -> None:
+    def _add(record: Any, pool: _Pool, source: Source, ctx: ReaderContext) -> None:
         number = int(record.get("event_record_id") or 0)
         try:
             event = orjson.loads(record["data"])
@@ -91,23 +89,63 @@ class EvtxReader(Reader):
             if "TimeCreated" not in system and record.get("timestamp"):
                 # rare: no TimeCreated in the record; the record header's time stands in for it
                 system["TimeCreated"] = {"#attributes": {"SystemTime": str(record["timestamp"])}}
-        events.append(event)
-        raws.append(orjson.dumps(event))
-        numbers.append(number)
+        pool.events.append(event)
+        pool.raws.append(orjson.dumps(event))
+        pool.numbers.append(number)
+        pool.sources.append(source.name)
 
 
-def _batch(events: list[dict[str, Any]], raws: list[bytes], numbers: list[int], ctx: ReaderContext) -> Batch:
-    """Records to a batch: Arrow's JSON reader flattens them in C++; records whose shapes disagree
-    (``EventID`` plain in one, with ``Qualifiers`` in another) take the per-record Python path."""
-    raw = pa.array(raws, pa.binary()).cast(pa.string())
-    records = pa.array(numbers, pa.int64())
+@dataclass
+class _Pool:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    raws: list[bytes] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def drain(self, ctx: ReaderContext) -> Iterator[Batch]:
+        yield from _batches(self.events, self.raws, self.numbers, self.sources, ctx)
+        self.events, self.raws, self.numbers, self.sources = [], [], [], []
+
+
+def _batches(
+    events: list[dict[str, Any]],
+    raws: list[bytes],
+    numbers: list[int],
+    sources: list[str],
+    ctx: ReaderContext,
+) -> Iterator[Batch]:
+    """Records to batches: Arrow's JSON reader flattens them in C++. Records whose shapes disagree
+    (``EventID`` plain in one file, with ``Qualifiers`` in another) make it refuse: the pool is then
+    halved, down to small groups that take the per-record Python path."""
+    table = _arrow_table(raws)
+    if table is None and len(raws) > 64:
+        half = len(raws) // 2
+        yield from _batches(events[:half], raws[:half], numbers[:half], sources[:half], ctx)
+        yield from _batches(events[half:], raws[half:], numbers[half:], sources[half:], ctx)
+        return
+    if table is None:
+        table = table_from_rows([flatten_dict(e, {}) for e in events])
+    batch = windows_batch(
+        table, pa.array(raws, pa.binary()).cast(pa.string()), pa.array(numbers, pa.int64()), ctx
+    )
+    batch.sources = pa.array(sources, pa.string())
+    yield batch
+
+
+def _arrow_table(raws: list[bytes]) -> pa.Table | None:
+    payload = b"\n".join(raws)
+    # a block just big enough: the reader allocates it whole, and most pools are small
+    block = max(1 << 16, min(16 << 20, 1 << len(payload).bit_length()))
     try:
-        table = flatten_structs(pj.read_json(io.BytesIO(b"\n".join(raws)), read_options=_READ_OPTIONS))
+        table = pj.read_json(
+            io.BytesIO(payload), read_options=pj.ReadOptions(block_size=block, use_threads=False)
+        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        table = table_from_rows([flatten_dict(e, {}) for e in events])
-    if table.num_rows != len(raws):
-        table = table_from_rows([flatten_dict(e, {}) for e in events])
-    return windows_batch(table, raw, records, ctx)
+        return None
+    return flatten_structs(table) if table.num_rows == len(raws) else None
 
 
 def _truncation(data: bytes) -> str | None:
