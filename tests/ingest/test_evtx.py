@@ -61,6 +61,8 @@ def test_truncated_evtx_keeps_whole_chunks_and_is_reported(shared_data: Path, tm
     whole = [r for r in _bare(cut) if r]  # what the parser itself can still read
     assert sources.count(str(cut)) == len(whole) > 0
     assert sources.count(str(source)) == len(_bare(source))  # the file after the cut one is read whole
+    assert report.events[(str(source), "evtx")] == len(_bare(source))  # counted per file, though pooled
+    assert report.events[(str(cut), "evtx")] == len(whole)
     assert [f.source for f in report.failed] == [str(cut)]
     assert "truncated EVTX" in report.failed[0].reason and "2 whole chunks" in report.failed[0].reason
     assert report.exit_code() == 1
