@@ -51,6 +51,17 @@ def missing(
     return "; ".join(needs)
 
 
+def missing_fr(policy: Approval, people_snapshot: Sequence[dict[str, Any]]) -> str:
+    """For the main courante (French): who must approve, before any approval is given."""
+    people = _people(people_snapshot)
+    names = [p.name for p in people.values() if set(p.roles) & set(policy.roles)]
+    each = " (au moins une par rôle)" if policy.all_roles else ""
+    return (
+        f"{policy.approvers} approbation(s) distincte(s) requise(s) parmi les rôles "
+        f"{', '.join(policy.roles)}{each} — peuvent approuver : {', '.join(names)}"
+    )
+
+
 def check_approver(
     policy: Approval,
     people_snapshot: Sequence[dict[str, Any]],

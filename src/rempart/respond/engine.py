@@ -208,7 +208,11 @@ class Engine:
             need = approvals.missing(Approval.model_validate(step.approval), run.people, decisions)
             if need:
                 if status is StepStatus.PLANNED:
-                    text = f"Étape {step.seq} « {step.title} » en attente d'approbation : {need}"
+                    policy = Approval.model_validate(step.approval)
+                    text = (
+                        f"Étape {step.seq} « {step.title} » en attente d'approbation : "
+                        f"{approvals.missing_fr(policy, run.people)}"
+                    )
                     self._set(
                         step.id,
                         "approval.requested",
