@@ -135,3 +135,12 @@ def test_json_lines_whose_first_line_is_broken_are_still_read_as_lines(tmp_path:
     table, report = read_all([path])
     assert table is not None and table.column("_record").to_pylist() == [2, 3, 4]
     assert [q.record for q in report.quarantined] == [1]
+
+
+def test_an_odd_time_field_does_not_hide_a_good_one(tmp_path: Path) -> None:
+    path = tmp_path / "odd.json"
+    line = '{"TimeCreated":"10/29/2020 08:23","@timestamp":"2020-10-29T08:23:18Z","Channel":"Security"}'
+    path.write_text(line + "\n")
+    table, report = read_all([path])
+    assert table is not None and not report.skipped
+    assert str(table.column("_ts")[0].as_py()) == "2020-10-29 08:23:18+00:00"

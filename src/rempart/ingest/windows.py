@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rempart.domain.events import Product
-from rempart.ingest.columns import first_of, parse_iso, shape
+from rempart.ingest.columns import TS_TYPE, first_of, parse_iso, shape
 from rempart.ingest.interface import Batch, ReaderContext
 
 _BEAT = {
@@ -89,7 +89,9 @@ def windows_name(path: str) -> str | None:  # noqa: PLR0911 - one return per lay
 def windows_batch(table: pa.Table, raw: pa.Array, records: pa.Array, ctx: ReaderContext) -> Batch:
     cols = shape(zip(table.column_names, table.columns, strict=True), windows_name, ctx, CORE_SOURCES)
     n = len(raw)
-    ts = parse_iso(first_of(cols, TIME_FIELDS, n))
+    # each time field parsed on its own: one in an odd format must not hide a good one after it
+    times = [parse_iso(cols[name]) for name in TIME_FIELDS if name in cols]
+    ts = (times[0] if len(times) == 1 else pc.coalesce(*times)) if times else pa.nulls(n, TS_TYPE)
     host = first_of(cols, HOST_FIELDS, n)
     service = pc.utf8_lower(first_of(cols, ("Channel",), n))
     fields = {k: v for k, v in cols.items() if ctx.keep(k)}
