@@ -55,8 +55,9 @@ def ruleset(lab: NetLab) -> str:
     ).stdout
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def lab() -> Iterator[NetLab]:
+    """One namespace network for the module (building it costs seconds); each test leaves it as found."""
     reason = netlab.available()
     need(reason is None, reason or "")
     group = load_group(EXAMPLES / "group.yaml")
@@ -128,4 +129,6 @@ def test_reopen_one_access_reopens_only_it(lab: NetLab, tmp_path: Path) -> None:
     mail = service.reopen_access(store, run.run_id, "messagerie", "recover", adapters)
     assert mail.ok and flows(lab)["A mail server → outside SMTP"] is True
     assert service.show_run(store, run.run_id).step("fermer-acces-externes").rolled_back
+    assert service.rollback(store, run.run_id, None, "test", adapters).ok
+    assert all(flows(lab).values())
     store.close()
