@@ -18,7 +18,7 @@ from tests.investigate.fleet import utc
 def test_register_handover_verify_and_detect_change(store: Store, tmp_path: Path) -> None:
     make_incident(store, "capitouls", utc(2026, 6, 1, 12, 0))
     f = tmp_path / "fortigate.log"
-    f.write_text('date=2026-06-01 srcip=10.11.1.30 dstip=185.220.101.5 sentbyte=900000000\n')
+    f.write_text("date=2026-06-01 srcip=10.11.1.30 dstip=185.220.101.5 sentbyte=900000000\n")
     g = tmp_path / "memoire.dmp"
     g.write_bytes(b"\x00" * 4096)
     with store.session() as s:
@@ -27,11 +27,11 @@ def test_register_handover_verify_and_detect_change(store: Store, tmp_path: Path
         ev2 = evidence.register(s, inc, g, "c.martin")
         assert ev.ref == "EV-0001" and ev2.ref == "EV-0002"
         assert ev.sha256 == __import__("hashlib").sha256(f.read_bytes()).hexdigest()
-        with pytest.raises(InputError, match="held by c.martin"):
+        with pytest.raises(InputError, match=r"held by c\.martin"):
             evidence.handover(s, inc, ev, "mallory", "mallory")
         evidence.handover(s, inc, ev, "c.martin", "expert-judiciaire", "remise sous scellé")
         assert evidence.verify(s, inc, ev, "expert-judiciaire").ok
-    f.write_text('date=2026-06-01 srcip=10.11.1.30 dstip=185.220.101.5 sentbyte=9\n')  # tampered
+    f.write_text("date=2026-06-01 srcip=10.11.1.30 dstip=185.220.101.5 sentbyte=9\n")  # tampered
     g.unlink()
     with store.session() as s:
         inc = get_incident(s, "INC-0001")
@@ -41,8 +41,12 @@ def test_register_handover_verify_and_detect_change(store: Store, tmp_path: Path
         missing = evidence.verify(s, inc, evidence.get(s, "EV-0002"), "expert-judiciaire")
         assert not missing.ok and missing.found is None and "missing" in missing.reason
         chain = [(c.action, c.actor, c.recipient) for c in ev.custody]
-        assert chain == [("registered", "c.martin", None), ("handover", "c.martin", "expert-judiciaire"),
-                         ("verified", "expert-judiciaire", None), ("altered", "expert-judiciaire", None)]
+        assert chain == [
+            ("registered", "c.martin", None),
+            ("handover", "c.martin", "expert-judiciaire"),
+            ("verified", "expert-judiciaire", None),
+            ("altered", "expert-judiciaire", None),
+        ]
         assert ev.custodian == "expert-judiciaire"
         assert journal.verify(s) == []
         assert "evidence.altered" in [e.action for e in journal.entries(s, "INC-0001/evidence/EV-0001")]

@@ -19,12 +19,29 @@ def test_a_later_finding_supersedes_the_earlier(store: Store) -> None:
     incident_id = make_incident(store, "capitouls", AT)
     with store.session() as s:
         inc = get_incident(s, "INC-0001")
-        first = findings.record_finding(s, inc, FindingKind.DATA_THEFT, False, "Aucun dépassement.",
-                                        {"window_bytes": 10}, "analyste", at=AT)
-        other = findings.record_finding(s, inc, FindingKind.PROPAGATION, False, "Pas de propagation.", {},
-                                        "analyste", at=AT)
-        second = findings.record_finding(s, inc, FindingKind.DATA_THEFT, True, "900 Mo vers 185.220.101.5.",
-                                         {"window_bytes": 900}, "expert", at=AT + timedelta(days=2))
+        first = findings.record_finding(
+            s,
+            inc,
+            FindingKind.DATA_THEFT,
+            False,
+            "Aucun dépassement.",
+            {"window_bytes": 10},
+            "analyste",
+            at=AT,
+        )
+        other = findings.record_finding(
+            s, inc, FindingKind.PROPAGATION, False, "Pas de propagation.", {}, "analyste", at=AT
+        )
+        second = findings.record_finding(
+            s,
+            inc,
+            FindingKind.DATA_THEFT,
+            True,
+            "900 Mo vers 185.220.101.5.",
+            {"window_bytes": 900},
+            "expert",
+            at=AT + timedelta(days=2),
+        )
         assert (first.version, second.version) == (1, 2)
         assert second.supersedes_id == first.id and first.supersedes_id is None
         assert second.data["previous"] == {"id": first.id, "version": 1, "positive": False}

@@ -21,8 +21,15 @@ AT = START + timedelta(hours=4)
 
 
 def test_timeline_lanes_order_and_exports(store: Store, group: Group, tmp_path: Path) -> None:
-    logs = generate(group, tmp_path / "logs", START, 8, [Plant("capitouls", "tool", "rclone.exe", AT)], [],
-                    establishments=["capitouls", "hers"])
+    logs = generate(
+        group,
+        tmp_path / "logs",
+        START,
+        8,
+        [Plant("capitouls", "tool", "rclone.exe", AT)],
+        [],
+        establishments=["capitouls", "hers"],
+    )
     load(logs, group, tmp_path / "ev.duckdb")
     refs = logs.ref(lambda r: "rclone.exe" in r.raw)
     host = next(r.host for r in logs.records if "rclone.exe" in r.raw)
@@ -31,10 +38,19 @@ def test_timeline_lanes_order_and_exports(store: Store, group: Group, tmp_path: 
     with store.session() as s:
         inc = get_incident(s, "INC-0001")
         incident_log.record(s, inc.id, "respond", "action", "Accès VPN fermé", at=AT + timedelta(minutes=5))
-        incident_log.record(s, inc.id, "people", "note", "Appel de l'ARS", author="c.martin",
-                            at=AT + timedelta(minutes=9))
-        findings.record_finding(s, inc, findings.FindingKind.PROPAGATION, False, "Pas de propagation.", {},
-                                "analyste", at=AT + timedelta(hours=1))
+        incident_log.record(
+            s, inc.id, "people", "note", "Appel de l'ARS", author="c.martin", at=AT + timedelta(minutes=9)
+        )
+        findings.record_finding(
+            s,
+            inc,
+            findings.FindingKind.PROPAGATION,
+            False,
+            "Pas de propagation.",
+            {},
+            "analyste",
+            at=AT + timedelta(hours=1),
+        )
         entries = timeline.build_timeline(s, con, inc)
         html_out = tmp_path / "t.html"
         timeline.write_html(entries, inc, html_out)

@@ -18,6 +18,8 @@ from rempart.store.db import Store
 from rempart.store.models.core import AlertRow, IncidentRow
 from tests.investigate.fleet import Plant, generate, load, utc
 
+__all__ = ["Plant"]
+
 ATTACKED = "capitouls"
 START = utc(2026, 5, 4, 0, 0)
 ATTACK_AT = START + timedelta(hours=30)
@@ -57,7 +59,9 @@ class Contained:
     now: datetime
 
 
-def make_contained(store: Store, group: Group, example_group_path: Path) -> Contained:
+def make_contained(
+    store: Store, group: Group, example_group_path: Path, refs: list[str] | None = None
+) -> Contained:
     with store.session() as s:
         inc = IncidentRow(
             ref="INC-0001",
@@ -84,7 +88,7 @@ def make_contained(store: Store, group: Group, example_group_path: Path) -> Cont
                 establishment=ATTACKED,
                 tactics=["credential-access"],
                 techniques=["T1110.003"],
-                events=[],
+                events=refs or [],
                 details={},
             )
         )
