@@ -73,6 +73,13 @@ def _render_run(report: service.RunReport) -> None:
         )
         table.add_row(str(s.seq), s.step_id, s.adapter, s.status, ", ".join(s.targets), notes)
     console.print(table)
+    for s in report.steps:  # say what people must do next, with the exact command
+        if s.status == "awaiting_approval":
+            console.print(f"to approve: rempart approve {report.run_id} {s.step_id} --as PERSON  ({s.needs})")
+        elif s.status == "awaiting_ack":
+            for text in s.instructions:
+                console.print(f"[bold]to do by hand[/bold] ({s.step_id}): {text}")
+            console.print(f"when done: rempart ack {report.run_id} {s.step_id} --as PERSON --comment '…'")
     if report.status == "failed":
         console.print(
             "[red]stopped at a safe point[/red]; in place: "

@@ -74,6 +74,7 @@ class StepView:
     started_at: datetime | None
     finished_at: datetime | None
     rolled_back: list[str] = field(default_factory=list)
+    instructions: list[str] = field(default_factory=list)  # what a person must do (manual steps)
 
 
 @dataclass
@@ -126,6 +127,11 @@ def show_run(store: Store, run_id: int) -> RunReport:
                     st.started_at,
                     st.finished_at,
                     list(st.rolled_back_targets),
+                    [
+                        str(a["params"]["instruction"])
+                        for a in st.actions
+                        if "instruction" in a.get("params", {})
+                    ],
                 )
             )
         return RunReport(run.id, inc.ref if inc else "?", run.establishment, run.playbook, run.status, views)
