@@ -190,12 +190,17 @@ class Catalogue(BaseModel):
         raise KeyError(f"unknown obligation '{obligation_id}' (known: {known})")
 
 
-def load_catalogue(path: Path | str | None = None) -> Catalogue:
-    """Load a catalogue (the packaged default when ``path`` is None); every mistake is located."""
-    from rempart.notify.fields import FIELD_SOURCES  # the draft builder owns the field names
+_CACHE: dict[tuple[str, int, int], Catalogue] = {}
 
+
+def load_catalogue(path: Path | str | None = None) -> Catalogue:
+    """Load a catalogue (the packaged default when ``path`` is None); every mistake is located.
+
+    A loaded catalogue is immutable and kept while its file is unchanged (YAML parsing is slow).
+    """
     p = Path(path) if path is not None else DEFAULT_CATALOGUE
     try:
+        stat = p.stat()
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
@@ -203,21 +208,32 @@ def load_catalogue(path: Path | str | None = None) -> Catalogue:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read catalogue: {exc}", Location(p)) from None
+    key = (str(p.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _CACHE:
+        _CACHE[key] = _validate(text, p)
+    return _CACHE[key]
+
+
+def _validate(text: str, p: Path) -> Catalogue:
+    from rempart.notify.fields import FIELD_SOURCES  # the draft builder owns the field names
+
     catalogue = validate_text(Catalogue, text, p)
-    _, lines = parse_yaml(text, p)
-    problems = _cross_checks(catalogue, p, lines, set(FIELD_SOURCES))
+    problems = _cross_checks(catalogue, set(FIELD_SOURCES))
     if problems:
-        raise ConfigErrors(problems)
+        _, lines = parse_yaml(text, p)  # only now: line numbers are needed for the messages
+        raise ConfigErrors(
+            [ConfigError(msg, Location(p, line_of(lines, loc), field_name(loc))) for loc, msg in problems]
+        )
     return catalogue
 
 
-def _cross_checks(
-    cat: Catalogue, source: Path, lines: dict[PathKey, int], known_fields: set[str]
-) -> list[ConfigError]:
-    def err(loc: PathKey, message: str) -> ConfigError:
-        return ConfigError(message, Location(source, line_of(lines, loc), field_name(loc)))
+def _cross_checks(cat: Catalogue, known_fields: set[str]) -> list[tuple[PathKey, str]]:
+    """What pydantic cannot see alone: unique ids, references between stages, templates, field names."""
 
-    errors: list[ConfigError] = []
+    def err(loc: PathKey, message: str) -> tuple[PathKey, str]:
+        return loc, message
+
+    errors: list[tuple[PathKey, str]] = []
     try:
         from zoneinfo import ZoneInfo
 
