@@ -17,6 +17,7 @@ import pytest
 
 from rempart.domain.inventory import Group
 from rempart.investigate import eventdb, exfil
+from rempart.investigate.indicators import Internal
 from rempart.investigate.incidents import get_incident
 from rempart.store.db import Store
 from tests.investigate.conftest import make_incident
@@ -109,6 +110,11 @@ def test_every_planted_transfer_found_and_nothing_else(con: object, group: Group
     backup = next(h for h in a.hosts if h.host == "10.14.1.50")
     assert backup.window_bytes >= 200 * MB and not backup.exceeded  # known to its baseline
     assert a.sensors["fortigate"] > 0 and a.sensors["zeek"] > 0
+    # the JSON conn.log (no log type inside) and the TSV one are both read
+    zeek = exfil.outbound_flows(con, Internal(group), *WINDOW)["zeek"]  # type: ignore[arg-type]
+    hour = eventdb.to_us(PLANTED[0].at) // exfil.HOUR_US
+    assert zeek[(hour, "10.11.1.30", "185.220.101.5")] == PLANTED[0].nbytes
+    assert any(h == "10.12.1.20" for _, h, _ in zeek)
 
 
 def test_positive_data_theft_finding_with_numbers(con: object, store: Store, group: Group) -> None:

@@ -142,6 +142,8 @@ def test_every_planted_indicator_found_and_no_clean_clinic_flagged(
     assert outcome.finding.positive and outcome.finding.kind == "propagation"
     assert by_est[ATTACKED].clean_since is not None and by_est[ATTACKED].clean_since >= INCIDENT_AT
     assert "Clinique Saint-Cyprien" in outcome.finding.summary
+    # every file was read by the real readers (FortiGate, Zeek JSON and TSV, Winlogbeat, syslog)
+    assert fleet.logs.fallback == []
     # every event of every clinic was swept, in every format
     assert sum(r.events for r in outcome.results) == len(fleet.logs.records)
 

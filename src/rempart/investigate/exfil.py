@@ -128,7 +128,10 @@ def _zeek(
     rows = con.execute(
         f"SELECT epoch_us(_ts) // ? AS hour, {orig}, {resp}, sum(TRY_CAST({ob} AS BIGINT)),"
         f" sum(TRY_CAST({rb} AS BIGINT)) FROM {eventdb.EVENTS} WHERE _product = 'zeek'"
-        " AND _service = 'conn' AND epoch_us(_ts) >= ? AND epoch_us(_ts) < ? GROUP BY ALL",
+        # Zeek's own JSON output names the log type nowhere but in the file name: a record with the
+        # conn fields and no type is a conn record
+        f" AND coalesce(_service, 'conn') = 'conn' AND {orig} IS NOT NULL AND {ob} IS NOT NULL"
+        " AND epoch_us(_ts) >= ? AND epoch_us(_ts) < ? GROUP BY ALL",
         [HOUR_US, since_us, until_us],
     ).fetchall()
     return [(int(h), str(o), str(r), int(ob or 0), int(rb or 0)) for h, o, r, ob, rb in rows if o and r]
