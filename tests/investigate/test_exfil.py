@@ -17,8 +17,8 @@ import pytest
 
 from rempart.domain.inventory import Group
 from rempart.investigate import eventdb, exfil
-from rempart.investigate.indicators import Internal
 from rempart.investigate.incidents import get_incident
+from rempart.investigate.indicators import Internal
 from rempart.store.db import Store
 from tests.investigate.conftest import make_incident
 from tests.investigate.fleet import Transfer, generate, load, utc
