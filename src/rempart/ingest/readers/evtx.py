@@ -89,8 +89,10 @@ class EvtxReader(Reader):
             if "TimeCreated" not in system and record.get("timestamp"):
                 # rare: no TimeCreated in the record; the record header's time stands in for it
                 system["TimeCreated"] = {"#attributes": {"SystemTime": str(record["timestamp"])}}
-        pool.events.append(event)
         pool.raws.append(orjson.dumps(event))
+        _settle_types(event)
+        pool.events.append(event)
+        pool.parse.append(orjson.dumps(event))
         pool.numbers.append(number)
         pool.sources.append(source.name)
 
@@ -98,7 +100,8 @@ class EvtxReader(Reader):
 @dataclass
 class _Pool:
     events: list[dict[str, Any]] = field(default_factory=list)
-    raws: list[bytes] = field(default_factory=list)
+    raws: list[bytes] = field(default_factory=list)  # the records as read, for _raw
+    parse: list[bytes] = field(default_factory=list)  # the same with types settled, for Arrow
     numbers: list[int] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
 
@@ -106,13 +109,14 @@ class _Pool:
         return len(self.events)
 
     def drain(self, ctx: ReaderContext) -> Iterator[Batch]:
-        yield from _batches(self.events, self.raws, self.numbers, self.sources, ctx)
-        self.events, self.raws, self.numbers, self.sources = [], [], [], []
+        yield from _batches(self.events, self.raws, self.parse, self.numbers, self.sources, ctx)
+        self.events, self.raws, self.parse, self.numbers, self.sources = [], [], [], [], []
 
 
 def _batches(
     events: list[dict[str, Any]],
     raws: list[bytes],
+    parse: list[bytes],
     numbers: list[int],
     sources: list[str],
     ctx: ReaderContext,
@@ -120,11 +124,11 @@ def _batches(
     """Records to batches: Arrow's JSON reader flattens them in C++. Records whose shapes disagree
     (``EventID`` plain in one file, with ``Qualifiers`` in another) make it refuse: the pool is then
     halved, down to small groups that take the per-record Python path."""
-    table = _arrow_table(raws)
+    table = _arrow_table(parse)
     if table is None and len(raws) > 64:
-        half = len(raws) // 2
-        yield from _batches(events[:half], raws[:half], numbers[:half], sources[:half], ctx)
-        yield from _batches(events[half:], raws[half:], numbers[half:], sources[half:], ctx)
+        h = len(raws) // 2
+        yield from _batches(events[:h], raws[:h], parse[:h], numbers[:h], sources[:h], ctx)
+        yield from _batches(events[h:], raws[h:], parse[h:], numbers[h:], sources[h:], ctx)
         return
     if table is None:
         table = table_from_rows([flatten_dict(e, {}) for e in events])
@@ -133,6 +137,32 @@ def _batches(
     )
     batch.sources = pa.array(sources, pa.string())
     yield batch
+
+
+def _settle_types(event: dict[str, Any]) -> None:
+    """Give every record of a pool the same JSON shape, so that Arrow reads them in one go: EventData
+    numbers as text (``ProcessId`` is 4242 from Sysmon, "0x1f0" from Security) and an ``EventID``
+    carrying ``Qualifiers`` split into ``EventID`` and ``EventID_Qualifiers``."""
+    body = event.get("Event")
+    if not isinstance(body, dict):
+        return
+    system = body.get("System")
+    if isinstance(system, dict):
+        eid = system.get("EventID")
+        if isinstance(eid, dict):
+            system["EventID"] = eid.get("#text")
+            qualifiers = eid.get("#attributes", {})
+            if isinstance(qualifiers, dict) and "Qualifiers" in qualifiers:
+                system["EventID_Qualifiers"] = qualifiers["Qualifiers"]
+        for key, value in system.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                system[key] = str(value)
+    for section in ("EventData", "UserData"):
+        data = body.get(section)
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    data[key] = str(value)
 
 
 def _arrow_table(raws: list[bytes]) -> pa.Table | None:
