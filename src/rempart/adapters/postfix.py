@@ -28,7 +28,8 @@ class PostfixAdapter(SshAdapter):
     def _ops(self, verb: Verb, action: Action) -> list[Operation]:
         if action.verb != "hold_queue":
             raise AdapterError(f"postfix cannot perform '{action.verb}'")
-        words = POSTFIX[{"apply": "hold", "verify": "queue", "rollback": "release"}[verb]]
+        name = {"apply": "hold", "verify": "queue", "rollback": "release"}[verb]
+        words = self.commands.get(name) or POSTFIX[name]  # e.g. with `-c /etc/postfix-relay` per instance
         return [Operation("exec", self.ssh_argv(action, words), why=f"{verb} the queue of {action.target}")]
 
     def plan(self, verb: Verb, actions: Sequence[Action]) -> list[Operation]:
