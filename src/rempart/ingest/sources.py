@@ -67,10 +67,11 @@ class GuardedStream(io.RawIOBase):
 class _Counting(io.RawIOBase):
     """Wraps the file on disk to tell the progress callback how many bytes were consumed."""
 
-    def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None) -> None:
+    def __init__(self, raw: BinaryIO, progress: Callable[[int], None] | None, size: int) -> None:
         self._raw = raw
         self._progress = progress
-        self.consumed = 0
+        self._size = size
+        self.consumed = 0  # reported so far: never more than the file's size, even when zip seeks back
 
     def readable(self) -> bool:
         return True
@@ -86,9 +87,11 @@ class _Counting(io.RawIOBase):
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
-        if n and self._progress is not None:
-            self._progress(n)
-        self.consumed += n or 0
+        step = min(n or 0, self._size - self.consumed)
+        if step > 0:
+            self.consumed += step
+            if self._progress is not None:
+                self._progress(step)
         return int(n or 0)
 
     def close(self) -> None:
@@ -118,11 +121,11 @@ def open_sources(
     """The log streams inside ``path``; each must be consumed before the next is requested."""
     try:
         mtime = path.stat().st_mtime
-        raw = _Counting(open(path, "rb"), progress)  # noqa: SIM115 - closed in finally
+        size = path.stat().st_size
+        raw = _Counting(open(path, "rb"), progress, size)  # noqa: SIM115 - closed in finally
     except OSError as exc:
         report.fail(str(path), f"cannot open: {exc.strerror or exc}")
         return
-    size = path.stat().st_size
     report.files += 1
     try:
         yield from _sources(path, raw, mtime, report)
