@@ -50,6 +50,8 @@ def test_commands(
     assert "data_theft v1 negative" in ok("findings", "INC-0001")
     out = ok("timeline", "INC-0001", "--format", "json", "--out", str(tmp_path / "t.json"))
     assert (tmp_path / "t.json").is_file() and "entries" in out
+    ok("timeline", "INC-0001", "--format", "html", "--out", str(tmp_path / "t.html"))
+    assert "<svg" in (tmp_path / "t.html").read_text(encoding="utf-8")
     log = logs.files[0]
     assert "EV-0001" in ok("evidence", "add", "INC-0001", str(log), "--as", "c.martin")
     assert "ok" in ok("evidence", "verify", "INC-0001", "--as", "c.martin")
