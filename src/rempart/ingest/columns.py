@@ -78,6 +78,10 @@ def parse_iso(arr: pa.Array) -> pa.Array:
     """ISO-8601 text (``T`` or space, any fraction, ``Z``/offset or none = UTC) to timestamp[us, UTC];
     anything else becomes NULL (and the pipeline quarantines the event for its missing time)."""
     arr = to_string(arr)
+    try:
+        return arr.cast(TS_TYPE)  # the common case, 'YYYY-MM-DDTHH:MM:SS.fffZ': Arrow's own parser
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass  # some value without a zone, with a space, or not a time at all: normalise them all
     ok = pc.match_substring_regex(arr, _ISO)
     norm = pc.replace_substring_regex(arr, _ISO, r"\1T\2\3")
     norm = pc.if_else(

@@ -89,9 +89,13 @@ def windows_name(path: str) -> str | None:  # noqa: PLR0911 - one return per lay
 def windows_batch(table: pa.Table, raw: pa.Array, records: pa.Array, ctx: ReaderContext) -> Batch:
     cols = shape(zip(table.column_names, table.columns, strict=True), windows_name, ctx, CORE_SOURCES)
     n = len(raw)
-    # each time field parsed on its own: one in an odd format must not hide a good one after it
-    times = [parse_iso(cols[name]) for name in TIME_FIELDS if name in cols]
-    ts = (times[0] if len(times) == 1 else pc.coalesce(*times)) if times else pa.nulls(n, TS_TYPE)
+    # each time field parsed on its own (one in an odd format must not hide a good one after it),
+    # and only while some rows still have no time
+    ts = pa.nulls(n, TS_TYPE)
+    for name in TIME_FIELDS:
+        if name in cols and ts.null_count:
+            parsed = parse_iso(cols[name])
+            ts = parsed if ts.null_count == n else pc.coalesce(ts, parsed)
     host = first_of(cols, HOST_FIELDS, n)
     service = pc.utf8_lower(first_of(cols, ("Channel",), n))
     fields = {k: v for k, v in cols.items() if ctx.keep(k)}
