@@ -5,7 +5,8 @@ Public API (other stages depend on these names)::
     report = IngestReport()
     for table in read_paths(paths, resolver, fields=None, batch_size=65536,
                             on_progress=None, report=report):
-        ...                      # pyarrow.Table, at most batch_size rows
+        ...                      # pyarrow.Table, at most batch_size rows; it may hold the events of
+                                 # several small files (EVTX records are pooled): see _source
     print(report.summary()); sys.exit(report.exit_code())
 
 - ``paths``: files or folders (expanded by :func:`iter_files`); plain files, ``.gz``, ``.zip``, ``.tar``,
