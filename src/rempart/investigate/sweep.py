@@ -144,10 +144,17 @@ def sweep(
     ).fetchall():
         res = results.setdefault(est, EstablishmentSweep(est, est))
         res.events, res.first_event, res.last_event = int(n), eventdb.from_us(first), eventdb.from_us(last)
+    # one pass over every event keeps the few that contain any indicator at all; each indicator is then
+    # matched, with its token boundaries, against those candidates only
+    con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT * FROM _hay WHERE false")
+    for i in range(0, len(indicators), 200):
+        literals = "|".join(_escape(ind.value) for ind in indicators[i : i + 200])
+        con.execute("INSERT INTO _cand SELECT * FROM _hay WHERE regexp_matches(h, ?)", [literals])
+    con.execute("CREATE OR REPLACE TEMP TABLE _cand AS SELECT DISTINCT * FROM _cand")
     for ind in indicators:
         rows = con.execute(
             "SELECT est, count(*), min(us), max(us), list(DISTINCT host ORDER BY host)[1:10],"
-            " list(ref ORDER BY us)[1:5] FROM _hay WHERE contains(h, ?) AND regexp_matches(h, ?)"
+            " list(ref ORDER BY us)[1:5] FROM _cand WHERE contains(h, ?) AND regexp_matches(h, ?)"
             " GROUP BY est",
             [ind.value, token_pattern(ind)],
         ).fetchall()
@@ -163,6 +170,7 @@ def sweep(
                 )
             )
     con.execute("DROP TABLE IF EXISTS _hay")
+    con.execute("DROP TABLE IF EXISTS _cand")
     return list(results.values())
 
 
