@@ -198,3 +198,42 @@ def test_token_boundaries() -> None:
     )
     acc = sweep.token_pattern(Indicator(IndicatorKind.ACCOUNT, "svc_x", "t"))
     assert re.search(acc, r"horizon\svc_x logon") and not re.search(acc, "svc_x2")
+
+
+def test_hits_outside_the_inventory_are_reported_not_counted_as_propagation(
+    group: Group, store: Store, tmp_path: Path
+) -> None:
+    logs = generate(
+        group,
+        tmp_path / "logs",
+        START,
+        3,
+        [Plant(ATTACKED, "ip", ATTACKER_IP, START)],
+        [],
+        establishments=[ATTACKED, "hers"],
+    )
+    stray = tmp_path / "logs" / "inconnu" / "auth.log"
+    stray.parent.mkdir(parents=True)
+    stray.write_text(
+        f"Mar 27 01:10:00 nas-inconnu sshd[4242]: Failed password for root from {ATTACKER_IP} "
+        "port 50022 ssh2\n"
+    )
+    logs.files.append(stray)
+    load(logs, group, tmp_path / "ev.duckdb")
+    c = eventdb.connect(tmp_path / "ev.duckdb")
+    incident_id = make_incident(store, ATTACKED, START)
+    with store.session() as s:
+        outcome = sweep.run_sweep(
+            s,
+            c,
+            group,
+            get_incident(s, incident_id),  # type: ignore[arg-type]
+            [Indicator(IndicatorKind.IP, ATTACKER_IP, "t")],
+            "analyste",
+            now=START,
+        )
+        assert outcome.propagated_to == [] and not outcome.finding.positive
+        loose = next(r for r in outcome.results if r.establishment == sweep.UNATTRIBUTED)
+        assert loose.hits[0].count == 1 and loose.hits[0].hosts == ["nas-inconnu"]
+        assert "hors inventaire (nas-inconnu)" in outcome.finding.summary
+    c.close()

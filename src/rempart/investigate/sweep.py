@@ -187,7 +187,7 @@ def _fmt(d: datetime | None) -> str:
 
 
 def summary_fr(incident: IncidentRow, results: list[EstablishmentSweep], indicators: list[Indicator]) -> str:
-    others = [r for r in results if r.establishment != incident.establishment]
+    others = [r for r in results if r.establishment not in (incident.establishment, UNATTRIBUTED)]
     hit = [r for r in others if r.hits]
     silent = [r for r in others if r.status == "no_data"]
     swept = sum(r.events for r in results)
@@ -206,6 +206,12 @@ def summary_fr(incident: IncidentRow, results: list[EstablishmentSweep], indicat
         )
     else:
         text += "Aucun indicateur retrouvé dans les autres établissements : pas de propagation constatée."
+    loose = next((r for r in results if r.establishment == UNATTRIBUTED and r.hits), None)
+    if loose is not None:
+        text += (
+            f" {sum(h.count for h in loose.hits)} occurrences dans des journaux d'hôtes hors inventaire "
+            f"({', '.join(sorted({x for h in loose.hits for x in h.hosts})[:5])}) : à examiner."
+        )
     if silent:
         text += " Sans journaux, donc non vérifiés : " + ", ".join(r.name for r in silent) + "."
     own = next((r for r in results if r.establishment == incident.establishment), None)
@@ -232,7 +238,12 @@ def run_sweep(
             "indicators with --iocs (STIX 2.1, MISP JSON or CSV)",
         )
     results = sweep(con, indicators, group)
-    propagated = [r.establishment for r in results if r.hits and r.establishment != incident.establishment]
+    # hits in events attributed to no establishment are reported, but prove no spread to a clinic
+    propagated = [
+        r.establishment
+        for r in results
+        if r.hits and r.establishment not in (incident.establishment, UNATTRIBUTED)
+    ]
     data = {
         "swept_at": when.isoformat(),
         "indicators": [{"kind": str(i.kind), "value": i.value, "source": i.source} for i in indicators],
