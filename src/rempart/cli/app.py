@@ -7,6 +7,7 @@ import typer
 from rempart.cli import (
     continuity_cmd,
     demo_cmd,
+    hunt_cmd,
     incidents_cmd,
     ingest_cmd,
     inventory_cmd,
@@ -14,6 +15,7 @@ from rempart.cli import (
     notify_cmd,
     recover_cmd,
     respond_cmd,
+    rules_cmd,
 )
 
 app = typer.Typer(
@@ -26,6 +28,8 @@ app = typer.Typer(
 app.add_typer(inventory_cmd.app, name="inventory")
 app.command("ingest")(ingest_cmd.ingest)
 app.command("demo")(demo_cmd.demo)
+app.command("hunt")(hunt_cmd.hunt_command)
+app.add_typer(rules_cmd.app, name="rules")
 app.command("incidents")(incidents_cmd.list_incidents)
 app.add_typer(incidents_cmd.app, name="incident")
 app.add_typer(notify_cmd.log_app, name="log")

@@ -1,0 +1,166 @@
+"""`rempart hunt PATH… --rules DIR…`: read logs, run Sigma rules, open incidents, summarise.
+
+Exit status: 0 when every input was read whole; 1 when records were quarantined or files (or parts of
+archives) were skipped — the alerts on what was read are still reported and stored; 2 on a usage error
+(unknown option value, rules folder or inventory missing or invalid).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections import Counter
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from rempart.cli.console import EXIT_USER_ERROR, console, err_console, report_errors
+from rempart.detect.hunt import HuntProgress, HuntResult, hunt
+from rempart.detect.incidents import DEFAULT_WINDOW, open_incidents
+from rempart.domain.alerts import Alert, Level
+from rempart.events import EventStore
+from rempart.inventory import Resolver, load_group
+from rempart.settings import Settings
+from rempart.store.db import Store
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+def alert_record(a: Alert) -> dict[str, object]:
+    return {
+        "time": a.time.isoformat(), "level": str(a.level), "rule_id": a.rule_id, "title": a.title,
+        "host": a.host, "establishment": a.establishment, "asset": a.asset,
+        "tactics": a.tactics, "techniques": a.techniques, "correlation": a.correlation,
+        "events": [str(e) for e in a.events], "details": a.details,
+    }
+
+
+def _progress() -> tuple[Progress, HuntProgress]:
+    bar = Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
+                   console=err_console, transient=True)
+    tasks: dict[str, TaskID] = {}
+
+    def counter(name: str) -> object:
+        def update(done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], completed=done, total=total)
+        return update
+
+    def bytes_total(total: int) -> None:
+        tasks["bytes read"] = bar.add_task("bytes read", total=total)
+
+    def bytes_read(n: int) -> None:
+        if "bytes read" in tasks:
+            bar.advance(tasks["bytes read"], n)
+
+    return bar, HuntProgress(bytes_total=bytes_total, bytes_read=bytes_read,
+                             rules_compiled=counter("rules compiled"),  # type: ignore[arg-type]
+                             groups_evaluated=counter("rule groups evaluated"))  # type: ignore[arg-type]
+
+
+@report_errors
+def hunt_command(
+    paths: Annotated[list[Path], typer.Argument(help="Log files or folders (EVTX, JSON, syslog…).")],
+    rules: Annotated[list[Path], typer.Option("--rules", help="Folder or file of Sigma rules; repeatable.")],
+    inventory: Annotated[Path | None, typer.Option(help="group.yaml, to attribute events.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="How alerts are printed.")] = (
+        OutputFormat.TABLE
+    ),
+    min_level: Annotated[str, typer.Option(help="informational, low, medium, high or critical.")] = "low",
+    events_db: Annotated[str | None, typer.Option(help="DuckDB event store (':memory:' for none).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Case store URL for incidents.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Compiled-rule cache folder.")] = None,
+) -> None:
+    """Hunt PATHS with the Sigma rules of --rules; alerts grouped into incidents in the case store."""
+    try:
+        level = Level.parse(min_level)
+    except ValueError as exc:
+        err_console.print(f"[red]error[/red] --min-level: {exc}")
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    settings = Settings()
+    resolver = Resolver(load_group(inventory)) if inventory else None
+    store = EventStore(events_db or settings.event_store_path)
+    bar, progress = _progress()
+    try:
+        with bar:
+            result = hunt(paths, rules, store=store, resolver=resolver, min_level=level, progress=progress,
+                          cache_dir=cache_dir or settings.home / "rule-cache")
+    finally:
+        store.close()
+    case_store = Store(db or settings.case_store_url)
+    try:
+        incidents = open_incidents(case_store, result.alerts, DEFAULT_WINDOW)
+        refs = [(i.ref, i.establishment) for i in incidents]
+    finally:
+        case_store.close()
+    print_alerts(result.alerts, output)
+    out = console if output is OutputFormat.TABLE else err_console
+    print_summary(out, result, refs)
+    raise typer.Exit(result.report.exit_code())
+
+
+def print_alerts(alerts: list[Alert], output: OutputFormat) -> None:
+    if output is OutputFormat.JSONL:
+        for a in alerts:
+            sys.stdout.write(json.dumps(alert_record(a), ensure_ascii=False) + "\n")
+        return
+    if output is OutputFormat.CSV:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["time", "level", "rule_id", "title", "host", "establishment", "tactics", "events"])
+        for a in alerts:
+            writer.writerow([a.time.isoformat(), str(a.level), a.rule_id, a.title, a.host or "",
+                             a.establishment or "", " ".join(a.tactics), " ".join(str(e) for e in a.events)])
+        return
+    table = Table(title=f"{len(alerts)} alerts", show_edge=False)
+    for col in ("time", "level", "rule", "host", "establishment", "events"):
+        table.add_column(col)
+    for a in alerts[:200]:
+        first = str(a.events[0]) if a.events else ""
+        more = f" (+{len(a.events) - 1})" if len(a.events) > 1 else ""
+        table.add_row(a.time.strftime("%Y-%m-%d %H:%M:%S"), str(a.level), a.title, a.host or "",
+                      a.establishment or "-", first + more)
+    console.print(table)
+    if len(alerts) > 200:
+        console.print(f"… {len(alerts) - 200} more (use --format jsonl or csv for all)")
+
+
+def _counts(title: str, counter: Counter[str]) -> str:
+    items = ", ".join(f"{k}: {n:,}" for k, n in counter.most_common(12))
+    return f"{title}: {items or 'none'}"
+
+
+def print_summary(out: object, result: HuntResult, incidents: list[tuple[str, str | None]]) -> None:
+    from rich.console import Console
+
+    assert isinstance(out, Console)
+    plan, report = result.plan, result.report
+    out.print(f"\n[bold]events[/bold]: {result.events:,} stored")
+    out.print(report.summary(max_items=10), markup=False, soft_wrap=True)
+    problems = [*plan.load_errors, *plan.failures, *plan.runtime_failures]
+    out.print(f"[bold]rules[/bold]: {len(plan.base_rules)} rules and {len(plan.correlations)} correlations "
+              f"loaded; {len(problems)} failed")
+    for p in problems[:10]:
+        out.print(f"  {p}", markup=False, soft_wrap=True)
+    if len(problems) > 10:
+        out.print(f"  … {len(problems) - 10} more (rempart rules check lists them all)")
+    alerts = result.alerts
+    out.print("[bold]alerts[/bold] " + _counts("by level", Counter(str(a.level) for a in alerts)),
+              markup=True)
+    out.print("  " + _counts("by tactic", Counter(t for a in alerts for t in a.tactics)), markup=False)
+    out.print("  " + _counts("by establishment", Counter(a.establishment or "(outside the inventory)"
+                                                          for a in alerts)), markup=False)
+    for ref, est in incidents:
+        out.print(f"[bold]incident[/bold] {ref} — {est or '(outside the inventory)'}")
+    t = result.timings
+    out.print(f"time: rules {t.rules:.1f} s, parse {t.parse:.1f} s, store {t.store:.1f} s, "
+              f"detect {t.detect:.1f} s")

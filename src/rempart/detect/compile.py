@@ -1,0 +1,171 @@
+"""Compiling a rule set once into a detection plan: pySigma + our pipelines + the DuckDB backend.
+
+Each rule file compiles to a cache entry (its rules' predicates, scopes and metadata, and its problems);
+:func:`compile_rules` reads entries when they exist and otherwise converts with pySigma, checks every
+predicate with DuckDB itself (a regular expression RE2 refuses, say, fails here with its reason rather
+than at evaluation) and writes the entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sigma.correlations import (
+    SigmaCorrelationCondition,
+    SigmaCorrelationRule,
+    SigmaCorrelationType,
+)
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+
+from rempart.detect.backend import DuckDBBackend, column, columns_used
+from rempart.detect.cache import write_entry
+from rempart.detect.pipelines import detection_pipeline, scope_of
+from rempart.detect.plan import CompiledRule, DetectionPlan
+from rempart.detect.rules import RuleProblem, RuleSet, RuleSource
+
+SUPPORTED_CORRELATIONS = {
+    SigmaCorrelationType.EVENT_COUNT: "event_count",
+    SigmaCorrelationType.VALUE_COUNT: "value_count",
+    SigmaCorrelationType.TEMPORAL: "temporal",
+    SigmaCorrelationType.TEMPORAL_ORDERED: "temporal_ordered",
+}
+
+
+
+class _Counter:
+    """Counts calls into pySigma's conversion; tests use it to prove a warm cache converts nothing."""
+
+    calls = 0
+
+
+conversions = _Counter()
+
+
+def _meta(rule: SigmaRule | SigmaCorrelationRule, path: Path, key: str) -> dict[str, Any]:
+    return {
+        "key": key,
+        "id": str(rule.id) if rule.id else None,
+        "name": rule.name,
+        "title": rule.title or "",
+        "level": rule.level.name.lower() if rule.level else "informational",
+        "tags": [str(t) for t in rule.tags],
+        "path": str(path),
+    }
+
+
+class _Validator:
+    """Binds each predicate in DuckDB over an empty stand-in table, as evaluation will."""
+
+    def __init__(self) -> None:
+        self.con = duckdb.connect(":memory:")
+
+    def check(self, predicate: str) -> None:
+        cols = sorted(columns_used(predicate)) or [("o", "_raw")]
+        select = ", ".join(f"NULL::VARCHAR AS {column(k, f)}" for k, f in cols)
+        self.con.execute(f"SELECT count(*) FROM (SELECT {select}) WHERE {predicate}").fetchall()
+
+
+def _compile_base(
+    rule: SigmaRule, backend: DuckDBBackend, validator: _Validator, meta: dict[str, Any]
+) -> dict[str, Any]:
+    conversions.calls += 1
+    queries = [q for q in backend.convert_rule(rule) if q]
+    if not queries:
+        raise SigmaError("the rule converts to no query")
+    predicate = queries[0] if len(queries) == 1 else " OR ".join(f"({q})" for q in queries)
+    validator.check(predicate)
+    scope = scope_of(rule.logsource)
+    return {**meta, "kind": "rule", "predicate": predicate,
+            "scope": [scope.product, scope.services, scope.event_ids]}
+
+
+def _compile_correlation(rule: SigmaCorrelationRule, meta: dict[str, Any]) -> dict[str, Any]:
+    kind = SUPPORTED_CORRELATIONS.get(rule.type)
+    if kind is None:
+        raise SigmaError(f"correlation type '{rule.type}' is not supported (use event_count, "
+                         "value_count, temporal or temporal_ordered)")
+    cond = rule.condition
+    if not isinstance(cond, SigmaCorrelationCondition):
+        raise SigmaError("extended correlation conditions are not supported")
+    fieldref = cond.fieldref
+    if isinstance(fieldref, list):
+        if len(fieldref) != 1:
+            raise SigmaError("value_count over several fields is not supported")
+        fieldref = fieldref[0]
+    return {
+        **meta,
+        "kind": "correlation",
+        "correlation": {
+            "type": kind,
+            "rules": [ref.reference for ref in rule.rules or []],
+            "group_by": list(rule.group_by or []),
+            "timespan": rule.timespan.seconds,
+            "op": cond.op.name.lower(),
+            "count": cond.count,
+            "field": fieldref,
+            "aliases": {
+                alias: {ref.reference: fld for ref, fld in a.mapping.items()}
+                for alias, a in rule.aliases.aliases.items()
+            },
+            "generate": bool(rule.generate),
+        },
+    }
+
+
+def compile_source(
+    src: RuleSource, backend: DuckDBBackend, validator: _Validator
+) -> dict[str, Any]:
+    """The cache entry of one parsed rule file."""
+    entry: dict[str, Any] = {"rules": [], "problems": [p.to_dict() for p in src.problems]}
+    for index, rule in enumerate(src.rules):
+        meta = _meta(rule, src.path, f"{src.digest[:16]}:{index}")
+        label = meta["id"] or meta["title"]
+        try:
+            if isinstance(rule, SigmaCorrelationRule):
+                entry["rules"].append(_compile_correlation(rule, meta))
+            else:
+                entry["rules"].append(_compile_base(rule, backend, validator, meta))
+        except (SigmaError, duckdb.Error, RecursionError, ValueError, TypeError, KeyError,
+                AttributeError, NotImplementedError) as exc:
+            # pySigma signals unsupported shapes with plain Python errors too: each costs one rule only
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            entry["problems"].append(
+                RuleProblem(str(src.path), reason[:500], "compile", rule=label).to_dict()
+            )
+    return entry
+
+
+def compile_rules(
+    ruleset: RuleSet,
+    cache_dir: Path | None = None,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> DetectionPlan:
+    """Compile every rule of `ruleset` (from the cache when possible) into one detection plan."""
+    backend: DuckDBBackend | None = None
+    validator: _Validator | None = None
+    compiled: list[CompiledRule] = []
+    failures: list[RuleProblem] = []
+    total = len(ruleset.sources)
+    for done, src in enumerate(ruleset.sources, start=1):
+        entry = src.cached
+        if entry is None:
+            if backend is None:
+                backend = DuckDBBackend(detection_pipeline())
+                validator = _Validator()
+            assert validator is not None
+            entry = compile_source(src, backend, validator)
+            if cache_dir is not None and src.digest:
+                write_entry(cache_dir, src.digest, entry)
+        path = str(src.path)
+        compiled.extend(CompiledRule.from_dict({**r, "path": path}) for r in entry["rules"])
+        failures.extend(
+            RuleProblem.from_dict(p, path) for p in entry["problems"] if p["stage"] == "compile"
+        )
+        if on_progress is not None:
+            on_progress(done, total)
+    return DetectionPlan(compiled, failures=failures, load_errors=ruleset.errors)

@@ -1,0 +1,192 @@
+"""Processing pipelines: where a Sigma logsource meets rempart's events. Data, composed with ``+``.
+
+Three layers, applied in order:
+
+1. the Windows channel items of pySigma's own ``sigma.pipelines.common`` (service → ``Channel``);
+2. Sysmon and PowerShell categories (``process_creation`` → Sysmon ``EventID: 1`` …) as
+   ``AddConditionTransformation`` items;
+3. a scope for every rule: ``_product`` (and ``_service`` outside Windows) conditions, so that a rule
+   only ever matches events of its own logsource — a Linux rule never fires on a Windows event, and a
+   rule whose logsource rempart does not ingest matches nothing instead of everything.
+
+:func:`scope_of` gives the same scope as a prefilter for the detection plan, which evaluates the rules of
+one scope together over only the matching rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from sigma.pipelines.common import generate_windows_logsource_items, windows_logsource_mapping
+from sigma.processing.conditions import LogsourceCondition
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import AddConditionTransformation
+from sigma.processing.transformations.base import PreprocessingTransformation
+from sigma.rule import SigmaLogSource, SigmaRule
+
+from rempart.domain.events import PRODUCT, SERVICE
+
+SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
+POWERSHELL_CHANNELS = ["Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational"]
+POWERSHELL_CLASSIC_CHANNEL = "Windows PowerShell"
+
+# Windows categories: the channel(s) and event ids that carry them.
+WINDOWS_CATEGORIES: dict[str, tuple[list[str], list[int]]] = {
+    "process_creation": ([SYSMON_CHANNEL], [1]),
+    "file_change": ([SYSMON_CHANNEL], [2]),
+    "network_connection": ([SYSMON_CHANNEL], [3]),
+    "sysmon_status": ([SYSMON_CHANNEL], [4, 16]),
+    "process_termination": ([SYSMON_CHANNEL], [5]),
+    "driver_load": ([SYSMON_CHANNEL], [6]),
+    "image_load": ([SYSMON_CHANNEL], [7]),
+    "create_remote_thread": ([SYSMON_CHANNEL], [8]),
+    "raw_access_thread": ([SYSMON_CHANNEL], [9]),
+    "process_access": ([SYSMON_CHANNEL], [10]),
+    "file_event": ([SYSMON_CHANNEL], [11]),
+    "registry_add": ([SYSMON_CHANNEL], [12]),
+    "registry_delete": ([SYSMON_CHANNEL], [12]),
+    "registry_set": ([SYSMON_CHANNEL], [13]),
+    "registry_rename": ([SYSMON_CHANNEL], [14]),
+    "registry_event": ([SYSMON_CHANNEL], [12, 13, 14]),
+    "create_stream_hash": ([SYSMON_CHANNEL], [15]),
+    "pipe_created": ([SYSMON_CHANNEL], [17, 18]),
+    "wmi_event": ([SYSMON_CHANNEL], [19, 20, 21]),
+    "dns_query": ([SYSMON_CHANNEL], [22]),
+    "file_delete": ([SYSMON_CHANNEL], [23, 26]),
+    "clipboard_capture": ([SYSMON_CHANNEL], [24]),
+    "process_tampering": ([SYSMON_CHANNEL], [25]),
+    "file_delete_detected": ([SYSMON_CHANNEL], [26]),
+    "file_block_executable": ([SYSMON_CHANNEL], [27]),
+    "file_block_shredding": ([SYSMON_CHANNEL], [28]),
+    "file_executable_detected": ([SYSMON_CHANNEL], [29]),
+    "sysmon_error": ([SYSMON_CHANNEL], [255]),
+    "ps_module": (POWERSHELL_CHANNELS, [4103]),
+    "ps_script": (POWERSHELL_CHANNELS, [4104]),
+    "ps_classic_start": ([POWERSHELL_CLASSIC_CHANNEL], [400]),
+    "ps_classic_provider_start": ([POWERSHELL_CLASSIC_CHANNEL], [600]),
+    "ps_classic_script": ([POWERSHELL_CLASSIC_CHANNEL], [800]),
+}
+
+# Outside Windows: Sigma service → the `_service` values our readers give (None: any event of the product).
+PRODUCT_SERVICES: dict[str, dict[str, list[str] | None]] = {
+    "linux": {
+        "auth": ["auth", "sshd", "sudo"],  # auth.log carries sshd and sudo lines
+        "sshd": ["sshd"],
+        "sudo": ["sudo"],
+        "syslog": None,
+    },
+    "fortigate": {"vpn": ["vpn"], "traffic": ["traffic"], "event": ["event", "vpn"]},
+    "zeek": {},
+}
+NOTHING = "\x00none"  # a `_service` value no reader produces: the scope of a logsource we do not ingest
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The events a rule may see: product, `_service` values (lower-case; None = any), event ids."""
+
+    product: str
+    services: tuple[str, ...] | None = None
+    event_ids: tuple[int, ...] | None = None
+
+    @property
+    def key(self) -> str:
+        return json.dumps([self.product, self.services, self.event_ids])
+
+    def prefilter(self, columns: set[str]) -> str:
+        """SQL over the `events` table selecting the rows of this scope (`columns`: lower-case names)."""
+        terms = [f"{PRODUCT} = '{self.product}'"]
+        if self.services is not None:
+            values = ", ".join("'" + s.replace("'", "''") + "'" for s in self.services)
+            terms.append(f"lower({SERVICE}) IN ({values})")
+        if self.event_ids is not None:
+            if "eventid" not in columns:
+                return "false"
+            values = ", ".join(f"'{i}'" for i in self.event_ids)
+            terms.append(f'"EventID" IN ({values})')
+        return " AND ".join(terms)
+
+
+def scope_of(logsource: SigmaLogSource) -> Scope:  # noqa: PLR0911 - one return per logsource shape
+    product = (logsource.product or "").lower()
+    category = (logsource.category or "").lower() or None
+    service = (logsource.service or "").lower() or None
+    if product == "windows":
+        if service is not None:
+            channels = windows_logsource_mapping.get(service, service)
+            listed = list(channels) if isinstance(channels, list) else [str(channels)]
+            return Scope(product, tuple(c.lower() for c in listed))
+        if category is not None:
+            if category not in WINDOWS_CATEGORIES:
+                return Scope(product, (NOTHING,))
+            chans, ids = WINDOWS_CATEGORIES[category]
+            return Scope(product, tuple(c.lower() for c in chans), tuple(ids))
+        return Scope(product)
+    if product not in PRODUCT_SERVICES:
+        return Scope(product or NOTHING, (NOTHING,))
+    known = PRODUCT_SERVICES[product]
+    if service is not None:
+        services = known.get(service, [service])
+        return Scope(product, tuple(services) if services is not None else None)
+    if category is not None:
+        return Scope(product, (NOTHING,))  # e.g. linux process_creation (auditd): not ingested
+    return Scope(product)
+
+
+@dataclass
+class ScopeTransformation(PreprocessingTransformation):
+    """Adds the `_product` / `_service` conditions of :func:`scope_of` to a rule."""
+
+    name: str = field(default="_rempart_scope", compare=False)
+
+    def apply(self, rule: SigmaRule) -> None:  # type: ignore[override]
+        super().apply(rule)
+        if not isinstance(rule, SigmaRule):
+            return
+        scope = scope_of(rule.logsource)
+        conditions: dict[str, int | str | list[str]] = {PRODUCT: scope.product}
+        if scope.product != "windows" and scope.services is not None:
+            conditions[SERVICE] = list(scope.services)
+        elif scope.product == "windows" and scope.services == (NOTHING,):
+            conditions[SERVICE] = NOTHING
+        AddConditionTransformation(conditions, name=self.name).apply(rule)
+
+
+def windows_pipeline() -> ProcessingPipeline:
+    category_items = [
+        ProcessingItem(
+            identifier=f"windows_category_{category}",
+            transformation=AddConditionTransformation(
+                {"Channel": channels if len(channels) > 1 else channels[0], "EventID": [str(i) for i in ids]}
+            ),
+            rule_conditions=[LogsourceCondition(category=category, product="windows")],
+        )
+        for category, (channels, ids) in WINDOWS_CATEGORIES.items()
+    ]
+    return ProcessingPipeline(
+        name="rempart windows logsources",
+        priority=20,
+        items=[*generate_windows_logsource_items("Channel", "{source}"), *category_items],
+    )
+
+
+def scope_pipeline() -> ProcessingPipeline:
+    return ProcessingPipeline(
+        name="rempart logsource scope",
+        priority=30,
+        items=[ProcessingItem(identifier="rempart_scope", transformation=ScopeTransformation())],
+    )
+
+
+def detection_pipeline() -> ProcessingPipeline:
+    return windows_pipeline() + scope_pipeline()
+
+
+def pipeline_fingerprint() -> str:
+    """Changes whenever the mapping data changes: part of the compiled-rule cache key."""
+    data = json.dumps(
+        [windows_logsource_mapping, WINDOWS_CATEGORIES, PRODUCT_SERVICES, "scope-v1"], sort_keys=True
+    )
+    return hashlib.sha256(data.encode()).hexdigest()[:16]

@@ -1,0 +1,178 @@
+"""The event store: one DuckDB table, ``events``, that every later stage may query with SQL.
+
+Contract of the ``events`` table (keep it stable: investigate's IOC sweep and exfiltration assessment
+read it directly):
+
+- the core columns of :mod:`rempart.domain.events` — ``_ts`` (TIMESTAMPTZ, UTC), ``_host``,
+  ``_product``, ``_service``, ``_format``, ``_source``, ``_record`` (BIGINT), ``_establishment``,
+  ``_asset`` — and ``_raw``, the original record text;
+- one ``VARCHAR`` column per original field, named as Sigma names it (``EventID``, ``Channel``,
+  ``Image``, ``CommandLine``, ``remip`` …). Column names are case-insensitive, as in DuckDB: a field
+  that arrives as ``ProcessID`` after ``ProcessId`` lands in the ``ProcessId`` column (the first
+  spelling seen wins), never in a ``ProcessID_1``. Columns are added as new fields appear; older rows
+  read NULL there, which is also how a field that an event lacks reads;
+- a field that was not materialised at ingest (see ``read_paths(fields=…)``) is still in ``_raw``;
+  :meth:`EventStore.field_sql` gives an expression reading it either way.
+
+Events are appended as Arrow batches, columnar, straight from the readers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from rempart.domain.events import CORE_SCHEMA, is_core
+
+TABLE = "events"
+FLUSH_ROWS = 100_000
+RAW = "_raw"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _duck_type(dtype: pa.DataType) -> str:
+    if pa.types.is_timestamp(dtype):
+        return "TIMESTAMPTZ"
+    if pa.types.is_integer(dtype):
+        return "BIGINT"
+    return "VARCHAR"
+
+
+class EventStore:
+    """Events in DuckDB: a file by default (``Settings().event_store_path``), ``":memory:"`` on request."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        target = str(path)
+        if target != ":memory:":
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        self.path = target
+        self._con = duckdb.connect(target)
+        self._con.execute("SET enable_progress_bar = false")  # the CLI draws its own
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._columns: dict[str, str] = {}  # lower-case name → the column's spelling
+        self._load_columns()
+        if not self._columns:
+            core = ", ".join(f"{quote_ident(f.name)} {_duck_type(f.type)}" for f in CORE_SCHEMA)
+            self._con.execute(f"CREATE TABLE {TABLE} ({core}, {RAW} VARCHAR)")
+            self._load_columns()
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection, with every appended batch written."""
+        self.flush()
+        return self._con
+
+    def _load_columns(self) -> None:
+        rows = self._con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'",
+            [TABLE],
+        ).fetchall()
+        self._columns = {r[0].lower(): r[0] for r in rows}
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Lower-case name → column name, for every column of ``events``."""
+        self.flush()
+        return dict(self._columns)
+
+    def column(self, field: str) -> str | None:
+        self.flush()
+        return self._columns.get(field.lower())
+
+    def field_sql(self, field: str) -> str:
+        """SQL reading `field` for each event: its column, else the value found in ``_raw`` (JSON)."""
+        col = self.column(field)
+        if col is not None:
+            return quote_ident(col)
+        path = "$." + '"' + field.replace('"', '\\"') + '"'
+        return f"json_extract_string(try_cast({RAW} AS JSON), '{path}')"
+
+    def append(self, table: pa.Table) -> int:
+        """Append one batch of events; returns the number of rows added.
+
+        Batches of one schema are gathered and written together (one INSERT per ~FLUSH_ROWS rows):
+        many small inserts, each a commit, cost far more than the rows themselves.
+        """
+        if table.num_rows == 0:
+            return 0
+        # A batch materialises every field the rules name, mostly empty for any one log: columns that
+        # are NULL throughout are left out here (they read NULL in the table all the same), which spares
+        # DuckDB converting millions of empty cells.
+        empty = [
+            i for i, name in enumerate(table.column_names)
+            if not is_core(name) and table.column(i).null_count == table.num_rows
+        ]
+        if empty:
+            table = table.remove_column(empty[0]) if len(empty) == 1 else table.drop_columns(
+                [table.column_names[i] for i in empty])
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        if self._pending_rows >= FLUSH_ROWS:
+            self.flush()
+        return int(table.num_rows)
+
+    def flush(self) -> None:
+        """Write the gathered batches."""
+        if not self._pending:
+            return
+        pending = self._pending
+        table = pa.concat_tables(pending, promote_options="default") if len(pending) > 1 else pending[0]
+        self._pending, self._pending_rows = [], 0
+        self._insert(table)
+
+    def _insert(self, table: pa.Table) -> None:
+        groups: dict[str, list[str]] = {}
+        for name in table.column_names:
+            groups.setdefault(name.lower(), []).append(name)
+        for key, names in groups.items():
+            if key not in self._columns:
+                dtype = table.schema.field(names[0]).type
+                kind = _duck_type(dtype) if is_core(names[0]) else "VARCHAR"
+                self._con.execute(
+                    f"ALTER TABLE {TABLE} ADD COLUMN {quote_ident(names[0])} {kind}"
+                )
+                self._columns[key] = names[0]
+        # DuckDB would itself rename a second spelling (ProcessID_1): read columns by position instead
+        position = {name: f"c{i}" for i, name in enumerate(table.column_names)}
+        table = table.rename_columns(list(position.values()))
+        select = []
+        for key, names in groups.items():
+            target = self._columns[key]
+            parts = [self._cast(position[n], table.schema.field(position[n]).type, n) for n in names]
+            expr = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+            select.append(f"{expr} AS {quote_ident(target)}")
+        self._con.register("_incoming", table)
+        try:
+            self._con.execute(f"INSERT INTO {TABLE} BY NAME SELECT {', '.join(select)} FROM _incoming")
+        finally:
+            self._con.unregister("_incoming")
+
+    @staticmethod
+    def _cast(expr: str, dtype: pa.DataType, name: str) -> str:
+        if is_core(name) or pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+            return expr
+        return f"CAST({expr} AS VARCHAR)"
+
+    def count(self) -> int:
+        row = self.connection.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
+        return int(row[0]) if row else 0
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.connection.execute(sql, params or []).fetchall()
+
+    def close(self) -> None:
+        self.flush()
+        self._con.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
