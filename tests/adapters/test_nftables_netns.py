@@ -132,3 +132,32 @@ def test_reopen_one_access_reopens_only_it(lab: NetLab, tmp_path: Path) -> None:
     assert service.rollback(store, run.run_id, None, "test", adapters).ok
     assert all(flows(lab).values())
     store.close()
+
+
+def test_verify_reads_the_live_ruleset_and_reapply_repairs_it(lab: NetLab) -> None:
+    from rempart.adapters.nftables import NftablesAdapter, chain_name
+    from rempart.respond.selection import IncidentFacts, Level, expand
+
+    plan = load_plan(EXAMPLES / "plan.yaml", lab.group).plan
+    facts = IncidentFacts(1, "INC-0001", "capitouls", Level.CRITICAL, ("impact",), (), (), ())
+    close = expand(plan.playbooks[0], facts, lab.group, "r9")[0].actions
+    nft = NftablesAdapter(lab.firewalls)
+    assert nft.verify(close, 10).in_place == dict.fromkeys((a.key for a in close), False)
+    nft.apply(close, 10)
+    assert nft.verify(close, 10).all_in_place
+    # someone empties one of our chains by hand: verification sees it, re-applying repairs it
+    victim = chain_name(close[0], "forward")
+    subprocess.run(
+        ["ip", "netns", "exec", lab.gateway_ns, "nft", "flush", "chain", "inet", "rempart", victim],
+        check=True,
+    )
+    seen = nft.verify(close, 10).in_place
+    assert seen[close[0].key] is False and all(seen[a.key] for a in close[1:])
+    assert flows(lab)["outside → A VPN"] is True  # the hole is real: the VPN is reachable again
+    nft.apply(close, 10)
+    assert nft.verify(close, 10).all_in_place
+    assert flows(lab)["outside → A VPN"] is False
+    nft.rollback(close, 10)
+    nft.rollback(close, 10)  # idempotent
+    assert "rempart" not in ruleset(lab)
+    assert all(flows(lab).values())

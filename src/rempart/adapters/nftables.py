@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -71,6 +72,14 @@ def _not_to(dests: Sequence[str]) -> list[Json]:
 
 
 DROP: list[Json] = [{"counter": None}, {"drop": None}]
+
+
+@dataclass
+class LiveChain:
+    """One of our chains as read back from the kernel."""
+
+    hook: str | None = None
+    rules: list[list[Json]] = field(default_factory=list)
 
 
 def rules_for(action: Action) -> dict[str, list[list[Json]]]:
@@ -219,20 +228,33 @@ class NftablesAdapter:
         return ops
 
     # -- running ---------------------------------------------------------------------------------
-    def _live(self, prefix: tuple[str, ...], timeout: float) -> dict[str, int]:
-        """Chains of our table in the live ruleset → number of rules (empty if the table is absent)."""
+    def _live(self, prefix: tuple[str, ...], timeout: float) -> dict[str, LiveChain]:
+        """Chains of our table in the live ruleset (empty if the table is absent)."""
         done = run(self._list_op(prefix), timeout, check=False)
         if done.rc != 0:
             if "No such file or directory" in done.stderr:
                 return {}
             raise AdapterError(f"cannot read the ruleset: {done.stderr.strip()[:300]}")
-        chains: dict[str, int] = {}
+        chains: dict[str, LiveChain] = {}
         for item in orjson.loads(done.stdout).get("nftables", []):
             if "chain" in item:
-                chains.setdefault(item["chain"]["name"], 0)
+                c = item["chain"]
+                chains.setdefault(c["name"], LiveChain()).hook = c.get("hook")
             elif "rule" in item:
-                chains[item["rule"]["chain"]] = chains.get(item["rule"]["chain"], 0) + 1
+                r = item["rule"]
+                chains.setdefault(r["chain"], LiveChain()).rules.append(r.get("expr", []))
         return chains
+
+    @staticmethod
+    def _matches(live: LiveChain | None, hook: str, rules: list[list[Json]]) -> bool:
+        # the kernel prints rules back in its own normal form, so compare what matters: the chain is
+        # a base chain on the right hook, holds as many rules as we loaded, and every one drops
+        return (
+            live is not None
+            and live.hook == hook
+            and len(live.rules) == len(rules)
+            and all(any("drop" in e for e in expr) for expr in live.rules)
+        )
 
     def apply(self, actions: Sequence[Action], timeout: float) -> Outcome:
         done = []
@@ -247,7 +269,8 @@ class NftablesAdapter:
             live = self._live(self._prefix(est), timeout)
             for a in batch:
                 in_place[a.key] = all(
-                    live.get(chain_name(a, hook), -1) == len(rules) for hook, rules in rules_for(a).items()
+                    self._matches(live.get(chain_name(a, hook)), hook, rules)
+                    for hook, rules in rules_for(a).items()
                 )
         return Verification(in_place, "read back with nft -j list table")
 
