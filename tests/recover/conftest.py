@@ -60,7 +60,11 @@ class Contained:
 
 
 def make_contained(
-    store: Store, group: Group, example_group_path: Path, refs: list[str] | None = None
+    store: Store,
+    group: Group,
+    example_group_path: Path,
+    refs: list[str] | None = None,
+    hosts: tuple[str, ...] = ("tls-cap-ws003",),
 ) -> Contained:
     with store.session() as s:
         inc = IncidentRow(
@@ -73,7 +77,7 @@ def make_contained(
             opened_at=ATTACK_AT,
             tactics=["initial-access", "credential-access"],
             techniques=["T1110.003", "T1003.001"],
-            hosts=["tls-cap-ws003"],
+            hosts=list(hosts),
         )
         s.add(inc)
         s.flush()

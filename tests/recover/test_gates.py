@@ -166,3 +166,14 @@ def test_a_positive_finding_shuts_a_gate_even_after_approvals(contained: Contain
     assert "no_data_theft: data-theft finding v2 is POSITIVE" in str(err.value)
     assert "supersedes it" in str(err.value)
     assert _gate(c, "passerelle-rdp").state == gates.CLOSED
+
+
+def test_a_gateway_still_isolated_is_noted(store: object, group: object, example_group_path: Path) -> None:
+    from tests.recover.conftest import make_contained
+
+    c = make_contained(store, group, example_group_path, hosts=("tls-cap-vpn01", "tls-cap-ws003"))  # type: ignore[arg-type]
+    vpn, rdp = _gate(c, "vpn-nomade"), _gate(c, "passerelle-rdp")
+    assert [h["gateway"] for h in vpn.held_by] == ["tls-cap-vpn01"]
+    assert "rempart rollback" in vpn.notes[0] and vpn.held_by[0]["title"].startswith("Isoler")
+    assert rdp.held_by == []  # its gateway is the firewall, which nothing isolates
+    assert vpn.to_dict()["held_by"] == vpn.held_by

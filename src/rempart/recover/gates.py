@@ -53,6 +53,7 @@ class Gate:
     approvers: list[str] = field(default_factory=list)
     approval_missing: str = ""
     notes: list[str] = field(default_factory=list)  # what else keeps the access unreachable (not a refusal)
+    held_by: list[dict[str, Any]] = field(default_factory=list)  # the same, as data: gateway, step, title
 
     @property
     def evidence_ok(self) -> bool:
@@ -90,6 +91,8 @@ class Gate:
             "approvers": self.approvers,
             "approval_missing": self.approval_missing,
             "passable": self.passable,
+            "notes": self.notes,
+            "held_by": self.held_by,
         }
 
 
@@ -131,10 +134,10 @@ def access_state(run: PlanRunRow | None, access_id: str) -> str:
     return REOPENED if touched else NOT_CONTAINED
 
 
-def held_gateway(run: PlanRunRow | None, access: ExternalAccess) -> list[str]:
+def held_gateway(run: PlanRunRow | None, access: ExternalAccess) -> list[dict[str, Any]]:
     """Other containment still in place on the access's gateway host: re-opening the access alone will not
     make it reachable (e.g. the VPN gateway was isolated as a compromised host)."""
-    notes = []
+    held_by: list[dict[str, Any]] = []
     gateway = access.gateway.split(".")[0].lower()
     for step in run.steps if run else []:
         if StepStatus(step.status) not in MAY_BE_IN_PLACE:
@@ -147,12 +150,18 @@ def held_gateway(run: PlanRunRow | None, access: ExternalAccess) -> list[str]:
             and a["key"] not in set(step.rolled_back_targets)
         ]
         if held:
-            notes.append(
-                f"gateway {access.gateway} is still held by step {step.seq} « {step.title} »: the access "
-                f"stays unreachable until that step is rolled back for it (`rempart rollback {step.run_id} "
-                f"--step {step.seq}` once the host is rebuilt)"
+            held_by.append(
+                {"gateway": access.gateway, "run": step.run_id, "step": step.seq, "title": step.title}
             )
-    return notes
+    return held_by
+
+
+def _note(h: dict[str, Any]) -> str:
+    return (
+        f"gateway {h['gateway']} is still held by step {h['step']} « {h['title']} »: the access stays "
+        f"unreachable until that step is rolled back for it "
+        f"(`rempart rollback {h['run']} --step {h['step']}` once the host is rebuilt)"
+    )
 
 
 def _access(group: Group, establishment: str, access_id: str) -> ExternalAccess:
@@ -283,7 +292,8 @@ def evaluate(
         access_state(run, access_id),
         run.id if run else None,
     )
-    gate.notes = held_gateway(run, access)
+    gate.held_by = held_gateway(run, access)
+    gate.notes = [_note(h) for h in gate.held_by]
     gate.checks = [sweep_check(session, incident, rule), theft_check(session, incident, rule)]
     given = {a.check: a for a in _attestations(session, incident.id, access_id)}
     for att in rule.attestations:

@@ -72,6 +72,23 @@ def _mb(n: float) -> str:
     return f"{n / 1e6:,.1f} Mo".replace(",", " ").replace(".", ",")
 
 
+SENSORS = {"fortigate": "pare-feu FortiGate", "zeek": "Zeek"}
+
+
+def _num(x: object) -> str:
+    return f"{x:g}".replace(".", ",") if isinstance(x, int | float) else str(x)
+
+
+def _reopen_detail(detail: str, gate: dict[str, Any]) -> str:
+    text = detail[:220]
+    for h in gate.get("held_by") or []:
+        # the access is open again but another containment step still holds its gateway host
+        text += (
+            f" — reste injoignable : {h['gateway']} toujours visé par l'étape {h['step']} « {h['title']} »"
+        )
+    return text
+
+
 def _table(head: list[str], rows: list[list[str]], widths: list[float]) -> Table:
     data = [[Paragraph(escape(h), S_HEAD) for h in head]]
     data += [[Paragraph(escape(str(c)), S_CELL) for c in row] for row in rows] or [
@@ -194,7 +211,7 @@ def gather(
                 r.actor,
                 "; ".join(approvers.get(r.access_id, [])),
                 r.status,
-                r.detail[:160],
+                _reopen_detail(r.detail, r.gate),
             ]
             for r in s.execute(
                 select(ReopeningRow).where(ReopeningRow.incident_id == inc.id).order_by(ReopeningRow.id)
@@ -274,9 +291,11 @@ def _finding_block(current: FindingRow, versions: list[FindingRow]) -> list[Flow
             _p(
                 f"Fenêtre : {_d(window[0])} → {_d(window[1])} ; "
                 f"hôtes évalués : {data.get('hosts_assessed', 0)} ; total sortant : "
-                f"{_mb(data.get('window_bytes', 0))} ; méthode : moyenne + {m.get('k')} écarts-types, "
-                f"{m.get('peak_factor')} × pic, plancher {_mb(m.get('floor_bytes', 0))}/h, "
-                f"référence {m.get('baseline_days')} jours ; capteurs : {data.get('sensors')}."
+                f"{_mb(data.get('window_bytes', 0))} ; méthode : moyenne + {_num(m.get('k'))} écarts-types, "
+                f"{_num(m.get('peak_factor'))} × pic, plancher {_mb(m.get('floor_bytes', 0))}/h, "
+                f"référence {m.get('baseline_days')} jours ; flux lus : "
+                + ", ".join(f"{SENSORS.get(k, k)} {v}" for k, v in (data.get("sensors") or {}).items())
+                + "."
             )
         )
         rows = [
