@@ -162,8 +162,11 @@ def _reopen_passable(
             if before is None
             else f" ; joignable de l'extérieur : avant {yes[before]}, après {yes[bool(after)]}"
         )
-        for note in out.gate.notes:
-            link += f"\n    [yellow]reste injoignable[/] : {note}"
+        for h in out.gate.held_by:
+            link += (
+                f"\n    [yellow]reste injoignable[/] : la passerelle {h['gateway']} est encore isolée "
+                f"par l'étape {h['step']} « {h['title']} » (à lever une fois la machine reconstruite)"
+            )
         ctx.console.print(f"  [green]étape {out.stage}[/] : {access} rouvert par {' + '.join(people)}{link}")
         ctx.mark(when, STAGE, f"accès {access} rouvert (étape {out.stage})")
         done.append(access)
