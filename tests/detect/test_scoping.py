@@ -1,0 +1,68 @@
+"""A rule sees only events of its logsource; a field missing from the logs reads as NULL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.detect.helpers import detect, fired, rule
+
+SYSMON = {"_product": "windows", "_service": "microsoft-windows-sysmon/operational",
+          "Channel": "Microsoft-Windows-Sysmon/Operational"}
+SECURITY = {"_product": "windows", "_service": "security", "Channel": "Security"}
+SSHD = {"_product": "linux", "_service": "sshd"}
+
+KEYWORD = "  keywords:\n    - 'whoami'\n  condition: keywords\n"
+LINUX_KW = rule("40000000-0000-4000-8000-000000000001", KEYWORD, logsource="product: linux")
+PROC = rule("40000000-0000-4000-8000-000000000002",
+            "  sel:\n    Image|endswith: '\\whoami.exe'\n  condition: sel\n",
+            logsource="product: windows\n  category: process_creation")
+MACOS = rule("40000000-0000-4000-8000-000000000003", KEYWORD,
+             logsource="product: macos\n  category: process_creation")
+AUTH = rule("40000000-0000-4000-8000-000000000004", "  sel:\n    message|contains: 'Failed password'\n"
+            "  condition: sel\n", logsource="product: linux\n  service: auth")
+SYSMON_ONLY = rule("40000000-0000-4000-8000-000000000005",
+                   "  sel:\n    EventID: 1\n  condition: sel\n", logsource="product: windows\n  service: sysmon")
+
+
+def test_linux_rule_never_fires_on_windows_events(tmp_path: Path) -> None:
+    rows = [{**SYSMON, "EventID": "1", "Image": "C:\\whoami.exe", "_raw": "whoami"},
+            {**SECURITY, "EventID": "4688", "_raw": "whoami /all"},
+            {**SSHD, "message": "session: whoami", "_raw": "sshd: whoami"}]
+    alerts = detect(tmp_path, {"l.yml": LINUX_KW}, rows)
+    assert [(a.rule_id, a.events[0].record) for a in alerts] == [("40000000-0000-4000-8000-000000000001", 3)]
+
+
+def test_sysmon_rule_does_not_fire_on_security_events(tmp_path: Path) -> None:
+    rows = [{**SECURITY, "EventID": "1", "Image": "C:\\Windows\\whoami.exe"},   # same fields, other channel
+            {**SECURITY, "EventID": "4688", "Image": "C:\\Windows\\whoami.exe"},
+            {**SYSMON, "EventID": "3", "Image": "C:\\Windows\\whoami.exe"},     # Sysmon, not process creation
+            {**SYSMON, "EventID": "1", "Image": "C:\\Windows\\whoami.exe"}]
+    alerts = detect(tmp_path, {"p.yml": PROC, "s.yml": SYSMON_ONLY}, rows)
+    assert sorted((a.rule_id[-1], a.events[0].record) for a in alerts) == [("2", 4), ("5", 4)]
+
+
+def test_rule_of_a_logsource_we_do_not_ingest_matches_nothing(tmp_path: Path) -> None:
+    rows = [{**SYSMON, "EventID": "1", "_raw": "whoami"}, {**SSHD, "_raw": "whoami"}]
+    assert detect(tmp_path, {"m.yml": MACOS}, rows) == []
+
+
+def test_linux_auth_service_covers_sshd_lines_only_on_linux(tmp_path: Path) -> None:
+    rows = [{**SSHD, "message": "Failed password for root"},
+            {"_product": "linux", "_service": "syslog", "message": "Failed password for root"},
+            {**SECURITY, "message": "Failed password for root"}]
+    alerts = detect(tmp_path, {"a.yml": AUTH}, rows)
+    assert [a.events[0].record for a in alerts] == [1]
+
+
+def test_a_field_the_logs_lack_reads_as_null_and_the_rule_still_runs(tmp_path: Path) -> None:
+    # no event has OriginalFileName: the selection on it is false, its negation true, nothing errors
+    text = rule("40000000-0000-4000-8000-000000000006",
+                "  sel:\n    Image|endswith: '\\rundll32.exe'\n  named:\n    OriginalFileName: RUNDLL32.EXE\n"
+                "  condition: sel and not named\n",
+                logsource="product: windows\n  category: process_creation")
+    alone = rule("40000000-0000-4000-8000-000000000007",
+                 "  sel:\n    OriginalFileName: RUNDLL32.EXE\n  condition: sel\n",
+                 logsource="product: windows\n  category: process_creation")
+    rows = [{**SYSMON, "EventID": "1", "Image": "C:\\x\\rundll32.exe"}]
+    assert fired(detect(tmp_path, {"r.yml": text, "s.yml": alone}, rows)) == {
+        "40000000-0000-4000-8000-000000000006": 1}
