@@ -21,7 +21,8 @@ MACOS = rule("40000000-0000-4000-8000-000000000003", KEYWORD,
 AUTH = rule("40000000-0000-4000-8000-000000000004", "  sel:\n    message|contains: 'Failed password'\n"
             "  condition: sel\n", logsource="product: linux\n  service: auth")
 SYSMON_ONLY = rule("40000000-0000-4000-8000-000000000005",
-                   "  sel:\n    EventID: 1\n  condition: sel\n", logsource="product: windows\n  service: sysmon")
+                   "  sel:\n    EventID: 1\n  condition: sel\n",
+                   logsource="product: windows\n  service: sysmon")
 
 
 def test_linux_rule_never_fires_on_windows_events(tmp_path: Path) -> None:
