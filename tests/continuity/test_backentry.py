@@ -247,3 +247,13 @@ def test_admission_prescription_identity_link_and_fhir_export(
         r for r in linked if r["resourceType"] == "MedicationAdministration" and r["status"] == "not-done"
     ]
     assert not_done[0]["statusReason"][0]["text"] == "refus"
+
+
+def test_recover_waits_for_every_form(imported: Store, kit: KitPlan) -> None:
+    from rempart.continuity.reconcile import is_complete
+
+    assert not is_complete(imported, "capitouls")  # the kit's forms are out on the wards
+    with imported.session() as s:
+        for f in kit.forms():
+            register.void_form(s, f.serial, "exercice annulé", LATER, "cadre")
+        assert is_complete(s, "capitouls")

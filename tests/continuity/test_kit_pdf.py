@@ -155,3 +155,51 @@ def test_stale_snapshot_is_flagged_on_every_page(group: Group, tmp_path: Path) -
     assert plan.stale
     pages = _pages(kit_pdf.render_unit(plan, plan.units[0], tmp_path))
     assert all("instantané ancien" in pg for pg in pages)
+
+
+def test_printed_qr_code_is_the_serial_establishment_and_form_type(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Read the modules back from the rendered page and compare them with the symbol of the payload."""
+    import segno
+    from PIL import Image
+
+    need(shutil.which("pdftoppm") is not None, "poppler-utils (pdftoppm) not installed")
+    plan, files, _ = built
+    blank = plan.units[0].blanks[0]
+    pages = _pages(files[0])
+    page_no = next(i for i, pg in enumerate(pages, 1) if f"N° {blank.serial}" in pg)
+    dpi = 400
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            str(dpi),
+            "-gray",
+            "-png",
+            "-f",
+            str(page_no),
+            "-l",
+            str(page_no),
+            str(files[0]),
+            str(tmp_path / "q"),
+        ],
+        check=True,
+    )
+    img = Image.open(next(tmp_path.glob("q-*.png"))).convert("L")
+    assert blank.qr_payload == f"RMP:{blank.serial}:CAPITOULS:{kits.FORM_TYPES[blank.form_type]}"
+    code = segno.make_qr(blank.qr_payload, error="m", mask=0, boost_error=False)
+    n = code.symbol_size(border=0)[0]
+    w, h = kit_pdf.PORTRAIT
+    x0, top, size = w - kit_pdf.M - 58, h - (h - kit_pdf.M - 92 + 58), 58.0
+    cell = size / (n + 4)
+    scale = dpi / 72
+    read = [
+        [
+            img.getpixel(
+                (int((x0 + (2 + c + 0.5) * cell) * scale), int((top + (2 + r + 0.5) * cell) * scale))
+            )
+            < 128
+            for c in range(n)
+        ]
+        for r in range(n)
+    ]
+    assert read == [[bool(v) for v in row] for row in code.matrix]

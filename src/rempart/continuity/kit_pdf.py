@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import segno
+from reportlab import rl_config
 from reportlab.lib.colors import Color, black, white
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -21,6 +22,9 @@ from reportlab.pdfgen.canvas import Canvas
 from rempart.continuity.census import PARIS, Patient, Prescription
 from rempart.continuity.kits import FORM_TITLES, Form, KitPlan, UnitKit
 from rempart.continuity.snapshot import format_age
+
+# compressed streams stay binary: ASCII85 would only make the files larger and the kits slower to build
+rl_config.useA85 = 0
 
 PORTRAIT = A4
 LANDSCAPE = landscape(A4)
@@ -62,6 +66,20 @@ def local(dt: datetime, fmt: str = "%d/%m/%Y %H:%M") -> str:
     return dt.astimezone(PARIS).strftime(fmt)
 
 
+def fitted(text: str, width: float, size: float, font: str) -> tuple[str, float]:
+    """Text and size that fit the width: shrunk down to 6 pt, then cut with '…' (never overflowing a cell)."""
+    if len(text) * size < width:  # no glyph of these fonts is wider than 1 em: it fits as it is
+        return text, size
+    w = stringWidth(text, font, size)
+    while w > width and size > 6:
+        size -= 0.5
+        w = stringWidth(text, font, size)
+    while w > width and len(text) > 2:
+        text = text[:-2] + "…"
+        w = stringWidth(text, font, size)
+    return text, size
+
+
 def fit(
     c: Canvas,
     text: str,
@@ -72,14 +90,7 @@ def fit(
     font: str = FONT,
     right: bool = False,
 ) -> None:
-    """Draw text shrunk (down to 6 pt) then cut with '…' so that it never overflows its cell."""
-    w = stringWidth(text, font, size)
-    while w > width and size > 6:
-        size -= 0.5
-        w = stringWidth(text, font, size)
-    while w > width and len(text) > 2:
-        text = text[:-2] + "…"
-        w = stringWidth(text, font, size)
+    text, size = fitted(text, width, size, font)
     c.setFont(font, size)
     if right:
         c.drawRightString(x + width, y, text)
@@ -87,30 +98,30 @@ def fit(
         c.drawString(x, y, text)
 
 
+RUN = re.compile(rb"\x01+")
+
+
 def qr(c: Canvas, payload: str, x: float, y: float, size: float) -> None:
-    """A QR code as one filled path of horizontal runs (fixed mask: 4x faster than segno's search)."""
+    """A QR code as one filled path of horizontal runs, in module units (fixed mask: 4x faster to make).
+
+    The path is written as PDF operators with integer coordinates (``addLiteral``): a kit prints a few
+    hundred codes and ReportLab's generic path API would double their cost."""
     code = segno.make_qr(payload, error="m", mask=0, boost_error=False)
-    matrix = [list(row) for row in code.matrix]
-    n = len(matrix)
+    n = code.symbol_size(border=0)[0]
     quiet = 2
-    cell = size / (n + 2 * quiet)
+    c.saveState()
     c.setFillColor(white)
     c.rect(x, y, size, size, stroke=0, fill=1)
-    path = c.beginPath()
-    for r, row in enumerate(matrix):
-        col = 0
-        while col < n:
-            if row[col]:
-                start = col
-                while col < n and row[col]:
-                    col += 1
-                path.rect(
-                    x + (quiet + start) * cell, y + size - (quiet + r + 1) * cell, (col - start) * cell, cell
-                )
-            else:
-                col += 1
     c.setFillColor(black)
-    c.drawPath(path, stroke=0, fill=1)
+    cell = size / (n + 2 * quiet)
+    c.transform(cell, 0, 0, -cell, x, y + size)  # one unit per module, rows going down as in the matrix
+    ops = [
+        f"{quiet + m.start()} {quiet + r} {m.end() - m.start()} 1 re"
+        for r, row in enumerate(code.matrix)
+        for m in RUN.finditer(bytes(row))
+    ]
+    c.addLiteral("\n".join(ops) + "\nf")
+    c.restoreState()
 
 
 def identity_line(p: Patient) -> str:
@@ -129,8 +140,26 @@ class KitWriter:
         self.c.setAuthor("rempart")
         self.page_no = 0
         self.size = PORTRAIT
+        self.statics: dict[tuple[object, ...], str] = {}
+        self.in_static = False
         age = format_age(plan.snapshot_age)
         self.snap_text = f"Instantané du {local(plan.taken_at)} (âge à l'impression : {age})"
+
+    def static(self, key: tuple[object, ...], draw: Callable[[], None]) -> None:
+        """Draw once into a PDF form XObject, then reuse it: a kit repeats the same frames many times."""
+        if self.in_static:
+            draw()
+            return
+        name = self.statics.get(key)
+        if name is None:
+            name = f"S{len(self.statics)}"
+            self.in_static = True
+            self.c.beginForm(name)
+            draw()
+            self.c.endForm()
+            self.in_static = False
+            self.statics[key] = name
+        self.c.doForm(name)
 
     # -- page frame ---------------------------------------------------------------------------------
     def page(self, size: tuple[float, float], title: str, form: Form | None = None) -> float:
@@ -142,6 +171,18 @@ class KitWriter:
         self.c.setPageSize(size)
         w, h = size
         c = self.c
+        self.static(("frame", size, title), lambda: self._frame(size, title))
+        if form is not None:
+            qr(c, form.qr_payload, w - M - 58, h - M - 92, 58)
+            fit(c, f"N° {form.serial}", w - M - 230, h - M - 44, 168, 10, BOLD, right=True)
+        fit(
+            c, f"{self.plan.establishment.id} — page {self.page_no}", w - M - 140, M + 2, 140, 7.5, right=True
+        )
+        return h - M - 44
+
+    def _frame(self, size: tuple[float, float], title: str) -> None:
+        w, h = size
+        c = self.c
         c.setFillColor(GREY)
         c.rect(M, h - M - 30, w - 2 * M, 30, stroke=0, fill=1)
         c.setFillColor(black)
@@ -150,25 +191,12 @@ class KitWriter:
         inc = self.plan.incident_ref or "préparation (hors incident)"
         fit(c, f"Incident : {inc} — Kit n° {self.plan.number}", w - M - 230, h - M - 13, 224, 8.5, right=True)
         fit(c, f"Début : {local(self.plan.started_at)}", w - M - 230, h - M - 26, 224, 8.5, right=True)
-        if form is not None:
-            qr(c, form.qr_payload, w - M - 58, h - M - 92, 58)
-            fit(c, f"N° {form.serial}", w - M - 230, h - M - 44, 168, 10, BOLD, right=True)
-        self._footer()
-        return h - M - 44
-
-    def _footer(self) -> None:
-        w, _ = self.size
-        c = self.c
         c.setStrokeColor(black)
         c.line(M, M + 12, w - M, M + 12)
-        color = RED if self.plan.stale else black
-        c.setFillColor(color)
+        c.setFillColor(RED if self.plan.stale else black)
         stale = " — ATTENTION : instantané ancien, vérifier chaque prescription" if self.plan.stale else ""
         fit(c, self.snap_text + stale, M, M + 2, w - 2 * M - 150, 7.5, BOLD if stale else FONT)
         c.setFillColor(black)
-        fit(
-            c, f"{self.plan.establishment.id} — page {self.page_no}", w - M - 140, M + 2, 140, 7.5, right=True
-        )
 
     def ident_block(self, y: float, p: Patient, width: float) -> float:
         c = self.c
@@ -208,6 +236,39 @@ class KitWriter:
         size: float = 9,
         bold_cols: Sequence[int] = (),
     ) -> float:
+        """A ruled table: header and rules drawn once per shape, cell texts on each page."""
+        n = len(rows)
+        self.static(
+            ("table", x, y, tuple(widths), tuple(header), n, row_h, size),
+            lambda: self._grid(x, y, widths, header, n, row_h, size),
+        )
+        # one text object for every cell: a page of prescriptions is drawn in a single BT…ET block
+        text = self.c.beginText()
+        y -= row_h
+        for row in rows:
+            cx = x
+            for i, (wdt, cell) in enumerate(zip(widths, row, strict=True)):
+                if cell:
+                    font = BOLD if i in bold_cols else FONT
+                    value, fsize = fitted(cell, wdt - 6, size, font)
+                    text.setFont(font, fsize)
+                    text.setTextOrigin(cx + 3, y - row_h + 5)
+                    text.textOut(value)
+                cx += wdt
+            y -= row_h
+        self.c.drawText(text)
+        return y
+
+    def _grid(
+        self,
+        x: float,
+        y: float,
+        widths: Sequence[float],
+        header: Sequence[str],
+        n: int,
+        row_h: float,
+        size: float,
+    ) -> None:
         c = self.c
         total = sum(widths)
         c.setFillColor(GREY)
@@ -217,16 +278,13 @@ class KitWriter:
         for wdt, text in zip(widths, header, strict=True):
             fit(c, text, cx + 3, y - row_h + 5, wdt - 6, size - 0.5, BOLD)
             cx += wdt
-        y -= row_h
-        for row in rows:
-            c.rect(x, y - row_h, total, row_h, stroke=1, fill=0)
-            cx = x
-            for i, (wdt, text) in enumerate(zip(widths, row, strict=True)):
-                c.line(cx, y, cx, y - row_h)
-                fit(c, text, cx + 3, y - row_h + 5, wdt - 6, size, BOLD if i in bold_cols else FONT)
-                cx += wdt
-            y -= row_h
-        return y
+        c.rect(x, y - row_h * (n + 1), total, row_h * n, stroke=1, fill=0)
+        for k in range(2, n + 1):
+            c.line(x, y - row_h * k, x + total, y - row_h * k)
+        cx = x
+        for wdt in widths[:-1]:
+            cx += wdt
+            c.line(cx, y - row_h, cx, y - row_h * (n + 1))
 
     # -- sections -----------------------------------------------------------------------------------
     def cover(self) -> None:
@@ -361,10 +419,39 @@ class KitWriter:
         )
 
     def _mar(self, y: float, chunk: list[tuple[int, Prescription]], form: Form) -> None:
+        c = self.c
+        start = self.plan.window_start
+        hours, label_w, row_h = self.plan.config.mar_hours, 170.0, 20.0
+        col = (LANDSCAPE[0] - 2 * M - label_w) / hours
+        self.static(("mar", y, len(chunk)), lambda: self._mar_grid(y, len(chunk), label_w, row_h))
+        y -= 4 + row_h
+        slots: dict[str, dict[int, str]] = {}
+        for rid, at in form.planned:
+            slots.setdefault(rid, {})[int((at - start).total_seconds() // 3600)] = local(at, "%H:%M")
+        shade = c.beginPath()  # every planned cell in one path, every label in one text object
+        text = c.beginText()
+        for i, rx in chunk:
+            name = f"{i} · {rx.drug}" + (" (si besoin)" if rx.prn else "")
+            label, fsize = fitted(name, label_w - 6, 8, FONT)
+            text.setFont(FONT, fsize)
+            text.setTextOrigin(M + 3, y - 13)
+            text.textOut(label)
+            text.setFont(FONT, 5.5)
+            for h, when in slots.get(rx.request_id, {}).items():
+                x = M + label_w + h * col
+                shade.rect(x + 0.5, y - row_h + 0.5, col - 1, row_h - 1)
+                text.setTextOrigin(x + 1.5, y - 6.5)
+                text.textOut(when)
+            y -= row_h
+        c.setFillColor(LIGHT)
+        c.drawPath(shade, stroke=0, fill=1)
+        c.setFillColor(black)
+        c.drawText(text)
+
+    def _mar_grid(self, y: float, n: int, label_w: float, row_h: float) -> None:
         c, w = self.c, LANDSCAPE[0] - 2 * M
         start = self.plan.window_start
         hours = self.plan.config.mar_hours
-        label_w = 170
         col = (w - label_w) / hours
         fit(
             c,
@@ -378,40 +465,44 @@ class KitWriter:
             BOLD,
         )
         y -= 4
-        row_h = 20
         c.setFillColor(GREY)
         c.rect(M, y - row_h, w, row_h, stroke=1, fill=1)
         c.setFillColor(black)
         fit(c, "Ligne / médicament", M + 3, y - 12, label_w - 6, 8, BOLD)
         for h in range(hours):
-            at = start + timedelta(hours=h)
-            fit(c, local(at, "%Hh"), M + label_w + h * col + 2, y - 12, col - 3, 7.5, BOLD)
-        y -= row_h
-        slots: dict[str, dict[int, str]] = {}
-        for rid, at in form.planned:
-            slots.setdefault(rid, {})[int((at - start).total_seconds() // 3600)] = local(at, "%H:%M")
-        for i, rx in chunk:
-            c.rect(M, y - row_h, w, row_h, stroke=1, fill=0)
-            name = f"{i} · {rx.drug}" + (" (si besoin)" if rx.prn else "")
-            fit(c, name, M + 3, y - 13, label_w - 6, 8)
-            planned = slots.get(rx.request_id, {})
-            for h in range(hours):
-                x = M + label_w + h * col
-                if (when := planned.get(h)) is not None:
-                    c.setFillColor(LIGHT)
-                    c.rect(x, y - row_h, col, row_h, stroke=0, fill=1)
-                    c.setFillColor(black)
-                    c.setFont(FONT, 5.5)
-                    c.drawString(x + 1.5, y - 6.5, when)
-                c.line(x, y, x, y - row_h)
-            y -= row_h
+            fit(
+                c,
+                local(start + timedelta(hours=h), "%Hh"),
+                M + label_w + h * col + 2,
+                y - 12,
+                col - 3,
+                7.5,
+                BOLD,
+            )
+        c.rect(M, y - row_h * (n + 1), w, row_h * n, stroke=1, fill=0)
+        for k in range(2, n + 1):
+            c.line(M, y - row_h * k, M + w, y - row_h * k)
+        for h in range(hours):
+            x = M + label_w + h * col
+            c.line(x, y, x, y - row_h * (n + 1))
 
     def blank(self, form: Form) -> None:
         w = PORTRAIT[0] - 2 * M
         y = self.page(PORTRAIT, FORM_TITLES[form.form_type], form) - 54
-        getattr(self, f"_blank_{form.form_type}")(y, w, form)
+        # the body of a blank form is the same on every copy: only the serial, QR and identity differ
+        self.static(("blank", form.form_type), lambda: getattr(self, f"_blank_{form.form_type}")(y, w))
+        if form.provisional_id:
+            fit(
+                self.c,
+                f"Identité provisoire pré-attribuée : {form.provisional_id}",
+                M + 8,
+                y - 18,
+                w - 16,
+                14,
+                BOLD,
+            )
 
-    def _blank_prescription(self, y: float, w: float, form: Form) -> None:
+    def _blank_prescription(self, y: float, w: float) -> None:
         y = self.blank_ident(y, w - 0)
         cols = (150, 50, 50, 55, 95, 60, w - 460)
         head = ("Médicament (DCI)", "Dose", "Unité", "Voie", "Fréquence / heures", "Début", "Prescripteur")
@@ -426,7 +517,7 @@ class KitWriter:
             8.5,
         )
 
-    def _blank_administration(self, y: float, w: float, form: Form) -> None:
+    def _blank_administration(self, y: float, w: float) -> None:
         y = self.blank_ident(y, w)
         cols = (78, 140, 70, 50, 55, 70, w - 463)
         head = (
@@ -440,12 +531,11 @@ class KitWriter:
         )
         self.table(M, y - 4, cols, head, [[""] * 7 for _ in range(22)], row_h=24)
 
-    def _blank_admission(self, y: float, w: float, form: Form) -> None:
+    def _blank_admission(self, y: float, w: float) -> None:
         c = self.c
         c.setFillColor(LIGHT)
         c.rect(M, y - 40, w, 38, stroke=1, fill=1)
         c.setFillColor(black)
-        fit(c, f"Identité provisoire pré-attribuée : {form.provisional_id}", M + 8, y - 18, w - 16, 14, BOLD)
         fit(
             c,
             "À reporter sur chaque feuille du patient ; "
@@ -474,7 +564,7 @@ class KitWriter:
         )
         self.table(M, y, (210, w - 210), ("Rubrique", "À remplir"), [[f, ""] for f in fields], row_h=30)
 
-    def _blank_lab(self, y: float, w: float, form: Form) -> None:
+    def _blank_lab(self, y: float, w: float) -> None:
         c = self.c
         y = self.blank_ident(y, w)
         tests = (

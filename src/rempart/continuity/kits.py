@@ -36,11 +36,12 @@ class KitConfig:
     hours: int = 8  # blank forms for at least this many hours of care
     mar_hours: int = 24  # span of the pre-filled MAR grids
     max_snapshot_age: timedelta = timedelta(hours=2)
-    # blank forms per 10 patients per 8 hours, and the minimum per unit
+    # blank forms per 10 patients per 8 hours, and the minimum per unit (a 100-bed clinic admits
+    # a dozen patients a day; paper prescriptions and lab requests are more frequent)
     per_10_patients_8h: tuple[tuple[str, int], ...] = (
         ("prescription", 5),
         ("administration", 3),
-        ("admission", 2),
+        ("admission", 1),
         ("lab", 3),
     )
     minimum: int = 2

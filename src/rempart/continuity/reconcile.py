@@ -22,6 +22,7 @@ from rempart.continuity import register
 from rempart.continuity.backentry import entries_of
 from rempart.continuity.kit_pdf import BOLD, FONT, M, fit, local
 from rempart.continuity.kits import FORM_TITLES
+from rempart.store.db import Store
 from rempart.store.models.continuity import EntryRow, FormRow, IdentityLinkRow, PlannedDoseRow
 
 MATCH_WINDOW = timedelta(hours=1)  # a line without its MAR slot fills the nearest slot within this window
@@ -168,9 +169,12 @@ def build_report(
     )
 
 
-def is_complete(session: Session, establishment: str) -> bool:
+def is_complete(store_or_session: Store | Session, establishment: str) -> bool:
     """For recover: every paper form entered or voided, every provisional identity merged."""
-    return build_report(session, establishment).complete
+    if isinstance(store_or_session, Store):
+        with store_or_session.session() as s:
+            return build_report(s, establishment).complete
+    return build_report(store_or_session, establishment).complete
 
 
 STATUS_LABELS = (
