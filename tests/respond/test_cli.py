@@ -89,3 +89,16 @@ def test_journal_verify_names_the_altered_entry(db: str) -> None:
     code, out = cli("journal", "verify")
     assert code == 2
     assert "entry 3: content was altered" in out
+
+
+def test_later_commands_reuse_the_runs_adapters_file(db: str, tmp_path: Path) -> None:
+    record = tmp_path / "record.jsonl"
+    adapters = tmp_path / "adapters.yaml"
+    adapters.write_text(f"dummy: {{record: {record}}}\ndummy_for: [nftables, ssh, postfix, webhook]\n")
+    assert cli("respond", "INC-0001", "--adapters", str(adapters))[0] == 0
+    assert cli("approve", "1", "6", "--as", "c.martin")[0] == 0
+    code, out = cli("approve", "1", "6", "--as", "m.durand")  # no --adapters: the run's file is used
+    assert code == 0 and f"using the run's adapters file {adapters}" in out
+    assert "dummy adapter" not in out
+    applied = [line for line in record.read_text().splitlines() if '"adapter":"ssh"' in line]
+    assert len(applied) == 2  # the DPI and file servers, through the configured adapters

@@ -51,6 +51,16 @@ def _adapters(path: Path | None) -> dict[str, Adapter]:
     return registry.build(registry.load_config(path))
 
 
+def _run_adapters(store: Store, run: int, path: Path | None) -> dict[str, Adapter]:
+    """The adapters given, else those the run was started with: never the dummy by omission."""
+    if path is None:
+        source = service.adapters_source(store, run)
+        if source is not None:
+            console.print(f"using the run's adapters file {source}")
+            path = Path(source)
+    return _adapters(path)
+
+
 def _render_run(report: service.RunReport) -> None:
     table = Table(
         title=f"run {report.run_id} — {report.incident_ref} — {report.establishment} — "
@@ -152,13 +162,23 @@ def respond(
         cfg = registry.load_config(adapters) if adapters else None
         _render_dry(service.dry_run(_store(), incident, loaded, group, registry.for_review(cfg)))
         return
-    _render_run(service.respond(_store(), incident, loaded, group, _adapters(adapters), actor))
+    store = _store()
+    previous = service.latest_run(store, incident)
+    if adapters is None and previous is not None:  # resuming: reach the same systems as before
+        found = service.adapters_source(store, previous)
+        adapters = Path(found) if found else None
+    source = str(adapters.resolve()) if adapters else None
+    report = service.respond(
+        store, incident, loaded, group, _adapters(adapters), actor, adapters_source=source
+    )
+    _render_run(report)
 
 
 @report_errors
 def approve(run: int, step: str, user: User, adapters: AdaptersFile = None) -> None:
     """Approve STEP of RUN as USER; the run goes on when the step has the approvals it needs."""
-    _render_run(service.approve(_store(), run, step, user, _adapters(adapters)))
+    store = _store()
+    _render_run(service.approve(store, run, step, user, _run_adapters(store, run, adapters)))
 
 
 @report_errors
@@ -170,7 +190,8 @@ def reject(
     adapters: AdaptersFile = None,
 ) -> None:
     """Refuse STEP of RUN: it will not be applied."""
-    _render_run(service.reject(_store(), run, step, user, reason, _adapters(adapters)))
+    store = _store()
+    _render_run(service.reject(store, run, step, user, reason, _run_adapters(store, run, adapters)))
 
 
 @report_errors
@@ -182,7 +203,8 @@ def ack(
     adapters: AdaptersFile = None,
 ) -> None:
     """Acknowledge that a manual STEP of RUN was done."""
-    _render_run(service.ack(_store(), run, step, user, comment, _adapters(adapters)))
+    store = _store()
+    _render_run(service.ack(store, run, step, user, comment, _run_adapters(store, run, adapters)))
 
 
 @report_errors
@@ -194,7 +216,7 @@ def rollback(
 ) -> None:
     """Undo RUN (every step, in reverse order) or only STEP."""
     store = _store()
-    report = service.rollback(store, run, step, actor, _adapters(adapters))
+    report = service.rollback(store, run, step, actor, _run_adapters(store, run, adapters))
     for r in report.results:
         console.print(
             ("[green]ok[/green] " if r.ok else "[red]failed[/red] ")

@@ -138,7 +138,14 @@ def show_run(store: Store, run_id: int) -> RunReport:
 
 
 # -- starting and resuming -------------------------------------------------------------------------
-def _create_run(store: Store, incident: str | int, loaded: LoadedPlan, group: Group, actor: str) -> int:
+def _create_run(
+    store: Store,
+    incident: str | int,
+    loaded: LoadedPlan,
+    group: Group,
+    actor: str,
+    adapters_source: str | None,
+) -> int:
     with store.session() as s:
         inc = find_incident(s, incident)
         facts = IncidentFacts.from_row(inc)
@@ -150,6 +157,7 @@ def _create_run(store: Store, incident: str | int, loaded: LoadedPlan, group: Gr
             playbook=book.id,
             plan_path=loaded.path,
             plan_digest=loaded.digest,
+            adapters_source=adapters_source,
             people=[p.model_dump() for p in loaded.plan.people],
             status=RunStatus.PLANNED.value,
             created_by=actor,
@@ -212,6 +220,11 @@ def _create_run(store: Store, incident: str | int, loaded: LoadedPlan, group: Gr
         return run.id
 
 
+def latest_run(store: Store, incident: str | int) -> int | None:
+    """The incident's most recent plan run, if any."""
+    return _open_run(store, incident)
+
+
 def _open_run(store: Store, incident: str | int) -> int | None:
     with store.session() as s:
         inc = find_incident(s, incident)
@@ -229,16 +242,30 @@ def respond(
     adapters: Adapters,
     actor: str = "rempart",
     sleep: Sleep = time.sleep,
+    adapters_source: str | None = None,
 ) -> RunReport:
-    """Start the plan for an incident, or resume its run where it stopped (after a crash, an approval…)."""
+    """Start the plan for an incident, or resume its run where it stopped (after a crash, an approval…).
+
+    ``adapters_source`` names where ``adapters`` came from (the adapters file); it is kept with the run so
+    that later commands on the run reach the same systems.
+    """
     run_id = _open_run(store, incident)
     if run_id is None or show_run(store, run_id).status == RunStatus.ROLLED_BACK:
-        run_id = _create_run(store, incident, loaded, group, actor)
+        run_id = _create_run(store, incident, loaded, group, actor, adapters_source)
     else:
         with store.session() as s:
             journal.append(s, actor, "run.resumed", subject(run_id), {"plan_sha256": loaded.digest})
     Engine(store, adapters, actor, sleep).advance(run_id)
     return show_run(store, run_id)
+
+
+def adapters_source(store: Store, run_id: int) -> str | None:
+    """The adapters file a run was started with (None: the dummy)."""
+    with store.session() as s:
+        run = s.get(PlanRunRow, run_id)
+        if run is None:
+            raise StateError(f"no plan run {run_id}")
+        return run.adapters_source
 
 
 def _step_row(s: Session, run_id: int, step_ref: str | int) -> tuple[PlanRunRow, PlanStepRow]:

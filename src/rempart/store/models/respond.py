@@ -21,6 +21,9 @@ class PlanRunRow(Base):
     playbook: Mapped[str] = mapped_column(String(64))
     plan_path: Mapped[str] = mapped_column(Text)
     plan_digest: Mapped[str] = mapped_column(String(64))
+    # the adapters file the run was started with: later commands (approve, ack, rollback) reuse it, so
+    # that a step approved without --adapters is not silently "applied" by the dummy
+    adapters_source: Mapped[str | None] = mapped_column(Text)
     people: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # who may approve, as planned
     status: Mapped[str] = mapped_column(String(24))  # see respond.states.RunStatus
     created_by: Mapped[str] = mapped_column(String(128))

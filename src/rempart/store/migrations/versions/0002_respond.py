@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("playbook", sa.String(length=64), nullable=False),
         sa.Column("plan_path", sa.Text(), nullable=False),
         sa.Column("plan_digest", sa.String(length=64), nullable=False),
+        sa.Column("adapters_source", sa.Text(), nullable=True),
         sa.Column("people", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=24), nullable=False),
         sa.Column("created_by", sa.String(length=128), nullable=False),
