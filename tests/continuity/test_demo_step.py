@@ -50,3 +50,27 @@ def test_demo_step_reconciles_every_form_and_flags_the_planted_errors(
     with cstore.session() as s:
         texts = [e.text for e in incident_log.entries(s, iid) if e.source == "continuity"]
     assert any("Kits" in t for t in texts) and any("Rapprochement" in t for t in texts)
+
+
+def test_report_without_an_end_date_uses_the_last_returned_form(
+    tmp_path: Path, group: Group, cstore: Store, example_group_path: Path
+) -> None:
+    from rempart.continuity.reconcile import build_report
+
+    ctx = DemoContext(
+        workdir=tmp_path,
+        group_path=example_group_path,
+        group=group,
+        store=cstore,
+        events_db=tmp_path / "e.duckdb",
+        console=Console(record=True, width=140),
+        attacked="capitouls",
+        attacker_ip="203.0.113.66",
+        start=NOW - timedelta(hours=3),
+        now=NOW,
+    )
+    continuity_step.run(ctx)  # no incident: kits printed "hors incident", the rest is the same
+    with cstore.session() as s:
+        later = build_report(s, "capitouls", now=NOW + timedelta(days=30))  # what recover sees, much later
+    assert later.until == ctx.facts["continuity"]["downtime_end"]
+    assert (len(later.duplicates), len(later.omissions)) == (1, 1)

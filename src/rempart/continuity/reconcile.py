@@ -122,9 +122,11 @@ def _omissions(
 def build_report(
     session: Session, establishment: str, now: datetime | None = None, until: datetime | None = None
 ) -> Report:
+    """``until`` is the end of paper care; by default the last time a form came back (or now)."""
     now = now or datetime.now(UTC)
-    until = until or now
     forms = register.forms_of(session, establishment)
+    returned = [f.returned_at for f in forms if f.returned_at is not None]
+    until = until or (max(returned) if returned else now)
     entries = entries_of(session, establishment)
     serials: dict[str, list[str]] = {s: [] for s in ("returned", "entered", "voided", "unaccounted")}
     by_type: dict[str, dict[str, int]] = {}
