@@ -177,3 +177,41 @@ def test_a_gateway_still_isolated_is_noted(store: object, group: object, example
     assert "rempart rollback" in vpn.notes[0] and vpn.held_by[0]["title"].startswith("Isoler")
     assert rdp.held_by == []  # its gateway is the firewall, which nothing isolates
     assert vpn.to_dict()["held_by"] == vpn.held_by
+
+
+def test_an_interrupted_reopening_blocks_the_next_until_finished(contained: Contained, con: object) -> None:
+    from rempart.store.models.recover import ReopeningRow
+
+    c = contained
+    _investigate(c, con)
+    for access in ("vpn-nomade", "passerelle-rdp"):
+        _attest_all(c, access)
+        staging.reopen(c.store, c.group, POLICY, c.ref, access, "c.martin", c.adapters, now=c.now)
+    with c.store.session() as s:  # a process died between the decision and the rollback
+        s.add(
+            ReopeningRow(
+                incident_id=c.incident_id,
+                access_id="passerelle-rdp",
+                establishment="capitouls",
+                actor="m.durand",
+                decided_at=c.now,
+                status="decided",
+                gate={},
+            )
+        )
+    with pytest.raises(StateError, match="passerelle-rdp' is not finished") as err:
+        staging.reopen(c.store, c.group, POLICY, c.ref, "vpn-nomade", "m.durand", c.adapters, now=c.now)
+    assert "rempart reopen INC-0001 passerelle-rdp" in str(err.value)
+    assert staging.reopen(
+        c.store, c.group, POLICY, c.ref, "passerelle-rdp", "m.durand", c.adapters, now=c.now
+    ).reopened
+    assert (
+        staging.reopen(c.store, c.group, POLICY, c.ref, "vpn-nomade", "m.durand", c.adapters, now=c.now).stage
+        == 2
+    )
+    statuses = [(r.access_id, r.status) for r in staging.reopenings(c.store, c.incident_id)]
+    assert statuses == [
+        ("passerelle-rdp", "interrupted"),
+        ("passerelle-rdp", "reopened"),
+        ("vpn-nomade", "reopened"),
+    ]

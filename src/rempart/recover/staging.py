@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from rempart.domain.inventory import Group
 from rempart.errors import StateError
@@ -73,6 +74,7 @@ def reopen(
             return ReopenOutcome(gate, True, False, 0, "approval recorded; " + "; ".join(gate.refusals()))
         raise gates.GateClosed(gate, f"re-opening by {actor}")
     with store.session() as s:
+        _settle_interrupted(s, incident_id, access_id)
         pending = s.execute(
             select(ReopeningRow.access_id).where(
                 ReopeningRow.incident_id == incident_id, ReopeningRow.status == "decided"
@@ -80,8 +82,8 @@ def reopen(
         ).first()
         if pending is not None:
             raise StateError(
-                f"the re-opening of access '{pending[0]}' is still in progress: one access at a time",
-                hint="wait for it to finish (or see `rempart gates` for its state)",
+                f"the re-opening of access '{pending[0]}' is not finished: one access at a time",
+                hint=f"run `rempart reopen {gate.incident_ref} {pending[0]} --as PERSON` again to finish it",
             )
         stage = (
             s.execute(
@@ -156,6 +158,23 @@ def reopen(
             data={"access": access_id, "stage": stage, "status": status},
         )
     return ReopenOutcome(gate, approved_now, ok, stage, detail)
+
+
+def _settle_interrupted(s: Session, incident_id: int, access_id: str) -> None:
+    """A re-opening cut short (crash between decision and result): finished if its access is open now,
+    taken over if it is the access asked for again; respond's rollback is idempotent either way."""
+    run = gates.latest_run(s, incident_id)
+    stale = s.execute(
+        select(ReopeningRow).where(ReopeningRow.incident_id == incident_id, ReopeningRow.status == "decided")
+    ).scalars()
+    for row in stale:
+        if gates.access_state(run, row.access_id) == gates.REOPENED:
+            row.status, row.detail = (
+                "reopened",
+                "completed before an interruption (state read back from the run)",
+            )
+        elif row.access_id == access_id:
+            row.status, row.detail = "interrupted", "taken over by a new attempt"
 
 
 def reopenings(store: Store, incident_id: int) -> list[ReopeningRow]:
