@@ -120,3 +120,16 @@ def test_golden_nft_transaction_keeps_allowlist_and_own_networks() -> None:
         assert saddr and saddr[0]["op"] == "!="
         assert {"prefix": {"addr": "10.250.0.0", "len": 24}} in saddr[0]["right"]["set"]
         assert {"prefix": {"addr": "10.11.0.0", "len": 16}} in saddr[0]["right"]["set"]
+
+
+def test_example_adapters_file_is_valid() -> None:
+    from rempart.adapters import registry
+
+    config = registry.load_config(EXAMPLES / "adapters.yaml")
+    adapters = registry.build(config)
+    assert set(adapters) == set(registry.NAMES)
+    nft = adapters["nftables"]
+    assert isinstance(nft, NftablesAdapter)
+    (op,) = nft.plan("apply", example_actions()["fermer-acces-externes"])
+    assert op.argv[0] == "ssh" and "StrictHostKeyChecking=yes" in op.argv
+    assert op.argv[-6:] == ("root@10.11.0.1", "--", "nft", "-j", "-f", "-")
