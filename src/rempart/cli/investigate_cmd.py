@@ -60,9 +60,12 @@ def timeline_cmd(
     with _store().session() as s, _events() as con:
         inc = get_incident(s, incident)
         entries = timeline.build_timeline(s, con, inc)
-        {Format.CSV: timeline.write_csv, Format.JSON: timeline.write_json}.get(
-            fmt, lambda e, o: timeline.write_html(e, inc, o)
-        )(entries, out)
+        if fmt is Format.CSV:
+            timeline.write_csv(entries, out)
+        elif fmt is Format.JSON:
+            timeline.write_json(entries, out)
+        else:
+            timeline.write_html(entries, inc, out)
     lanes = {lane: sum(1 for e in entries if e.lane == lane) for lane in timeline.LANES}
     console.print(
         f"[green]ok[/green] {out}: {len(entries)} entries " + ", ".join(f"{k} {v}" for k, v in lanes.items())

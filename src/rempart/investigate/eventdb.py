@@ -12,12 +12,21 @@ from pathlib import Path
 
 import duckdb
 
+from rempart.errors import InputError, Location
+
 EVENTS = "events"
 
 
 def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     """Open the event store read-write (DuckDB refuses mixed modes on one file within a process)."""
-    return duckdb.connect(str(path))
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.IOException as exc:  # another process (an ingest) holds the file
+        raise InputError(
+            f"cannot open the event store: {exc}",
+            Location(str(path)),
+            hint="wait for the running ingest to finish, then try again",
+        ) from None
 
 
 def columns(con: duckdb.DuckDBPyConnection) -> list[str]:

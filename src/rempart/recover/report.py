@@ -59,6 +59,7 @@ S_BODY = ParagraphStyle("b", fontName=FONT, fontSize=9, leading=12, spaceAfter=1
 S_CELL = ParagraphStyle("c", fontName=FONT, fontSize=7.5, leading=9.5)
 S_HEAD = ParagraphStyle("h", fontName=BOLD, fontSize=7.5, leading=9.5, textColor=colors.white)
 PAGE_W = A4[0] - 30 * mm
+MAX_TIMELINE = 120  # rows of the timeline printed; the CSV / JSON export holds every entry
 
 
 def _d(value: datetime | str | None) -> str:
@@ -342,10 +343,12 @@ def write_final_report(facts: ReportFacts, group: Group, out: Path) -> Path:
         _table(["Rubrique", "Valeur"], [[k, v] for k, v in facts.summary], [0.3, 0.7]),
         Paragraph("2. Chronologie", S_H1),
         _p(
-            f"Alertes, actions, notes et constats ({len(facts.timeline)} entrées) ; "
+            f"Alertes, actions, notes et constats ({len(facts.timeline)} entrées"
+            + (f", les {MAX_TIMELINE} premières ci-dessous" if len(facts.timeline) > MAX_TIMELINE else "")
+            + ") ; "
             f"{facts.events_in_timeline} événements bruts des hôtes concernés sont dans l'export CSV/JSON."
         ),
-        _table(["Date", "Type", "Description"], facts.timeline[:80], [0.14, 0.12, 0.74]),
+        _table(["Date", "Type", "Description"], facts.timeline[:MAX_TIMELINE], [0.14, 0.12, 0.74]),
         Paragraph("3. Actions de confinement", S_H1),
         _table(
             ["#", "Étape", "Statut", "Cibles", "Annulé pour"],
