@@ -30,8 +30,21 @@ Json = dict[str, Any]
 PRIORITY = -10
 
 
+FAMILIES = (("ip", 4), ("ip6", 6))
+
+
+def _of(family: str, addrs: Sequence[str]) -> list[str]:
+    """The addresses of one family (``ip`` / ``ip6``): each rule matches one family's header."""
+    version = dict(FAMILIES)[family]
+    return [a for a in addrs if ipaddress.ip_network(a, strict=False).version == version]
+
+
 def _elements(addrs: Sequence[str]) -> list[Any]:
-    nets = ipaddress.collapse_addresses(ipaddress.IPv4Network(a, strict=False) for a in addrs)
+    parsed = [ipaddress.ip_network(a, strict=False) for a in addrs]
+    nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [
+        *ipaddress.collapse_addresses(n for n in parsed if isinstance(n, ipaddress.IPv4Network)),
+        *ipaddress.collapse_addresses(n for n in parsed if isinstance(n, ipaddress.IPv6Network)),
+    ]
     return [
         str(n.network_address)
         if n.prefixlen == n.max_prefixlen
@@ -45,7 +58,7 @@ def _match(field: tuple[str, str], values: Sequence[str], op: str = "==") -> Jso
         "match": {
             "op": op,
             "left": {"payload": {"protocol": field[0], "field": field[1]}},
-            "right": {"set": _elements(values)},
+            "right": {"set": _elements(_of(field[0], values))},
         }
     }
 
@@ -63,12 +76,12 @@ def _ports(proto: str, ports: Sequence[int]) -> list[Json]:
     ]
 
 
-def _not_from(sources: Sequence[str]) -> list[Json]:
-    return [_match(("ip", "saddr"), sources, "!=")] if sources else []
+def _not_from(family: str, sources: Sequence[str]) -> list[Json]:
+    return [_match((family, "saddr"), sources, "!=")] if _of(family, sources) else []
 
 
-def _not_to(dests: Sequence[str]) -> list[Json]:
-    return [_match(("ip", "daddr"), dests, "!=")] if dests else []
+def _not_to(family: str, dests: Sequence[str]) -> list[Json]:
+    return [_match((family, "daddr"), dests, "!=")] if _of(family, dests) else []
 
 
 DROP: list[Json] = [{"counter": None}, {"drop": None}]
@@ -83,38 +96,46 @@ class LiveChain:
 
 
 def rules_for(action: Action) -> dict[str, list[list[Json]]]:
-    """The rules of one action, by hook (``input`` / ``forward``): what the firewall will hold."""
+    """The rules of one action, by hook (``input`` / ``forward``): what the firewall will hold.
+
+    One rule per address family present (IPv4 ``ip``, IPv6 ``ip6``), so that an access published on
+    both is closed on both.
+    """
     p = action.params
     trusted = list(p.get("internal", [])) + list(p.get("allow", []))
+    allow = list(p.get("allow", []))
     if action.verb == "close_access":
         by_proto: dict[str, list[int]] = {}
         for port in p["ports"]:
             by_proto.setdefault(port["proto"], []).append(int(port["port"]))
         rules = [
-            [*_ports(proto, ports), _match(("ip", "daddr"), p["dst"]), *_not_from(trusted), *DROP]
+            [*_ports(proto, ports), _match((fam, "daddr"), p["dst"]), *_not_from(fam, trusted), *DROP]
             for proto, ports in sorted(by_proto.items())
+            for fam, _ in FAMILIES
+            if _of(fam, p["dst"])
         ]
         return {"input": rules, "forward": rules}
+    hosts = list(p.get("hosts", []))
+    families = [fam for fam, _ in FAMILIES if _of(fam, hosts)]
     if action.verb == "block_mail":
         out = [
-            _match(("ip", "saddr"), p["hosts"]),
-            *_ports("tcp", p["ports_out"]),
-            *_not_to(p.get("allow", [])),
-            *DROP,
+            [_match((f, "saddr"), hosts), *_ports("tcp", p["ports_out"]), *_not_to(f, allow), *DROP]
+            for f in families
         ]
         inbound = [
-            _match(("ip", "daddr"), p["hosts"]),
-            *_ports("tcp", p["ports_in"]),
-            *_not_from(trusted),
-            *DROP,
+            [_match((f, "daddr"), hosts), *_ports("tcp", p["ports_in"]), *_not_from(f, trusted), *DROP]
+            for f in families
         ]
-        return {"forward": [out, inbound]}
+        return {"forward": out + inbound}
     if action.verb == "isolate_host":
-        allow = list(p.get("allow", []))
         return {
             "forward": [
-                [_match(("ip", "saddr"), p["hosts"]), *_not_to(allow), *DROP],
-                [_match(("ip", "daddr"), p["hosts"]), *_not_from(allow), *DROP],
+                rule
+                for f in families
+                for rule in (
+                    [_match((f, "saddr"), hosts), *_not_to(f, allow), *DROP],
+                    [_match((f, "daddr"), hosts), *_not_from(f, allow), *DROP],
+                )
             ]
         }
     raise AdapterError(f"nftables cannot perform '{action.verb}'")

@@ -120,8 +120,9 @@ class StepSpec:
     actions: list[Action] = field(default_factory=list)
 
 
-def _ipv4(values: list[str]) -> list[str]:
-    return [v for v in values if ipaddress.ip_network(v, strict=False).version == 4]
+def _addresses(values: list[str]) -> list[str]:
+    # IPv4 and IPv6 alike (validated by the inventory); the firewall adapter writes one rule per family
+    return [str(ipaddress.ip_network(v, strict=False)) if "/" in v else v for v in values]
 
 
 def _selected_assets(step: Step, est: Establishment, facts: IncidentFacts) -> list[Asset]:
@@ -164,7 +165,7 @@ def _asset_action(step: Step, est: Establishment, asset: Asset, key: str, ctx: d
     if kind is ActionKind.BLOCK_MAIL:
         params = {
             **base,
-            "hosts": _ipv4(asset.ips),
+            "hosts": _addresses(asset.ips),
             "ports_out": list(MAIL_OUT_PORTS),
             "ports_in": list(MAIL_IN_PORTS),
             "internal": ctx["internal"],
@@ -172,7 +173,7 @@ def _asset_action(step: Step, est: Establishment, asset: Asset, key: str, ctx: d
         }
         accesses = _messaging_of(est, asset)
     elif kind is ActionKind.ISOLATE_HOST:
-        params = {**base, "hosts": _ipv4(asset.ips), "allow": ctx["allow"]}
+        params = {**base, "hosts": _addresses(asset.ips), "allow": ctx["allow"]}
     elif kind is ActionKind.STOP_SERVICE:
         params = {**base, "services": list(step.services or asset.services)}
     elif kind is ActionKind.HOLD_QUEUE:
@@ -194,7 +195,11 @@ def _render(text: str, values: dict[str, str]) -> str:
 def _step_actions(
     step: Step, est: Establishment, facts: IncidentFacts, group: Group, prefix: str
 ) -> list[Action]:
-    ctx = {"internal": _ipv4(est.networks), "allow": _ipv4(group.soc.allowlist), "firewall": _firewall(est)}
+    ctx = {
+        "internal": _addresses(est.networks),
+        "allow": _addresses(group.soc.allowlist),
+        "firewall": _firewall(est),
+    }
     key = f"{prefix}-{step.id}-{est.id}"
     values = {
         "incident": facts.ref,
@@ -207,7 +212,7 @@ def _step_actions(
         for x in est.external_accesses:
             if x.kind in step.targets.access_kinds or x.id in step.targets.access_ids:
                 gw = est.asset(x.gateway)
-                dst = _ipv4((gw.ips if gw else []) + est.networks)
+                dst = _addresses((gw.ips if gw else []) + est.networks)
                 params = {
                     "kind": x.kind.value,
                     "ports": [p.model_dump() for p in x.ports],
