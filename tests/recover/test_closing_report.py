@@ -73,7 +73,7 @@ def test_close_then_final_report(contained: Contained, con: object, tmp_path: Pa
     with c.store.session() as s:
         accesses = [
             g.access.id
-            for g in gates.evaluate_all(s, get_incident(s, c.ref), c.group, policy)
+            for g in gates.evaluate_all(s, get_incident(s, c.ref), c.group, policy, c.now)
             if g.state == gates.CLOSED
         ]
     assert len(accesses) >= 5

@@ -5,6 +5,7 @@ sweep and exfiltration assessment over generated logs, and respond's real approv
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,9 @@ def con(events_db: Path) -> Iterator[object]:
     c.close()
 
 
-def _gate(c: Contained, access: str) -> gates.Gate:
+def _gate(c: Contained, access: str, later: timedelta = timedelta(0)) -> gates.Gate:
     with c.store.session() as s:
-        return gates.evaluate(s, get_incident(s, c.ref), c.group, POLICY, access)
+        return gates.evaluate(s, get_incident(s, c.ref), c.group, POLICY, access, c.now + later)
 
 
 def _investigate(c: Contained, con: object) -> None:
@@ -100,6 +101,8 @@ def test_staged_reopening_through_the_gate(contained: Contained, con: object) ->
     sweep_check = next(x for x in gate.checks if x.name == "sweep_clean")
     assert sweep_check.ok, sweep_check.detail  # clean for 70 h, 48 h required for a VPN
     assert next(x for x in gate.checks if x.name == "no_data_theft").ok
+    stale = next(x for x in _gate(c, "vpn-nomade", timedelta(hours=30)).checks if x.name == "sweep_clean")
+    assert not stale.ok and "is 30 h old (24 h at most)" in stale.detail and "again" in stale.todo
     # approvals are refused while an attestation is missing
     with pytest.raises(gates.GateClosed, match="attestation:credentials_rotated"):
         staging.reopen(c.store, c.group, POLICY, c.ref, "vpn-nomade", "c.martin", c.adapters, now=c.now)

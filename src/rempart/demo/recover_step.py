@@ -84,9 +84,9 @@ def _sweep_again(ctx: DemoContext, at: datetime) -> str:
         con.close()
 
 
-def _gates_table(ctx: DemoContext, policy: RecoveryPolicy, title: str) -> list[gates.Gate]:
+def _gates_table(ctx: DemoContext, policy: RecoveryPolicy, title: str, at: datetime) -> list[gates.Gate]:
     with ctx.store.session() as s:
-        found = gates.evaluate_all(s, get_incident(s, ctx.incident_id or 0), ctx.group, policy)
+        found = gates.evaluate_all(s, get_incident(s, ctx.incident_id or 0), ctx.group, policy, at)
     table = Table(title=title, show_edge=False)
     for col in ("accès", "état", "porte", "contrôles en échec", "approbations"):
         table.add_column(col)
@@ -119,7 +119,7 @@ def _attest(ctx: DemoContext, policy: RecoveryPolicy, rssi: str, at: datetime) -
     n = 0
     with ctx.store.session() as s:
         inc = get_incident(s, ctx.incident_id or 0)
-        for g in gates.evaluate_all(s, inc, ctx.group, policy):
+        for g in gates.evaluate_all(s, inc, ctx.group, policy, at):
             if g.state != gates.CLOSED:
                 continue
             for check in g.rule.attestations:
@@ -143,7 +143,7 @@ def _reopen_passable(
     with ctx.store.session() as s:
         ready = [
             g.access.id
-            for g in gates.evaluate_all(s, get_incident(s, ctx.incident_id or 0), ctx.group, policy)
+            for g in gates.evaluate_all(s, get_incident(s, ctx.incident_id or 0), ctx.group, policy, at)
             if g.state == gates.CLOSED and g.evidence_ok
         ]
     for i, access in enumerate(ready):
@@ -206,7 +206,7 @@ def run(ctx: DemoContext) -> None:
     adapters = ctx.facts.get("respond.adapters") or registry.build(None)
     people = _people(ctx)
     t0 = ctx.now + timedelta(hours=4)
-    _gates_table(ctx, policy, "Portes de réouverture juste après l'investigation")
+    _gates_table(ctx, policy, "Portes de réouverture juste après l'investigation", t0)
     try:
         staging.reopen(
             ctx.store, ctx.group, policy, ctx.incident_ref or "", "vpn-nomade", people[0], adapters, now=t0
@@ -223,7 +223,7 @@ def run(ctx: DemoContext) -> None:
         "accès tiers revus)"
     )
     opened = _reopen_passable(ctx, policy, people, adapters, day2 + timedelta(minutes=30))
-    _gates_table(ctx, policy, "Portes après la première vague de réouverture")
+    _gates_table(ctx, policy, "Portes après la première vague de réouverture", day2 + timedelta(hours=2))
 
     day3 = ctx.now + timedelta(hours=76)
     n = _monitoring(ctx, ctx.now + timedelta(hours=50), 26, "j3")

@@ -37,7 +37,7 @@ def closing_status(
     with store.session() as s:
         inc = get_incident(s, incident_ref)
         incident_id, ref, est = inc.id, inc.ref, inc.establishment
-        gate_list = gates.evaluate_all(s, inc, group, policy)
+        gate_list = gates.evaluate_all(s, inc, group, policy, when)
         reconciled = is_complete(s, est) if est else True
     tasks: list[ClosingTask] = []
     for clock in notify.closing_tasks_status(store, incident_id, group, now=when):

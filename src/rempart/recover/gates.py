@@ -183,12 +183,23 @@ def _fmt(d: datetime) -> str:
     return d.astimezone(UTC).strftime("%d/%m/%Y %H:%M UTC")
 
 
-def sweep_check(session: Session, incident: IncidentRow, rule: Rule) -> Check:
+def sweep_check(session: Session, incident: IncidentRow, rule: Rule, now: datetime) -> Check:
     name = "sweep_clean"
     todo_sweep = f"run `rempart sweep {incident.ref}`"
     f = findings.current(session, incident.id, findings.FindingKind.PROPAGATION)
     if f is None:
         return Check(name, False, "no IOC sweep recorded for this incident", todo_sweep)
+    swept_at = datetime.fromisoformat(f.data.get("swept_at") or f.created_at.isoformat())
+    age = _hours(swept_at, now)
+    if age > rule.sweep_max_age_hours:
+        # evidence gathered days ago says nothing about what arrived since
+        return Check(
+            name,
+            False,
+            f"the last sweep (v{f.version}, {_fmt(swept_at)}) is {age:.0f} h old "
+            f"({rule.sweep_max_age_hours:g} h at most)",
+            f"{todo_sweep} again",
+        )
     entry = next(
         (e for e in f.data.get("establishments", []) if e["establishment"] == incident.establishment), None
     )
@@ -276,9 +287,14 @@ def _approvals(session: Session, incident_id: int, access_id: str) -> list[Reope
 
 
 def evaluate(
-    session: Session, incident: IncidentRow, group: Group, policy: RecoveryPolicy, access_id: str
+    session: Session,
+    incident: IncidentRow,
+    group: Group,
+    policy: RecoveryPolicy,
+    access_id: str,
+    now: datetime | None = None,
 ) -> Gate:
-    """The gate of one access as it stands now."""
+    """The gate of one access as it stands at ``now`` (the present by default)."""
     if not incident.establishment:
         raise StateError(f"{incident.ref} is attributed to no establishment: there is no access to re-open")
     access = _access(group, incident.establishment, access_id)
@@ -294,7 +310,10 @@ def evaluate(
     )
     gate.held_by = held_gateway(run, access)
     gate.notes = [_note(h) for h in gate.held_by]
-    gate.checks = [sweep_check(session, incident, rule), theft_check(session, incident, rule)]
+    gate.checks = [
+        sweep_check(session, incident, rule, now or datetime.now(UTC)),
+        theft_check(session, incident, rule),
+    ]
     given = {a.check: a for a in _attestations(session, incident.id, access_id)}
     for att in rule.attestations:
         row = given.get(att)
@@ -317,11 +336,13 @@ def evaluate(
     return gate
 
 
-def evaluate_all(session: Session, incident: IncidentRow, group: Group, policy: RecoveryPolicy) -> list[Gate]:
+def evaluate_all(
+    session: Session, incident: IncidentRow, group: Group, policy: RecoveryPolicy, now: datetime | None = None
+) -> list[Gate]:
     if not incident.establishment:
         return []
     est = group.establishment(incident.establishment)
-    return [evaluate(session, incident, group, policy, a.id) for a in est.external_accesses]
+    return [evaluate(session, incident, group, policy, a.id, now) for a in est.external_accesses]
 
 
 def _person(run: PlanRunRow | None, person: str) -> dict[str, Any]:
@@ -348,7 +369,7 @@ def attest(
 ) -> AttestationRow:
     """``person`` vouches for one attestation the access's rule asks for."""
     when = now or datetime.now(UTC)
-    gate = evaluate(session, incident, group, policy, access_id)
+    gate = evaluate(session, incident, group, policy, access_id, when)
     if check not in gate.rule.attestations:
         raise InputError(
             f"access '{access_id}' ({gate.access.kind}) needs no attestation '{check}'",
@@ -392,7 +413,7 @@ def approve(
 ) -> Gate:
     """Record ``person``'s approval of re-opening the access; refused while any check fails."""
     when = now or datetime.now(UTC)
-    gate = evaluate(session, incident, group, policy, access_id)
+    gate = evaluate(session, incident, group, policy, access_id, when)
     if gate.state != CLOSED or not gate.evidence_ok:
         raise GateClosed(gate, f"approval by {person}")
     run = latest_run(session, incident.id)
@@ -424,4 +445,4 @@ def approve(
         data={"access": access_id},
         at=when,
     )
-    return evaluate(session, incident, group, policy, access_id)
+    return evaluate(session, incident, group, policy, access_id, when)

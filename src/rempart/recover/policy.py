@@ -31,6 +31,7 @@ class AttestationKind(_Strict):
 class Rule(_Strict):
     access_kinds: list[AccessKind] = Field(default_factory=list, description="empty: every kind")
     sweep_clean_hours: float = Field(default=48, ge=0, description="no indicator seen for at least this long")
+    sweep_max_age_hours: float = Field(default=24, gt=0, description="the sweep must be this recent")
     require_no_data_theft: bool = True
     attestations: list[Slug] = Field(default_factory=list)
     approval: Approval = Field(default_factory=lambda: Approval(approvers=2, roles=["rssi"]))

@@ -63,7 +63,7 @@ def reopen(
     with store.session() as s:
         incident = get_incident(s, incident_ref)
         incident_id = incident.id
-        gate = gates.evaluate(s, incident, group, policy, access_id)
+        gate = gates.evaluate(s, incident, group, policy, access_id, when)
     approved_now = False
     if gate.approval_missing and not _approved(store, incident_id, access_id, actor):
         with store.session() as s:  # committed on its own: an approval stays given if re-opening waits
