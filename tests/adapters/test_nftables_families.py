@@ -10,7 +10,7 @@ import pytest
 
 from rempart.adapters import netlab
 from rempart.adapters.nftables import NftablesAdapter, rules_for
-from rempart.respond.interface import Action
+from rempart.respond.interface import Action, AdapterError
 from tests.conftest import need
 
 ACTION = Action(
@@ -63,3 +63,11 @@ def test_kernel_accepts_and_reads_back_both_families() -> None:
         assert nft.verify([ACTION], 10).in_place == {ACTION.key: False}
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+def test_unconfigured_firewall_is_refused_not_guessed() -> None:
+    nft = NftablesAdapter({"elsewhere": ["ip", "netns", "exec", "fw"]})
+    (op,) = nft.plan("apply", [ACTION])  # the dry run still shows the command
+    assert op.argv == ("nft", "-j", "-f", "-")
+    with pytest.raises(AdapterError, match="no firewall configured for establishment 'x'"):
+        nft.apply([ACTION], 5)

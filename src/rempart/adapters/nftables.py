@@ -151,18 +151,28 @@ class NftablesAdapter:
     def __init__(
         self,
         firewalls: Mapping[str, Sequence[str]] | None = None,
-        default: Sequence[str] = (),
+        default: Sequence[str] | None = None,
         table: str = "rempart",
         nft: str = "nft",
     ) -> None:
         self.firewalls = {k: tuple(v) for k, v in (firewalls or {}).items()}
-        self.default = tuple(default)
+        # None: an establishment without an entry has no known firewall. Refusing then is deliberate:
+        # falling back to the local host would load a clinic's containment into the wrong firewall.
+        self.default = None if default is None else tuple(default)
         self.table = table
         self.nft = nft
 
     # -- building --------------------------------------------------------------------------------
-    def _prefix(self, establishment: str) -> tuple[str, ...]:
-        return self.firewalls.get(establishment, self.default)
+    def _prefix(self, establishment: str, running: bool = True) -> tuple[str, ...]:
+        prefix = self.firewalls.get(establishment, self.default)
+        if prefix is None:
+            if running:
+                raise AdapterError(
+                    f"no firewall configured for establishment '{establishment}' "
+                    "(adapters file: nftables.firewalls, or nftables.default)"
+                )
+            return ()  # a dry run still shows the commands, as they would run on the firewall itself
+        return prefix
 
     def _batches(self, actions: Sequence[Action]) -> dict[str, list[Action]]:
         out: dict[str, list[Action]] = {}
@@ -230,7 +240,7 @@ class NftablesAdapter:
     def plan(self, verb: Verb, actions: Sequence[Action]) -> list[Operation]:
         ops: list[Operation] = []
         for est, batch in self._batches(actions).items():
-            prefix = self._prefix(est)
+            prefix = self._prefix(est, running=False)
             if verb == "apply":
                 ops.append(
                     self._load_op(prefix, self.add_transaction(batch), f"one atomic transaction on {est}")

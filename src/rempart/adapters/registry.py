@@ -38,7 +38,7 @@ class _Strict(BaseModel):
 
 class NftConfig(_Strict):
     firewalls: dict[str, list[str]] = Field(default_factory=dict, description="establishment → argv prefix")
-    default: list[str] = Field(default_factory=list)
+    default: list[str] | None = Field(default=None, description="argv prefix for the others; [] = this host")
     table: str = "rempart"
 
 
