@@ -102,3 +102,15 @@ def test_later_commands_reuse_the_runs_adapters_file(db: str, tmp_path: Path) ->
     assert "dummy adapter" not in out
     applied = [line for line in record.read_text().splitlines() if '"adapter":"ssh"' in line]
     assert len(applied) == 2  # the DPI and file servers, through the configured adapters
+
+
+def test_failed_run_says_what_is_in_place_and_exits_1(db: str, tmp_path: Path) -> None:
+    adapters = tmp_path / "adapters.yaml"
+    # a firewall that refuses every command (`false nft …` exits 1), the rest on the dummy
+    adapters.write_text("nftables: {firewalls: {capitouls: ['false']}}\ndummy_for: [ssh, postfix, webhook]\n")
+    code, out = cli("respond", "INC-0001", "--adapters", str(adapters))
+    assert code == 1
+    assert "stopped at a safe point" in out and "in place: nothing" in out
+    assert "may be partly in place: 1 fermer-acces-externes" in out
+    assert "not applied: 2 suspendre-flux-messagerie" in out
+    assert "attempt 3: false nft -j -f" in out

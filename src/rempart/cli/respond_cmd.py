@@ -91,12 +91,23 @@ def _render_run(report: service.RunReport) -> None:
                 console.print(f"[bold]to do by hand[/bold] ({s.step_id}): {text}")
             console.print(f"when done: rempart ack {report.run_id} {s.step_id} --as PERSON --comment '…'")
     if report.status == "failed":
+
+        def names(steps: list[service.StepView]) -> str:
+            return ", ".join(f"{s.seq} {s.step_id}" for s in steps) or "nothing"
+
+        failed = [s for s in report.applied if s.status == "failed"]
+        done = [s for s in report.applied if s.status != "failed"]
         console.print(
-            "[red]stopped at a safe point[/red]; in place: "
-            + (", ".join(f"{s.seq} {s.step_id}" for s in report.applied) or "nothing")
-            + " — not applied: "
-            + (", ".join(f"{s.seq} {s.step_id}" for s in report.not_applied) or "nothing")
+            f"[red]stopped at a safe point[/red]; in place: {names(done)} — failed, may be partly in place: "
+            f"{names(failed)} — not applied: {names(report.not_applied)}"
         )
+
+
+def _finish(report: service.RunReport) -> None:
+    """Show the run; a failed run makes the command fail too (scripts and operators see it at once)."""
+    _render_run(report)
+    if report.status == "failed":
+        raise typer.Exit(1)
 
 
 @plan_app.command("check")
@@ -171,14 +182,14 @@ def respond(
     report = service.respond(
         store, incident, loaded, group, _adapters(adapters), actor, adapters_source=source
     )
-    _render_run(report)
+    _finish(report)
 
 
 @report_errors
 def approve(run: int, step: str, user: User, adapters: AdaptersFile = None) -> None:
     """Approve STEP of RUN as USER; the run goes on when the step has the approvals it needs."""
     store = _store()
-    _render_run(service.approve(store, run, step, user, _run_adapters(store, run, adapters)))
+    _finish(service.approve(store, run, step, user, _run_adapters(store, run, adapters)))
 
 
 @report_errors
@@ -191,7 +202,7 @@ def reject(
 ) -> None:
     """Refuse STEP of RUN: it will not be applied."""
     store = _store()
-    _render_run(service.reject(store, run, step, user, reason, _run_adapters(store, run, adapters)))
+    _finish(service.reject(store, run, step, user, reason, _run_adapters(store, run, adapters)))
 
 
 @report_errors
@@ -204,7 +215,7 @@ def ack(
 ) -> None:
     """Acknowledge that a manual STEP of RUN was done."""
     store = _store()
-    _render_run(service.ack(store, run, step, user, comment, _run_adapters(store, run, adapters)))
+    _finish(service.ack(store, run, step, user, comment, _run_adapters(store, run, adapters)))
 
 
 @report_errors
