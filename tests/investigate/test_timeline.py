@@ -54,6 +54,7 @@ def test_timeline_lanes_order_and_exports(store: Store, group: Group, tmp_path: 
         entries = timeline.build_timeline(s, con, inc)
         html_out = tmp_path / "t.html"
         timeline.write_html(entries, inc, html_out)
+        timeline.write_pdf(entries, inc, tmp_path / "t.pdf")
     con.close()
     lanes = {e.lane for e in entries}
     assert lanes == {"event", "alert", "action", "note", "finding"}
@@ -71,3 +72,7 @@ def test_timeline_lanes_order_and_exports(store: Store, group: Group, tmp_path: 
     assert orjson.loads((tmp_path / "t.json").read_bytes()) == rows
     text = html_out.read_text(encoding="utf-8")
     assert "<svg" in text and "Chronologie de l'incident INC-0001" in text and "Appel de l&#x27;ARS" in text
+    assert (tmp_path / "t.pdf").read_bytes().startswith(b"%PDF")
+    picture = timeline.drawing(entries)
+    dots = [shape for shape in picture.contents if type(shape).__name__ == "Circle"]
+    assert len(dots) == len(entries)

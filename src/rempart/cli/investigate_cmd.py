@@ -48,6 +48,7 @@ class Format(StrEnum):
     CSV = "csv"
     JSON = "json"
     HTML = "html"
+    PDF = "pdf"
 
 
 @report_errors
@@ -64,6 +65,8 @@ def timeline_cmd(
             timeline.write_csv(entries, out)
         elif fmt is Format.JSON:
             timeline.write_json(entries, out)
+        elif fmt is Format.PDF:
+            timeline.write_pdf(entries, inc, out)
         else:
             timeline.write_html(entries, inc, out)
     lanes = {lane: sum(1 for e in entries if e.lane == lane) for lane in timeline.LANES}

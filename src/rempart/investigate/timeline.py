@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 import orjson
+from reportlab.graphics.shapes import Circle, Drawing, Line, String
+from reportlab.lib import colors
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -230,3 +232,44 @@ def write_html(entries: list[Entry], incident: IncidentRow, out: Path) -> None:
         f"{rows}</table></html>",
         encoding="utf-8",
     )
+
+
+def drawing(entries: list[Entry], width: float = 510, lane_h: float = 22) -> Drawing:
+    """The timeline as a ReportLab drawing: one strip per lane, a dot per entry, time left to right."""
+    left, lanes = 70.0, list(LANES)
+    d = Drawing(width, lane_h * len(lanes) + 24)
+    if not entries:
+        return d
+    t0, t1 = min(e.at for e in entries), max(e.at for e in entries)
+    span = max((t1 - t0).total_seconds(), 1.0)
+    for i, lane in enumerate(lanes):
+        y = d.height - 10 - (i + 0.5) * lane_h
+        d.add(String(2, y - 3, LANES[lane], fontSize=7))
+        d.add(Line(left, y, width - 4, y, strokeColor=colors.HexColor("#dddddd"), strokeWidth=0.5))
+        for e in (e for e in entries if e.lane == lane):
+            x = left + (e.at - t0).total_seconds() / span * (width - left - 8)
+            d.add(Circle(x, y, 2.2, fillColor=colors.HexColor(COLOURS[lane]), strokeColor=None))
+    d.add(String(left, 2, f"{t0:%d/%m %H:%M}", fontSize=6.5))
+    d.add(String(width - 4, 2, f"{t1:%d/%m %H:%M} UTC", fontSize=6.5, textAnchor="end"))
+    return d
+
+
+def write_pdf(entries: list[Entry], incident: IncidentRow, out: Path) -> None:
+    """One A4 landscape page: the picture, then the entries that are not raw events."""
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+
+    styles = getSampleStyleSheet()
+    doc = SimpleDocTemplate(str(out), pagesize=landscape(A4), title=f"Chronologie {incident.ref}")
+    story = [
+        Paragraph(html.escape(f"Chronologie de l'incident {incident.ref}"), styles["Title"]),
+        drawing(entries, width=doc.width),
+        Spacer(1, 10),
+    ]
+    story += [
+        Paragraph(html.escape(f"{e.at:%d/%m %H:%M:%S} — {LANES[e.lane]} — {e.summary}"), styles["Normal"])
+        for e in entries
+        if e.lane != "event"
+    ]
+    doc.build(story)

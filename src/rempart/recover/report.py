@@ -121,6 +121,7 @@ class ReportFacts:
     establishment: str
     summary: list[tuple[str, str]]
     timeline: list[list[str]]
+    picture: Flowable | None
     events_in_timeline: int
     containment: list[list[str]]
     findings: list[tuple[FindingRow, list[FindingRow]]]  # current, and every version
@@ -239,6 +240,7 @@ def gather(
         est_id,
         summary,
         rows,
+        timeline.drawing(entries, width=PAGE_W),
         n_events,
         containment,
         found,
@@ -348,6 +350,7 @@ def write_final_report(facts: ReportFacts, group: Group, out: Path) -> Path:
             + ") ; "
             f"{facts.events_in_timeline} événements bruts des hôtes concernés sont dans l'export CSV/JSON."
         ),
+        *([facts.picture, Spacer(1, 3 * mm)] if facts.picture is not None else []),
         _table(["Date", "Type", "Description"], facts.timeline[:MAX_TIMELINE], [0.14, 0.12, 0.74]),
         Paragraph("3. Actions de confinement", S_H1),
         _table(
