@@ -43,6 +43,7 @@ class RollbackReport:
 
 def _undo(engine: Engine, step: PlanStepRow, acts: list[Action], partial: bool) -> StepResult:
     adapter = adapter_for(engine.adapters, step)
+    before = step.status  # what a partial re-opening leaves the step as
     keys = [a.key for a in acts]
     ops = [op.to_dict() for op in adapter.plan("rollback", acts)]
     targets = [a.target for a in acts]
@@ -93,7 +94,7 @@ def _undo(engine: Engine, step: PlanStepRow, acts: list[Action], partial: bool) 
         )
     done = sorted(set(step.rolled_back_targets) | set(keys))
     whole = set(done) >= {a["key"] for a in step.actions}
-    status = StepStatus.ROLLED_BACK if whole or not partial else StepStatus(_restore(step))
+    status = StepStatus.ROLLED_BACK if whole or not partial else StepStatus(_restore(step, before))
     text = f"Retour arrière de l'étape {step.seq} « {step.title} » vérifié" + (
         "" if whole else f" pour {', '.join(targets)}"
     )
@@ -108,9 +109,11 @@ def _undo(engine: Engine, step: PlanStepRow, acts: list[Action], partial: bool) 
     return StepResult(step.run_id, step.seq, step.step_id, status.value, targets, True, text)
 
 
-def _restore(step: PlanStepRow) -> str:
-    # a partial re-opening leaves the step as it was: the rest of its containment is still verified
-    return StepStatus.VERIFIED.value if step.verify else StepStatus.APPLIED.value
+def _restore(step: PlanStepRow, before: str) -> str:
+    # a partial re-opening leaves the step as it was: the rest of its containment is still in place
+    if before != StepStatus.ROLLING_BACK:
+        return before
+    return StepStatus.VERIFIED.value if step.verify else StepStatus.APPLIED.value  # resumed after a crash
 
 
 def _pending(step: PlanStepRow) -> list[Action]:
