@@ -90,3 +90,11 @@ def test_automatic_step_takes_no_approval_and_rejection_needs_reason(
     assert report.step(STEP).status == "rejected" and ssh_applies(adapters) == 0
     # the run goes on past a rejected step: the ARS call is now asked for
     assert report.step("appeler-ars").status == "awaiting_ack"
+
+
+def test_an_approver_may_change_their_mind(cases: Store, plan: LoadedPlan, group: Group) -> None:
+    run, adapters = start(cases, plan, group)
+    service.approve(cases, run, STEP, "c.martin", adapters)  # type: ignore[arg-type]
+    report = service.reject(cases, run, STEP, "c.martin", "attendre l'avis de l'éditeur", adapters)  # type: ignore[arg-type]
+    assert report.step(STEP).status == "rejected" and report.step(STEP).approved_by == []
+    assert ssh_applies(adapters) == 0

@@ -321,11 +321,20 @@ def reject(
             raise StateError(f"{step_label(step)} is {step.status}: it can no longer be rejected")
         policy = Approval.model_validate(step.approval)
         who = approvals.check_approver(policy, run.people, [], person, run.establishment, step_label(step))
-        s.add(
-            ApprovalRow(
-                step_id=step.id, person=person, roles=who.roles, decision="reject", reason=reason, at=now()
+        earlier = next((d for d in step.decisions if d.person == person), None)
+        if earlier is not None:  # approved, then changed their mind: the refusal replaces the approval
+            earlier.decision, earlier.reason, earlier.at = "reject", reason, now()
+        else:
+            s.add(
+                ApprovalRow(
+                    step_id=step.id,
+                    person=person,
+                    roles=who.roles,
+                    decision="reject",
+                    reason=reason,
+                    at=now(),
+                )
             )
-        )
         step.status = StepStatus.REJECTED.value
         journal.append(s, person, "approval.rejected", subject(run_id, step.seq), {"reason": reason})
         incident_log.record(
