@@ -18,8 +18,6 @@ from rempart.store.db import Store
 from rempart.store.models.core import AlertRow, IncidentRow
 from tests.investigate.fleet import Plant, generate, load, utc
 
-__all__ = ["Plant"]
-
 ATTACKED = "capitouls"
 START = utc(2026, 5, 4, 0, 0)
 ATTACK_AT = START + timedelta(hours=30)

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from rempart.cli.app import app
 from rempart.domain.inventory import Group
 from rempart.store.db import Store
-from tests.investigate.fleet import generate, load
-from tests.recover.conftest import ATTACK_AT, ATTACKED, START, Plant, make_contained
+from tests.investigate.fleet import Plant, generate, load
+from tests.recover.conftest import ATTACK_AT, ATTACKED, START, make_contained
 
 runner = CliRunner()
 

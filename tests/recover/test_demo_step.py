@@ -17,8 +17,8 @@ from rempart.recover import gates
 from rempart.recover.policy import load_policy
 from rempart.store.db import Store
 from tests.conftest import need
-from tests.investigate.fleet import generate, load
-from tests.recover.conftest import ATTACK_AT, ATTACKED, START, Plant, make_contained
+from tests.investigate.fleet import Plant, generate, load
+from tests.recover.conftest import ATTACK_AT, ATTACKED, START, make_contained
 
 
 def test_recover_step(store: Store, group: Group, example_group_path: Path, tmp_path: Path) -> None:
