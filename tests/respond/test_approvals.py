@@ -10,6 +10,7 @@ from rempart.domain.inventory import Group
 from rempart.errors import StateError
 from rempart.respond import service
 from rempart.respond.plan import LoadedPlan
+from rempart.store import journal
 from rempart.store.db import Store
 
 STEP = "arreter-dpi-fichiers"
@@ -52,6 +53,10 @@ def test_person_lacking_the_role_is_refused(cases: Store, plan: LoadedPlan, grou
         service.approve(cases, run, STEP, "astreinte-dsi", adapters)  # type: ignore[arg-type]
     with pytest.raises(StateError, match="not a person of the plan"):
         service.approve(cases, run, STEP, "mallory", adapters)  # type: ignore[arg-type]
+    with cases.session() as s:  # refused attempts are journaled with their reason
+        refused = [e for e in journal.entries(s, f"run/{run}") if e.action == "approval.refused"]
+    assert [e.actor for e in refused] == ["astreinte-dsi", "mallory"]
+    assert "not a person of the plan" in refused[1].payload
     # a director of another clinic holds the role but not for this establishment
     with pytest.raises(
         StateError, match="may approve only for saint-cyprien, not for establishment capitouls"

@@ -279,6 +279,19 @@ def approve(
     store: Store, run_id: int, step_ref: str | int, person: str, adapters: Adapters, sleep: Sleep = time.sleep
 ) -> RunReport:
     """Record ``person``'s approval (refused with a clear reason if not allowed), then advance the run."""
+    try:
+        _record_approval(store, run_id, step_ref, person)
+    except StateError as exc:
+        with store.session() as s:  # a refused attempt is part of the record too
+            journal.append(
+                s, person, "approval.refused", subject(run_id), {"step": str(step_ref), "why": exc.message}
+            )
+        raise
+    Engine(store, adapters, person, sleep).advance(run_id)
+    return show_run(store, run_id)
+
+
+def _record_approval(store: Store, run_id: int, step_ref: str | int, person: str) -> None:
     with store.session() as s:
         run, step = _step_row(s, run_id, step_ref)
         if step.status not in (StepStatus.PLANNED, StepStatus.AWAITING_APPROVAL):
@@ -299,8 +312,6 @@ def approve(
             person,
             {"run": run_id, "step": step.seq},
         )
-    Engine(store, adapters, person, sleep).advance(run_id)
-    return show_run(store, run_id)
 
 
 def reject(
