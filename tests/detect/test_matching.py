@@ -127,3 +127,13 @@ def test_alert_carries_rule_metadata_and_event_reference(tmp_path: Path) -> None
         "rule 00000000-0000-4000-8000-000000000002", "medium", "dc01", "clinique-a", "dc01")
     assert a.tactics == ["credential-access"] and a.techniques == ["T1110.003"]
     assert [(e.source, e.record) for e in a.events] == [("test.log", 42)]
+
+
+def test_long_value_lists_match_like_short_ones(tmp_path: Path) -> None:
+    # from four values on one field the backend switches to one regular expression: same semantics
+    values = ["'a.b(c)$'", "'C:\\\\x*'", "'*.PS1'", "'*[in]*'", "'exact'"]
+    d = ("  sel:\n    F|contains: \"q\"\n  list:\n    F:\n" + "".join(f"      - {v}\n" for v in values)
+         + "  condition: list\n")
+    rows = [{"F": "A.B(C)$"}, {"F": "aXb(c)$"}, {"F": "c:\\x\\y"}, {"F": "run.ps1"}, {"F": "run.ps1x"},
+            {"F": "x[IN]y"}, {"F": "EXACT"}, {"F": "exactly"}, {}]
+    assert one(tmp_path, d, rows) == [1, 3, 4, 6, 7]

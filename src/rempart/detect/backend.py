@@ -45,7 +45,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-BACKEND_VERSION = "rempart-duckdb-4"
+BACKEND_VERSION = "rempart-duckdb-5"
 RAW_FIELD = "_raw"
 LOWER_PREFIX = "l:"
 ORIGINAL_PREFIX = "o:"
@@ -115,25 +115,47 @@ def _re2_literal(text: str) -> str:
     return "".join("\\" + c if c in RE2_SPECIAL else c for c in text)
 
 
+def _regex_body(value: SigmaString, anchored: bool) -> str:
+    parts = list(value.s)
+    out = []
+    for part in parts:
+        if isinstance(part, Placeholder):
+            raise SigmaFeatureNotSupportedByBackendError(f"placeholder %{part.name}% is not resolved")
+        if isinstance(part, str):
+            out.append(_re2_literal(part))
+        else:
+            out.append(".*?" if part == SpecialChars.WILDCARD_MULTI else ".")
+    if anchored:
+        if parts and parts[0] == SpecialChars.WILDCARD_MULTI:
+            out = out[1:]
+        else:
+            out.insert(0, "^")
+        if parts and parts[-1] == SpecialChars.WILDCARD_MULTI and len(out) > 0 and out[-1] == ".*?":
+            out = out[:-1]
+        else:
+            out.append("$")
+    return "".join(out)
+
+
 def keyword_regex(values: list[SigmaString]) -> str:
     """Keywords (values without a field) as one RE2 search over the original record, ``_raw``."""
-    alternatives = []
     cased = {isinstance(v, SigmaCasedString) for v in values}
-    for value in values:
-        parts = []
-        for part in value.s:
-            if isinstance(part, Placeholder):
-                raise SigmaFeatureNotSupportedByBackendError(f"placeholder %{part.name}% in a keyword")
-            if isinstance(part, str):
-                parts.append(_re2_literal(part))
-            else:
-                parts.append(".*?" if part == SpecialChars.WILDCARD_MULTI else ".")
-        alternatives.append("".join(parts))
     if cased == {True, False}:
         raise SigmaFeatureNotSupportedByBackendError("a keyword list mixing |cased and plain values")
-    flags = "(?s)" if True in cased else "(?is)"
-    body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
-    return f"regexp_matches({column('o', RAW_FIELD)}, {sql_literal(flags + body)})"
+    return alternation_match(RAW_FIELD, values, anchored=False, cased=True in cased)
+
+
+def alternation_match(field: str, values: list[SigmaString], anchored: bool, cased: bool = False) -> str:
+    """`field` matching any of `values`, as one RE2 automaton over the original text."""
+    bodies = [_regex_body(v, anchored) for v in values]
+    body = bodies[0] if len(bodies) == 1 else "(?:" + "|".join(bodies) + ")"
+    flags = "(?s)" if cased else "(?is)"
+    return f"regexp_matches({column('o', field)}, {sql_literal(flags + body)})"
+
+
+# From this many alternatives on one field, one regular expression beats one substring scan each:
+# SigmaHQ has rules with hundreds of `contains` values over kilobytes-long PowerShell payloads.
+ALTERNATION_MIN = 4
 
 
 class DuckDBBackend(TextQueryBackend):
@@ -292,7 +314,35 @@ class DuckDBBackend(TextQueryBackend):
         ):
             values = [cast(SigmaString, cast(ConditionValueExpression, a).value) for a in cond.args]
             return keyword_regex(values)
-        return super().convert_condition_or(cond, state)
+        by_field: dict[str, list[SigmaString]] = {}
+        for arg in cond.args:
+            if self._plain_string_match(arg):
+                item = cast(ConditionFieldEqualsValueExpression, arg)
+                by_field.setdefault(item.field, []).append(cast(SigmaString, item.value))
+        merged = {f for f, values in by_field.items() if len(values) >= ALTERNATION_MIN}
+        if not merged:
+            return super().convert_condition_or(cond, state)
+        rest = [
+            a for a in cond.args
+            if not (self._plain_string_match(a)
+                    and cast(ConditionFieldEqualsValueExpression, a).field in merged)
+        ]
+        parts = [alternation_match(f, by_field[f], anchored=True) for f in sorted(merged)]
+        if rest:
+            converted = self.convert_condition_or(ConditionOR(rest, cond.source), state) if len(rest) > 1 \
+                else self.convert_condition_group(rest[0], state)
+            if converted is None or isinstance(converted, DeferredQueryExpression):
+                return super().convert_condition_or(cond, state)
+            parts.append(str(converted))
+        return " OR ".join(parts)
+
+    @staticmethod
+    def _plain_string_match(arg: object) -> bool:
+        return (
+            isinstance(arg, ConditionFieldEqualsValueExpression)
+            and bool(arg.field)
+            and type(arg.value) is SigmaString
+        )
 
     def convert_condition_val_num(self, cond: ConditionValueExpression, state: ConversionState) -> str:
         return keyword_regex([SigmaString(str(cond.value))])

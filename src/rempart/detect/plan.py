@@ -200,9 +200,10 @@ class DetectionPlan:
         where = scope.prefilter(set(store.columns)) + (f" AND rowid >= {first_row}" if first_row else "")
         if '"EventID"' in where:
             where = where.replace('"EventID"', quote_ident(store.columns["eventid"]))
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _scope AS SELECT {', '.join(select)} FROM {TABLE} WHERE {where}"
-        )
+        # one rule reads its scope once: a view spares copying it (a keyword rule over every record)
+        kind = "VIEW" if len(group) == 1 else "TABLE"
+        con.execute("DROP VIEW IF EXISTS _scope")
+        con.execute(f"CREATE TEMP {kind} _scope AS SELECT {', '.join(select)} FROM {TABLE} WHERE {where}")
         for start in range(0, len(group), RULES_PER_QUERY):
             chunk = group[start:start + RULES_PER_QUERY]
             try:
@@ -216,7 +217,7 @@ class DetectionPlan:
                             RuleProblem(rule.path, " ".join(str(exc).split())[:300], "evaluate",
                                         rule=rule.label)
                         )
-        con.execute("DROP TABLE IF EXISTS _scope")
+        con.execute(f"DROP {kind} _scope")
 
     @staticmethod
     def _insert_hits(con: duckdb.DuckDBPyConnection, rules: list[CompiledRule],
