@@ -53,6 +53,8 @@ def test_plan_show_prints_the_exact_commands(db: str) -> None:
     assert "$ nft -j -f - < (transaction on stdin)" in out
     assert "rempart@10.11.1.40 -- postsuper -h ALL" in out
     assert '"hook":"forward"' in out  # the transaction itself is shown
+    code, out = cli("plan", "show", "INC-0001", "--undo")
+    assert "undo $ nft -j list table inet rempart" in out and "postsuper -H ALL" in out
 
 
 def test_respond_approve_ack_rollback_and_journal(db: str) -> None:

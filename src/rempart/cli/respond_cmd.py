@@ -14,7 +14,7 @@ from rempart.cli.console import console, report_errors
 from rempart.errors import StateError
 from rempart.inventory import load_group
 from rempart.respond import service
-from rempart.respond.interface import Adapter
+from rempart.respond.interface import Adapter, Operation
 from rempart.respond.plan import load_plan
 from rempart.settings import Settings
 from rempart.store import journal
@@ -133,15 +133,28 @@ def plan_check(
 
 @plan_app.command("show")
 @report_errors
-def plan_show(incident: str, plan: PlanFile, inventory: Inventory, adapters: AdaptersFile = None) -> None:
+def plan_show(
+    incident: str,
+    plan: PlanFile,
+    inventory: Inventory,
+    adapters: AdaptersFile = None,
+    undo: Annotated[bool, typer.Option("--undo", help="also show each step's rollback commands")] = False,
+) -> None:
     """Dry run: exactly which commands or calls the plan would make for INCIDENT, in order."""
     group = load_group(inventory)
     cfg = registry.load_config(adapters) if adapters else None
     dry = service.dry_run(_store(), incident, load_plan(plan, group), group, registry.for_review(cfg))
-    _render_dry(dry)
+    _render_dry(dry, undo)
 
 
-def _render_dry(dry: service.DryRun) -> None:
+def _render_ops(ops: list[Operation], mark: str) -> None:
+    for op in ops:  # markup off: commands and JSON are printed exactly as they would run
+        console.print(f"   {mark} {op.render()}", soft_wrap=True, markup=False)
+        if op.stdin:
+            console.print(f"     stdin: {op.stdin}", soft_wrap=True, markup=False)
+
+
+def _render_dry(dry: service.DryRun, undo: bool = False) -> None:
     console.print(
         f"[bold]{dry.incident_ref}[/bold] → playbook [bold]{dry.playbook}[/bold] « {dry.title} » "
         f"on {', '.join(dry.establishments)}"
@@ -151,10 +164,9 @@ def _render_dry(dry: service.DryRun) -> None:
             f"\n[bold]{s.seq}. {s.step_id}[/bold] — {s.title}\n   adapter {s.adapter}, approval: "
             f"{s.approval}; targets: {', '.join(s.targets) or 'none in scope'}"
         )
-        for op in s.operations:
-            console.print(f"   $ {op.render()}", soft_wrap=True)
-            if op.stdin:
-                console.print(f"     stdin: {op.stdin}", soft_wrap=True)
+        _render_ops(s.operations, "$")
+        if undo:
+            _render_ops(s.rollback, "undo $")
 
 
 @report_errors
