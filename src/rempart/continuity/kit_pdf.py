@@ -115,10 +115,11 @@ def qr(c: Canvas, payload: str, x: float, y: float, size: float) -> None:
     c.setFillColor(black)
     cell = size / (n + 2 * quiet)
     c.transform(cell, 0, 0, -cell, x, y + size)  # one unit per module, rows going down as in the matrix
+    width = n + 1  # rows joined with a zero byte: one regex pass over the whole symbol
+    flat = b"\x00".join(bytes(row) for row in code.matrix)
     ops = [
-        f"{quiet + m.start()} {quiet + r} {m.end() - m.start()} 1 re"
-        for r, row in enumerate(code.matrix)
-        for m in RUN.finditer(bytes(row))
+        f"{quiet + m.start() % width} {quiet + m.start() // width} {m.end() - m.start()} 1 re"
+        for m in RUN.finditer(flat)
     ]
     c.addLiteral("\n".join(ops) + "\nf")
     c.restoreState()
@@ -244,6 +245,7 @@ class KitWriter:
         )
         # one text object for every cell: a page of prescriptions is drawn in a single BT…ET block
         text = self.c.beginText()
+        current: tuple[str, float] | None = None
         y -= row_h
         for row in rows:
             cx = x
@@ -251,7 +253,9 @@ class KitWriter:
                 if cell:
                     font = BOLD if i in bold_cols else FONT
                     value, fsize = fitted(cell, wdt - 6, size, font)
-                    text.setFont(font, fsize)
+                    if (font, fsize) != current:
+                        text.setFont(font, fsize)
+                        current = (font, fsize)
                     text.setTextOrigin(cx + 3, y - row_h + 5)
                     text.textOut(value)
                 cx += wdt
@@ -429,24 +433,25 @@ class KitWriter:
         for rid, at in form.planned:
             slots.setdefault(rid, {})[int((at - start).total_seconds() // 3600)] = local(at, "%H:%M")
         shade = c.beginPath()  # every planned cell in one path, every label in one text object
-        text = c.beginText()
+        labels, times = c.beginText(), c.beginText()
+        times.setFont(FONT, 5.5)
         for i, rx in chunk:
             name = f"{i} · {rx.drug}" + (" (si besoin)" if rx.prn else "")
             label, fsize = fitted(name, label_w - 6, 8, FONT)
-            text.setFont(FONT, fsize)
-            text.setTextOrigin(M + 3, y - 13)
-            text.textOut(label)
-            text.setFont(FONT, 5.5)
+            labels.setFont(FONT, fsize)
+            labels.setTextOrigin(M + 3, y - 13)
+            labels.textOut(label)
             for h, when in slots.get(rx.request_id, {}).items():
                 x = M + label_w + h * col
                 shade.rect(x + 0.5, y - row_h + 0.5, col - 1, row_h - 1)
-                text.setTextOrigin(x + 1.5, y - 6.5)
-                text.textOut(when)
+                times.setTextOrigin(x + 1.5, y - 6.5)
+                times.textOut(when)
             y -= row_h
         c.setFillColor(LIGHT)
         c.drawPath(shade, stroke=0, fill=1)
         c.setFillColor(black)
-        c.drawText(text)
+        c.drawText(labels)
+        c.drawText(times)
 
     def _mar_grid(self, y: float, n: int, label_w: float, row_h: float) -> None:
         c, w = self.c, LANDSCAPE[0] - 2 * M
