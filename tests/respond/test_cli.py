@@ -76,6 +76,8 @@ def test_respond_approve_ack_rollback_and_journal(db: str) -> None:
     assert code == 0 and "ok step 1" in out
     code, out = cli("run", "show", "1")
     assert code == 0 and "rolled_back" in out
+    code, out = cli("run", "list", "INC-0001")
+    assert code == 0 and "intrusion-confirmee" in out and "INC-0001" in out
     code, out = cli("journal", "verify")
     assert code == 0 and "journal intact" in out
     code, out = cli("journal", "show", "--subject", "run/1/step/6")

@@ -253,6 +253,28 @@ def rollback(
         raise typer.Exit(1)
 
 
+@run_app.command("list")
+@report_errors
+def run_list(
+    incident: Annotated[str | None, typer.Argument(help="only this incident's runs")] = None,
+) -> None:
+    """List plan runs, newest first."""
+    table = Table(show_edge=False)
+    for col in ("run", "incident", "establishment", "playbook", "status", "started (UTC)", "by"):
+        table.add_column(col)
+    for r in service.list_runs(_store(), incident):
+        table.add_row(
+            str(r.run_id),
+            r.incident_ref,
+            r.establishment,
+            r.playbook,
+            r.status,
+            f"{r.created_at:%Y-%m-%d %H:%M:%S}",
+            r.created_by,
+        )
+    console.print(table)
+
+
 @run_app.command("show")
 @report_errors
 def run_show(run: int) -> None:

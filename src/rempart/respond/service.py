@@ -220,6 +220,32 @@ def _create_run(
         return run.id
 
 
+@dataclass
+class RunSummary:
+    run_id: int
+    incident_ref: str
+    establishment: str
+    playbook: str
+    status: str
+    created_at: datetime
+    created_by: str
+
+
+def list_runs(store: Store, incident: str | int | None = None) -> list[RunSummary]:
+    """Every plan run (of one incident, if given), newest first."""
+    with store.session() as s:
+        query = select(PlanRunRow, IncidentRow.ref).join(
+            IncidentRow, IncidentRow.id == PlanRunRow.incident_id
+        )
+        if incident is not None:
+            query = query.where(PlanRunRow.incident_id == find_incident(s, incident).id)
+        rows = s.execute(query.order_by(PlanRunRow.id.desc())).all()
+        return [
+            RunSummary(r.id, ref, r.establishment, r.playbook, r.status, r.created_at, r.created_by)
+            for r, ref in rows
+        ]
+
+
 def latest_run(store: Store, incident: str | int) -> int | None:
     """The incident's most recent plan run, if any."""
     return _open_run(store, incident)
