@@ -45,6 +45,10 @@ def test_commands(
     assert "no_data_theft" in ok("gates", "INC-0001") and "shut" in ok("gates", "INC-0001")
     refused = runner.invoke(app, ["reopen", "INC-0001", "vpn-nomade", "--as", "c.martin"])
     assert refused.exit_code == 2 and "sweep_clean: no IOC sweep recorded" in refused.output
+    wrong = runner.invoke(app, ["sweep", "INC-0001", "--ignore", "10.0.0.1"])
+    assert (
+        wrong.exit_code == 2 and "not among the indicators" in wrong.output and "198.51.100.7" in wrong.output
+    )
     assert "Clinique de l'Hers" in ok("sweep", "INC-0001")
     assert "negative" not in ok("exfil", "INC-0001")  # French summary, not the English word
     assert "data_theft v1 negative" in ok("findings", "INC-0001")

@@ -82,6 +82,10 @@ def sweep_cmd(
     iocs: Annotated[
         list[Path] | None, typer.Option("--iocs", help="STIX 2.1 bundle, MISP JSON or CSV")
     ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", help="an indicator value not to sweep for (e.g. an account since disabled)"),
+    ] = None,
     user: User = "rempart",
 ) -> None:
     """Sweep every establishment's events for the incident's indicators (and imported ones)."""
@@ -90,7 +94,17 @@ def sweep_cmd(
     with _store().session() as s, _events() as con:
         inc = get_incident(s, incident)
         found = indicators.dedupe(indicators.from_alerts(s, con, inc, group) + imported)
-        outcome = sweep.run_sweep(s, con, group, inc, found, user)
+        skipped = {v.strip().lower() for v in ignore or []}
+        unknown = skipped - {i.value for i in found}
+        if unknown:
+            raise InputError(
+                f"--ignore {', '.join(sorted(unknown))}: not among the indicators",
+                hint="indicators: " + ", ".join(str(i) for i in found),
+            )
+        found = [i for i in found if i.value not in skipped]
+        if skipped:
+            console.print(f"not swept for (--ignore): {', '.join(sorted(skipped))}")
+        outcome = sweep.run_sweep(s, con, group, inc, found, user, ignored=sorted(skipped))
         table = Table(title=f"IOC sweep — {inc.ref} — {len(found)} indicators", show_edge=False)
         for col in ("establishment", "events", "result", "hits", "clean since"):
             table.add_column(col)

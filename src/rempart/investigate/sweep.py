@@ -228,6 +228,7 @@ def run_sweep(
     indicators: list[Indicator],
     author: str,
     now: datetime | None = None,
+    ignored: list[str] | None = None,
 ) -> SweepOutcome:
     """Sweep every establishment, record the result in the incident log and as a propagation finding."""
     when = now or datetime.now(UTC)
@@ -250,6 +251,7 @@ def run_sweep(
         "establishments": [r.to_dict() for r in results],
         "propagated_to": propagated,
         "events_swept": sum(r.events for r in results),
+        "ignored": sorted(ignored or []),  # indicator values left out on purpose, and by whom (the author)
     }
     incident_log.record(
         session,
