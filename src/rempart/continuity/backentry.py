@@ -221,8 +221,7 @@ def enter_form(
         )
     kit = session.get(KitRow, form.kit_id)
     assert kit is not None  # foreign key
-    if form.status != register.RETURNED:
-        register.mark_entered(session, form, now, doc.entered_by, 0)  # raises the clear state error
+    register.require_returned(form)
     check = _Checker(session, census, form, kit, now, where)
     rows = [r for i, e in enumerate(doc.entries) if (r := _row(check, i, e, key, doc.entered_by)) is not None]
     if check.errors:

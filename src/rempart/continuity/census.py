@@ -77,8 +77,9 @@ class Patient:
     def identifier(self) -> str:
         return self.ipp or self.ins or self.id
 
-    def sort_key(self) -> tuple[str, date, str]:
-        return (_fold(self.family), _fold(self.given), self.birth_date or date.min, self.id)  # type: ignore[return-value]
+    def sort_key(self) -> tuple[str, str, date, str]:
+        # name then date of birth, accents folded: binders are filed the way people search them (CHSF)
+        return (_fold(self.family), _fold(self.given), self.birth_date or date.min, self.id)
 
 
 @dataclass

@@ -93,10 +93,15 @@ def return_form(session: Session, serial: str, at: datetime, actor: str) -> Form
     return row
 
 
-def mark_entered(session: Session, row: FormRow, at: datetime, actor: str, entries: int) -> None:
+def require_returned(row: FormRow) -> None:
+    """Only a form that came back can be entered, and only once."""
     if row.status != RETURNED:
         hint = "return it first (`rempart forms return`)" if row.status == ISSUED else None
         raise StateError(f"form {row.serial} is {row.status}; only a returned form can be entered", hint=hint)
+
+
+def mark_entered(session: Session, row: FormRow, at: datetime, actor: str, entries: int) -> None:
+    require_returned(row)
     row.status, row.entered_at = ENTERED, at
     journal.append(
         session, actor, "continuity.form_entered", f"form:{row.serial}", {"entries": entries}, at=at
