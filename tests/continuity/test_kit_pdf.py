@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rempart.continuity import census as census_mod
-from rempart.continuity import kit_pdf, kits, synthetic
+from rempart.continuity import kit_pdf, kits, pdfdraw, synthetic
 from rempart.continuity.census import Census, Patient
 from rempart.continuity.snapshot import Snapshot
 from rempart.domain.inventory import Group
@@ -188,8 +188,8 @@ def test_printed_qr_code_is_the_serial_establishment_and_form_type(built, tmp_pa
     assert blank.qr_payload == f"RMP:{blank.serial}:CAPITOULS:{kits.FORM_TYPES[blank.form_type]}"
     code = segno.make_qr(blank.qr_payload, error="m", mask=0, boost_error=False)
     n = code.symbol_size(border=0)[0]
-    w, h = kit_pdf.PORTRAIT
-    x0, top, size = w - kit_pdf.M - 58, h - (h - kit_pdf.M - 92 + 58), 58.0
+    w, h = pdfdraw.PORTRAIT
+    x0, top, size = w - pdfdraw.M - 58, h - (h - pdfdraw.M - 92 + 58), 58.0
     cell = size / (n + 4)
     scale = dpi / 72
     read = [

@@ -6,33 +6,32 @@ carries the patient's identification; every form carries its serial number and a
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import segno
-from reportlab import rl_config
-from reportlab.lib.colors import Color, black, white
-from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.colors import black
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
-from rempart.continuity.census import PARIS, Patient, Prescription
+from rempart.continuity.census import Patient, Prescription
 from rempart.continuity.kits import FORM_TITLES, Form, KitPlan, UnitKit
+from rempart.continuity.pdfdraw import (
+    BOLD,
+    FONT,
+    GREY,
+    LANDSCAPE,
+    LIGHT,
+    PORTRAIT,
+    RED,
+    M,
+    ascii_name,
+    fit,
+    fitted,
+    local,
+    qr,
+)
 from rempart.continuity.snapshot import format_age
-
-# compressed streams stay binary: ASCII85 would only make the files larger and the kits slower to build
-rl_config.useA85 = 0
-
-PORTRAIT = A4
-LANDSCAPE = landscape(A4)
-M = 28.0  # margin
-GREY = Color(0.85, 0.85, 0.85)
-LIGHT = Color(0.95, 0.95, 0.95)
-RED = Color(0.75, 0.0, 0.0)
-FONT, BOLD = "Helvetica", "Helvetica-Bold"
 
 RULES = (
     "Toute prescription est écrite, datée, signée, avec la dose ET l'unité en toutes lettres "
@@ -55,74 +54,6 @@ RULES = (
     "le classeur.",
     "Au retour du système, toutes les feuilles sont rendues pour re-saisie ; aucune ne doit manquer.",
 )
-
-
-def _ascii_name(text: str) -> str:
-    flat = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9]+", "-", flat).strip("-").lower() or "unite"
-
-
-def local(dt: datetime, fmt: str = "%d/%m/%Y %H:%M") -> str:
-    return dt.astimezone(PARIS).strftime(fmt)
-
-
-def fitted(text: str, width: float, size: float, font: str) -> tuple[str, float]:
-    """Text and size that fit the width: shrunk down to 6 pt, then cut with '…' (never overflowing a cell)."""
-    if len(text) * size < width:  # no glyph of these fonts is wider than 1 em: it fits as it is
-        return text, size
-    w = stringWidth(text, font, size)
-    while w > width and size > 6:
-        size -= 0.5
-        w = stringWidth(text, font, size)
-    while w > width and len(text) > 2:
-        text = text[:-2] + "…"
-        w = stringWidth(text, font, size)
-    return text, size
-
-
-def fit(
-    c: Canvas,
-    text: str,
-    x: float,
-    y: float,
-    width: float,
-    size: float = 9,
-    font: str = FONT,
-    right: bool = False,
-) -> None:
-    text, size = fitted(text, width, size, font)
-    c.setFont(font, size)
-    if right:
-        c.drawRightString(x + width, y, text)
-    else:
-        c.drawString(x, y, text)
-
-
-RUN = re.compile(rb"\x01+")
-
-
-def qr(c: Canvas, payload: str, x: float, y: float, size: float) -> None:
-    """A QR code as one filled path of horizontal runs, in module units (fixed mask: 4x faster to make).
-
-    The path is written as PDF operators with integer coordinates (``addLiteral``): a kit prints a few
-    hundred codes and ReportLab's generic path API would double their cost."""
-    code = segno.make_qr(payload, error="m", mask=0, boost_error=False)
-    n = code.symbol_size(border=0)[0]
-    quiet = 2
-    c.saveState()
-    c.setFillColor(white)
-    c.rect(x, y, size, size, stroke=0, fill=1)
-    c.setFillColor(black)
-    cell = size / (n + 2 * quiet)
-    c.transform(cell, 0, 0, -cell, x, y + size)  # one unit per module, rows going down as in the matrix
-    width = n + 1  # rows joined with a zero byte: one regex pass over the whole symbol
-    flat = b"\x00".join(bytes(row) for row in code.matrix)
-    ops = [
-        f"{quiet + m.start() % width} {quiet + m.start() // width} {m.end() - m.start()} 1 re"
-        for m in RUN.finditer(flat)
-    ]
-    c.addLiteral("\n".join(ops) + "\nf")
-    c.restoreState()
 
 
 def identity_line(p: Patient) -> str:
@@ -614,7 +545,7 @@ class KitWriter:
 
 def render_unit(plan: KitPlan, unit: UnitKit, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"kit-{plan.establishment.id}-{plan.number}-{_ascii_name(unit.name)}.pdf"
+    path = out_dir / f"kit-{plan.establishment.id}-{plan.number}-{ascii_name(unit.name)}.pdf"
     writer = KitWriter(plan, unit, path)
     writer.cover()
     writer.census()

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from rempart.continuity import register
 from rempart.continuity.backentry import entries_of
-from rempart.continuity.kit_pdf import BOLD, FONT, M, fit, local
 from rempart.continuity.kits import FORM_TITLES
+from rempart.continuity.pdfdraw import BOLD, FONT, M, fit, local
 from rempart.store.db import Store
 from rempart.store.models.continuity import EntryRow, FormRow, IdentityLinkRow, PlannedDoseRow
 
