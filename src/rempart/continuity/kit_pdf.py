@@ -26,6 +26,7 @@ from rempart.continuity.pdfdraw import (
     RED,
     M,
     ascii_name,
+    binary_streams,
     fit,
     fitted,
     local,
@@ -546,14 +547,15 @@ class KitWriter:
 def render_unit(plan: KitPlan, unit: UnitKit, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"kit-{plan.establishment.id}-{plan.number}-{ascii_name(unit.name)}.pdf"
-    writer = KitWriter(plan, unit, path)
-    writer.cover()
-    writer.census()
-    for p in unit.patients:
-        writer.patient(p, unit.mars[p.id])
-    for form in unit.blanks:
-        writer.blank(form)
-    writer.save()
+    with binary_streams():
+        writer = KitWriter(plan, unit, path)
+        writer.cover()
+        writer.census()
+        for p in unit.patients:
+            writer.patient(p, unit.mars[p.id])
+        for form in unit.blanks:
+            writer.blank(form)
+        writer.save()
     return path
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import segno
@@ -19,9 +21,6 @@ from reportlab.pdfgen.canvas import Canvas
 
 from rempart.continuity.census import PARIS
 
-# compressed streams stay binary: ASCII85 would only make the files larger and the kits slower to build
-rl_config.useA85 = 0
-
 PORTRAIT = A4
 LANDSCAPE = landscape(A4)
 M = 28.0  # margin
@@ -29,6 +28,19 @@ GREY = Color(0.85, 0.85, 0.85)
 LIGHT = Color(0.95, 0.95, 0.95)
 RED = Color(0.75, 0.0, 0.0)
 FONT, BOLD = "Helvetica", "Helvetica-Bold"
+
+
+@contextmanager
+def binary_streams() -> Iterator[None]:
+    """Compressed page streams left binary while a kit is drawn: ASCII85 only makes them larger and slower.
+
+    ReportLab reads this from its global configuration, so it is set for the kit and put back after."""
+    saved = rl_config.useA85
+    rl_config.useA85 = 0
+    try:
+        yield
+    finally:
+        rl_config.useA85 = saved
 
 
 def ascii_name(text: str) -> str:
