@@ -11,6 +11,9 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from rempart.domain.alerts import Level
 from rempart.domain.inventory import AccessKind, Asset, AssetRole, Establishment, Group
 from rempart.errors import StateError
@@ -272,3 +275,16 @@ def expand(book: Playbook, facts: IncidentFacts, group: Group, prefix: str) -> l
             )
         )
     return specs
+
+
+def find_incident(session: Session, incident: str | int) -> IncidentRow:
+    text = str(incident).strip()
+    query = select(IncidentRow).where(IncidentRow.ref == text.upper())
+    if text.isdigit():
+        query = select(IncidentRow).where(IncidentRow.id == int(text))
+    row = session.execute(query).scalar_one_or_none()
+    if row is None:
+        raise StateError(
+            f"no incident '{incident}' in the case store", hint="give its reference, e.g. INC-0001"
+        )
+    return row

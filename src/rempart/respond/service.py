@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from rempart.domain.inventory import Group
 from rempart.errors import StateError
 from rempart.respond import approvals
-from rempart.respond.engine import Engine, Sleep, actions_of, adapter_for, now, step_label, subject
-from rempart.respond.interface import Adapters, Operation
+from rempart.respond.dryrun import DryRun, dry_run
+from rempart.respond.engine import Engine, Sleep, now, step_label, subject
+from rempart.respond.interface import Adapters
 from rempart.respond.plan import Approval, LoadedPlan
-from rempart.respond.selection import IncidentFacts, choose_playbook, expand
+from rempart.respond.selection import IncidentFacts, choose_playbook, expand, find_incident
 from rempart.respond.states import MAY_BE_IN_PLACE, RunStatus, StepStatus
 from rempart.respond.undo import RollbackReport, StepResult, find_step, reopen, rollback_run
 from rempart.store import incident_log, journal
@@ -32,28 +33,18 @@ __all__ = [
     "RunReport",
     "StepResult",
     "ack",
+    "adapters_source",
     "approve",
     "dry_run",
     "find_incident",
+    "latest_run",
+    "list_runs",
     "reject",
     "reopen_access",
     "respond",
     "rollback",
     "show_run",
 ]
-
-
-def find_incident(session: Session, incident: str | int) -> IncidentRow:
-    text = str(incident).strip()
-    query = select(IncidentRow).where(IncidentRow.ref == text.upper())
-    if text.isdigit():
-        query = select(IncidentRow).where(IncidentRow.id == int(text))
-    row = session.execute(query).scalar_one_or_none()
-    if row is None:
-        raise StateError(
-            f"no incident '{incident}' in the case store", hint="give its reference, e.g. INC-0001"
-        )
-    return row
 
 
 # -- reports ---------------------------------------------------------------------------------------
@@ -464,63 +455,3 @@ def reopen_access(
         journal.append(s, actor, "reopen.requested", subject(run_id), {"access": access_id})
     results = reopen(Engine(store, adapters, actor, sleep), run_id, access_id)
     return ReopenResult(run_id, access_id, results)
-
-
-# -- dry run ---------------------------------------------------------------------------------------
-@dataclass
-class DryStep:
-    seq: int
-    step_id: str
-    title: str
-    adapter: str
-    approval: str
-    targets: list[str]
-    operations: list[Operation]
-    rollback: list[Operation]
-
-
-@dataclass
-class DryRun:
-    incident_ref: str
-    playbook: str
-    title: str
-    establishments: list[str]
-    steps: list[DryStep]
-
-
-def describe_approval(policy: Approval) -> str:
-    if policy.automatic:
-        return "automatic"
-    both = " (each role)" if policy.all_roles else ""
-    return f"{policy.approvers} distinct approvers among {', '.join(policy.roles)}{both}"
-
-
-def dry_run(
-    store: Store, incident: str | int, loaded: LoadedPlan, group: Group, adapters: Adapters
-) -> DryRun:
-    """Exactly which commands or calls the plan would make for this incident, in order; nothing runs."""
-    with store.session() as s:
-        inc = find_incident(s, incident)
-        facts = IncidentFacts.from_row(inc)
-    book = choose_playbook(loaded.plan, facts, group)
-    steps = []
-    ests: list[str] = []
-    for sp in expand(book, facts, group, "dry"):
-        row = PlanStepRow(adapter=sp.adapter, seq=sp.seq, step_id=sp.step_id)
-        adapter = adapter_for(adapters, row)
-        row.actions = [a.to_dict() for a in sp.actions]
-        acts = actions_of(row)
-        ests += [a.establishment for a in acts if a.establishment not in ests]
-        steps.append(
-            DryStep(
-                sp.seq,
-                sp.step_id,
-                sp.title,
-                sp.adapter,
-                describe_approval(Approval.model_validate(sp.approval)),
-                [a.target for a in acts],
-                adapter.plan("apply", acts) if acts else [],
-                adapter.plan("rollback", acts) if acts and sp.reversible else [],
-            )
-        )
-    return DryRun(facts.ref, book.id, book.title, ests, steps)
