@@ -152,14 +152,15 @@ def _matching_open_incident(session: Session, incident: Incident, window: timede
     return None
 
 
-def get_incident(session: Session, ref: str) -> IncidentRow:
+def get_incident(session: Session, ref: str | int) -> IncidentRow:
     """The incident a user names (INC-0001, or its number); a clear error when there is none."""
-    key = ref.strip().upper()
+    key = str(ref).strip().upper()
     if key.isdigit():
         key = f"INC-{int(key):04d}"
     row = session.execute(select(IncidentRow).where(IncidentRow.ref == key)).scalar_one_or_none()
     if row is None:
         raise InputError(
-            f"no incident '{ref}' in the case store", hint="list incidents with `rempart incidents`"
+            f"no incident '{key}' in the case store",
+            hint="list incidents with `rempart incidents` (e.g. INC-0001)",
         )
     return row

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from rempart.continuity.reconcile import is_complete
 from rempart.domain.inventory import Group
 from rempart.errors import StateError
-from rempart.investigate.incidents import get_incident
+from rempart.detect.incidents import get_incident
 from rempart.notify import service as notify
 from rempart.notify.obligations import ClockStatus
 from rempart.recover import gates

@@ -27,7 +27,7 @@ from rempart.continuity.reconcile import build_report as reconcile_report
 from rempart.domain.inventory import Group
 from rempart.investigate import evidence, timeline
 from rempart.investigate.findings import LABELS_FR, FindingKind
-from rempart.investigate.incidents import get_incident
+from rempart.detect.incidents import get_incident
 from rempart.notify import service as notify
 from rempart.recover import closing, gates
 from rempart.recover.policy import RecoveryPolicy

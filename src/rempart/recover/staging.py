@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from rempart.domain.inventory import Group
 from rempart.errors import StateError
-from rempart.investigate.incidents import get_incident
+from rempart.detect.incidents import get_incident
 from rempart.recover import gates
 from rempart.recover.policy import RecoveryPolicy
 from rempart.respond import service as respond
