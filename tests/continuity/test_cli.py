@@ -6,6 +6,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -79,6 +80,12 @@ def test_snapshot_kits_forms_reconcile(env: dict[str, str], tmp_path: Path) -> N
     n = len(forms)
     assert f"issued {n} = returned 0 + entered 1 + voided 1 + unaccounted {n - 2}" in out
     assert (tmp_path / "rep" / "rapprochement-dombes.pdf").exists()
+
+    code, out = _run(env, "forms", "link", "dombes", "PROV-DOMBES-1-001", "9100001")
+    assert code == 2 and "no downtime admission" in out  # nothing admitted under it yet
+    code, out = _run(env, "continuity", "export", "dombes", "--out", str(tmp_path / "bundle.json"))
+    assert code == 0 and "0 resources" in out, out
+    assert orjson.loads((tmp_path / "bundle.json").read_bytes())["type"] == "transaction"
 
 
 def test_wrong_key_and_unknown_serial_are_clear_errors(env: dict[str, str], tmp_path: Path) -> None:

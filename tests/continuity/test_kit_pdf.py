@@ -203,3 +203,19 @@ def test_printed_qr_code_is_the_serial_establishment_and_form_type(built, tmp_pa
         for r in range(n)
     ]
     assert read == [[bool(v) for v in row] for row in code.matrix]
+
+
+def test_serials_are_unique_and_name_establishment_kit_and_type(group: Group) -> None:
+    res = synthetic.synth_resources("st-kevin", 12, seed=3, taken_at=TAKEN)
+    census = census_mod.build_census(
+        Snapshot("st-kevin", TAKEN, {k: {r["id"]: r for r in v} for k, v in res.items()})
+    )
+    base = group.establishment("capitouls")
+    est = base.model_copy(update={"id": "st-kevin"})
+    plan = kits.plan_kit(census, group, est, 3, NOW)
+    serials = [f.serial for f in plan.forms()]
+    assert len(serials) == len(set(serials))
+    for f in plan.forms():
+        code = kits.FORM_TYPES[f.form_type]
+        assert re.fullmatch(rf"ST-KEVIN-K3-{code}-\d{{4}}", f.serial)
+        assert f.qr_payload == f"RMP:{f.serial}:ST-KEVIN:{code}"

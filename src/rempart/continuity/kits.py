@@ -59,7 +59,7 @@ class Form:
     @property
     def qr_payload(self) -> str:
         # QR alphanumeric mode (upper case, digits, ':' '-'): small codes, fast to make and to scan
-        est = self.serial.split("-K", 1)[0]
+        est = self.serial.rsplit("-", 3)[0]  # serial = EST-K<kit>-<TYPE>-<nnnn>; EST may hold dashes
         return f"RMP:{self.serial}:{est}:{FORM_TYPES[self.form_type]}"
 
 
