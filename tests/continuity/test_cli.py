@@ -55,6 +55,10 @@ def test_snapshot_kits_forms_reconcile(env: dict[str, str], tmp_path: Path) -> N
     code, out = _run(env, "snapshot", "status")  # every other clinic has none: a warning and exit 1
     assert code == 1 and "missing" in out
 
+    code, out = _run(
+        env, "kits", "build", "dombes", "--incident", "INC-0042", "--out", str(tmp_path / "kits")
+    )
+    assert code == 2 and "no incident 'INC-0042'" in out and not (tmp_path / "kits").exists()
     code, out = _run(env, "kits", "build", "dombes", "--out", str(tmp_path / "kits"))
     assert code == 0, out
     pdfs = sorted((tmp_path / "kits").glob("*.pdf"))

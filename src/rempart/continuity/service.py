@@ -20,24 +20,19 @@ from rempart.continuity import backentry, fhir_export, kit_pdf, reconcile, regis
 from rempart.continuity.census import Census, build_census
 from rempart.continuity.fhir_import import ImportResult, read_fhir
 from rempart.continuity.kits import KitConfig, KitPlan, plan_kit
+from rempart.detect.incidents import get_incident
 from rempart.domain.inventory import Group
 from rempart.errors import InputError
 from rempart.settings import Settings
 from rempart.store import incident_log, journal
 from rempart.store.db import Store
 from rempart.store.models.continuity import IdentityLinkRow, KitRow, SnapshotRow
-from rempart.store.models.core import IncidentRow
 
 ACTOR = "rempart.continuity"
 
 
 def incident_id(session: Session, ref: str | None) -> int | None:
-    if ref is None:
-        return None
-    row = session.execute(select(IncidentRow).where(IncidentRow.ref == ref)).scalar()
-    if row is None:
-        raise InputError(f"unknown incident '{ref}'")
-    return row.id
+    return None if ref is None else get_incident(session, ref).id
 
 
 def _log(session: Session, ref: str | None, text: str, data: dict[str, Any], at: datetime) -> None:
