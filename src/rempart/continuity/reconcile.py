@@ -44,6 +44,7 @@ class Omission:
     serial: str
     patient_ref: str
     request_id: str
+    drug: str
     planned_at: str
 
 
@@ -115,7 +116,11 @@ def _omissions(
         if near:
             used.add(near[0].id)
         else:
-            out.append(Omission(slot.serial, slot.patient_id, slot.request_id, slot.planned_at.isoformat()))
+            out.append(
+                Omission(
+                    slot.serial, slot.patient_id, slot.request_id, slot.drug, slot.planned_at.isoformat()
+                )
+            )
     return out
 
 
@@ -242,8 +247,8 @@ def write_pdf(report: Report, establishment_name: str, path: Path) -> Path:
     )
     for o in report.omissions:
         line(
-            f"{o.serial} — patient {o.patient_ref} — ligne {o.request_id} — prévue à "
-            f"{local(datetime.fromisoformat(o.planned_at))}",
+            f"{o.drug} prévu(e) à {local(datetime.fromisoformat(o.planned_at))} — patient {o.patient_ref} — "
+            f"{o.serial}, ligne {o.request_id}",
             9,
         )
     y -= 6

@@ -59,8 +59,11 @@ def register_kit(session: Session, plan: KitPlan, snapshot_id: int, files: list[
         for f in forms
     )
     session.flush()
+    drugs = {rx.request_id: rx.drug for u in plan.units for p in u.patients for rx in p.prescriptions}
     session.add_all(
-        PlannedDoseRow(serial=f.serial, patient_id=f.patient_id or "", request_id=rid, planned_at=at)
+        PlannedDoseRow(
+            serial=f.serial, patient_id=f.patient_id or "", request_id=rid, drug=drugs[rid], planned_at=at
+        )
         for f in forms
         for rid, at in f.planned
     )

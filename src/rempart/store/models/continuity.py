@@ -71,6 +71,7 @@ class PlannedDoseRow(Base):
     serial: Mapped[str] = mapped_column(ForeignKey("continuity_forms.serial"), index=True)
     patient_id: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[str] = mapped_column(String(64))
+    drug: Mapped[str] = mapped_column(String(128))  # as printed: what the omission report names
     planned_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -133,6 +133,7 @@ def upgrade() -> None:
         sa.Column("serial", sa.String(length=64), nullable=False),
         sa.Column("patient_id", sa.String(length=64), nullable=False),
         sa.Column("request_id", sa.String(length=64), nullable=False),
+        sa.Column("drug", sa.String(length=128), nullable=False),
         sa.Column("planned_at", rempart.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["serial"],
