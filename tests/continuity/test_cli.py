@@ -79,6 +79,8 @@ def test_snapshot_kits_forms_reconcile(env: dict[str, str], tmp_path: Path) -> N
     code, out = _run(env, "forms", "void", forms[0][0], "--reason", "encore")
     assert code == 2 and "already voided" in out and "Traceback" not in out
 
+    code, out = _run(env, "forms", "list", "dombes", "--status", "voided")
+    assert code == 0 and forms[0][0] in out and "1 form(s)" in out, out
     code, out = _run(env, "reconcile", "dombes", "--out", str(tmp_path / "rep"))
     assert code == 0, out
     n = len(forms)

@@ -133,6 +133,22 @@ def kits_build(
         console.print(f"  {f}")
 
 
+@forms_app.command("list")
+@report_errors
+def forms_list(
+    establishment: str,
+    status: Annotated[str | None, typer.Option(help="issued, returned, entered or voided")] = None,
+) -> None:
+    """The register of ESTABLISHMENT's paper forms: serial, unit, type, status."""
+    if status is not None and status not in register.STATUSES:
+        raise InputError(f"unknown status '{status}'", hint=f"one of {', '.join(register.STATUSES)}")
+    with _store(Settings()).session() as s:
+        rows = [f for f in register.forms_of(s, establishment) if status is None or f.status == status]
+        for f in rows:
+            console.print(f"{f.serial}  {f.form_type:<14} {register.STATUS_FR[f.status]:<7} {f.unit}")
+    console.print(f"{len(rows)} form(s)")
+
+
 @forms_app.command("return")
 @report_errors
 def forms_return(serials: list[str], at: WhenOpt = None, by: ActorOpt = "operator") -> None:
