@@ -187,21 +187,20 @@ def test_printed_qr_code_is_the_serial_establishment_and_form_type(built, tmp_pa
     img = Image.open(next(tmp_path.glob("q-*.png"))).convert("L")
     assert blank.qr_payload == f"RMP:{blank.serial}:CAPITOULS:{kits.FORM_TYPES[blank.form_type]}"
     code = segno.make_qr(blank.qr_payload, error="m", mask=0, boost_error=False)
-    n = code.symbol_size(border=0)[0]
+    n = int(code.symbol_size(border=0)[0])
     w, h = pdfdraw.PORTRAIT
     x0, top, size = w - pdfdraw.M - 58, h - (h - pdfdraw.M - 92 + 58), 58.0
     cell = size / (n + 4)
     scale = dpi / 72
-    read = [
-        [
-            img.getpixel(
-                (int((x0 + (2 + c + 0.5) * cell) * scale), int((top + (2 + r + 0.5) * cell) * scale))
-            )
-            < 128
-            for c in range(n)
-        ]
-        for r in range(n)
-    ]
+
+    def dark(r: int, c: int) -> bool:
+        value = img.getpixel(
+            (int((x0 + (2 + c + 0.5) * cell) * scale), int((top + (2 + r + 0.5) * cell) * scale))
+        )
+        assert isinstance(value, int)
+        return value < 128
+
+    read = [[dark(r, c) for c in range(n)] for r in range(n)]
     assert read == [[bool(v) for v in row] for row in code.matrix]
 
 
