@@ -56,19 +56,19 @@ def evtx_parse_only(root: Path) -> tuple[float, int]:
     return time.perf_counter() - t0, n
 
 
-def run_once(corpus: str, cache: Path) -> dict[str, object]:
+def run_once(corpus: str, cache: Path, memory: bool) -> dict[str, object]:
     """One measured hunt in this process (the parent starts one process per run)."""
     from rempart.detect.hunt import hunt
     from rempart.events import EventStore
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        store = EventStore(Path(tmp) / "events.duckdb")
+        store = EventStore(":memory:" if memory else Path(tmp) / "events.duckdb")
         result = hunt([CORPORA[corpus]], RULES, store=store, cache_dir=cache)
         store.close()
     wall = time.perf_counter() - t0
     out: dict[str, object] = {
-        "corpus": corpus, "events": result.events, "wall": wall,
+        "corpus": corpus, "store": ":memory:" if memory else "file", "events": result.events, "wall": wall,
         "rules_s": result.timings.rules, "parse_s": result.timings.parse,
         "store_s": result.timings.store, "detect_s": result.timings.detect,
         "alerts": len(result.alerts), "rules": len(result.plan.rules),
@@ -87,10 +87,12 @@ def main() -> None:
     ap.add_argument("--corpus", choices=["atomic", "evtx", "both"], default="both")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "rempart-bench-rule-cache")
     ap.add_argument("--runs", type=int, default=1, help="measured runs per corpus (the best is kept)")
+    ap.add_argument("--store", choices=["file", "memory"], default="file",
+                    help="event store: a DuckDB file (rempart hunt's default) or in memory")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(run_once(args.child, args.cache)))
+        print(json.dumps(run_once(args.child, args.cache, args.store == "memory")))
         return
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()}")
     warm = warm_cache(args.cache)
@@ -101,7 +103,8 @@ def main() -> None:
         best: dict[str, object] | None = None
         for _ in range(args.runs):
             proc = subprocess.run(
-                [sys.executable, __file__, "--child", corpus, "--cache", str(args.cache)],
+                [sys.executable, __file__, "--child", corpus, "--cache", str(args.cache),
+                 "--store", args.store],
                 check=True, capture_output=True, text=True,
             )
             res = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -110,12 +113,12 @@ def main() -> None:
         assert best is not None
         report(best)
     print(f"load average after: {os.getloadavg()}")
-    print("rerun: .venv/bin/python benchmarks/hunt.py --corpus " + args.corpus)
+    print(f"rerun: .venv/bin/python benchmarks/hunt.py --corpus {args.corpus} --store {args.store}")
 
 
 def report(r: dict[str, object]) -> None:
     ev, wall = int(r["events"]), float(r["wall"])  # type: ignore[arg-type]
-    print(f"\n[{r['corpus']}] {ev:,} events, {r['rules']} rules, {r['alerts']:,} alerts, "
+    print(f"\n[{r['corpus']}, {r['store']} store] {ev:,} events, {r['rules']} rules, {r['alerts']:,} alerts, "
           f"{r['skipped_files']} files skipped, {r['quarantined']} records quarantined")
     print(f"  end to end: {wall:.2f} s = {ev / wall:,.0f} events/s; peak memory {r['peak_rss_mb']:.0f} MB")
     print(f"  split: rules (cache) {r['rules_s']:.2f} s | parse {r['parse_s']:.2f} s | "

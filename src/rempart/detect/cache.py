@@ -8,6 +8,7 @@ rules reads these entries and never calls pySigma.
 from __future__ import annotations
 
 import hashlib
+import functools
 import json
 import os
 from importlib.metadata import version
@@ -18,6 +19,7 @@ from rempart.detect.backend import BACKEND_VERSION
 from rempart.detect.pipelines import pipeline_fingerprint
 
 
+@functools.cache
 def fingerprint() -> str:
     parts = f"{pipeline_fingerprint()}|{BACKEND_VERSION}|pysigma-{version('pysigma')}"
     return hashlib.sha256(parts.encode()).hexdigest()[:20]

@@ -19,6 +19,7 @@ Events are appended as Arrow batches, columnar, straight from the readers.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ import pyarrow as pa
 from rempart.domain.events import CORE_SCHEMA, is_core
 
 TABLE = "events"
-FLUSH_ROWS = 100_000
+FLUSH_ROWS = 50_000
+MEMORY_LIMIT = "2GB"
 RAW = "_raw"
 
 
@@ -54,8 +56,14 @@ class EventStore:
         self.path = target
         self._con = duckdb.connect(target)
         self._con.execute("SET enable_progress_bar = false")  # the CLI draws its own
+        self._con.execute("SET preserve_insertion_order = false")  # rowids still follow appends
+        if target != ":memory:":
+            self._con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # a file store spills, not swells
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
+        # one writer thread: DuckDB converts and writes a batch while the readers parse the next one
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-store")
+        self._inflight: Future[None] | None = None
         self._columns: dict[str, str] = {}  # lower-case name → the column's spelling
         self._load_columns()
         if not self._columns:
@@ -115,17 +123,26 @@ class EventStore:
         self._pending.append(table)
         self._pending_rows += table.num_rows
         if self._pending_rows >= FLUSH_ROWS:
-            self.flush()
+            self._submit()
         return int(table.num_rows)
 
-    def flush(self) -> None:
-        """Write the gathered batches."""
-        if not self._pending:
-            return
+    def _submit(self) -> None:
+        self._wait()
         pending = self._pending
         table = pa.concat_tables(pending, promote_options="default") if len(pending) > 1 else pending[0]
         self._pending, self._pending_rows = [], 0
-        self._insert(table)
+        self._inflight = self._writer.submit(self._insert, table)
+
+    def _wait(self) -> None:
+        if self._inflight is not None:
+            inflight, self._inflight = self._inflight, None
+            inflight.result()  # a failed write raises here, in the caller's thread
+
+    def flush(self) -> None:
+        """Write every appended batch (and wait for it)."""
+        if self._pending:
+            self._submit()
+        self._wait()
 
     def _insert(self, table: pa.Table) -> None:
         groups: dict[str, list[str]] = {}
@@ -168,8 +185,11 @@ class EventStore:
         return self.connection.execute(sql, params or []).fetchall()
 
     def close(self) -> None:
-        self.flush()
-        self._con.close()
+        try:
+            self.flush()
+        finally:
+            self._writer.shutdown()
+            self._con.close()
 
     def __enter__(self) -> EventStore:
         return self
