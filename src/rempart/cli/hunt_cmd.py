@@ -81,7 +81,11 @@ def hunt_command(
     db: Annotated[str | None, typer.Option("--db", help="Case store URL for incidents.")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Compiled-rule cache folder.")] = None,
 ) -> None:
-    """Hunt PATHS with the Sigma rules of --rules; alerts grouped into incidents in the case store."""
+    """Hunt PATHS with the Sigma rules of --rules; alerts grouped into incidents in the case store.
+
+    Exit status: 0 every input read; 1 records quarantined or files skipped (what was read is still
+    hunted); 2 usage error.
+    """
     try:
         level = Level.parse(min_level)
     except ValueError as exc:
@@ -146,6 +150,9 @@ def print_summary(out: object, result: HuntResult, incidents: list[tuple[str, st
     plan, report = result.plan, result.report
     out.print(f"\n[bold]events[/bold]: {result.events:,} stored")
     out.print(report.summary(max_items=10), markup=False, soft_wrap=True)
+    by_source = Counter({f"{src} ({fmt})": n for (src, fmt), n in result.events_by_source.items()})
+    if len(by_source) > 1:
+        out.print("  " + _counts("by source", by_source), markup=False, soft_wrap=True)
     problems = [*plan.load_errors, *plan.failures, *plan.runtime_failures]
     out.print(f"[bold]rules[/bold]: {len(plan.base_rules)} rules and {len(plan.correlations)} correlations "
               f"loaded; {len(problems)} failed")

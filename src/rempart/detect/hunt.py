@@ -106,5 +106,5 @@ def hunt(
 
 
 def _next_rowid(store: EventStore) -> int:
-    row = store.connection.execute(f"SELECT coalesce(max(rowid) + 1, 0) FROM {TABLE}").fetchone()
-    return int(row[0]) if row else 0
+    rows = store.connection.execute(f"SELECT coalesce(max(rowid) + 1, 0) FROM {TABLE}").fetchall()
+    return int(rows[0][0])

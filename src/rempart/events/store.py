@@ -64,6 +64,7 @@ class EventStore:
         # one writer thread: DuckDB converts and writes a batch while the readers parse the next one
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-store")
         self._inflight: Future[None] | None = None
+        self._writer_con = self._con.cursor()  # its own connection to the same database
         self._columns: dict[str, str] = {}  # lower-case name → the column's spelling
         self._load_columns()
         if not self._columns:
@@ -152,7 +153,7 @@ class EventStore:
             if key not in self._columns:
                 dtype = table.schema.field(names[0]).type
                 kind = _duck_type(dtype) if is_core(names[0]) else "VARCHAR"
-                self._con.execute(
+                self._writer_con.execute(
                     f"ALTER TABLE {TABLE} ADD COLUMN {quote_ident(names[0])} {kind}"
                 )
                 self._columns[key] = names[0]
@@ -165,11 +166,11 @@ class EventStore:
             parts = [self._cast(position[n], table.schema.field(position[n]).type, n) for n in names]
             expr = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
             select.append(f"{expr} AS {quote_ident(target)}")
-        self._con.register("_incoming", table)
+        self._writer_con.register("_incoming", table)
         try:
-            self._con.execute(f"INSERT INTO {TABLE} BY NAME SELECT {', '.join(select)} FROM _incoming")
+            self._writer_con.execute(f"INSERT INTO {TABLE} BY NAME SELECT {', '.join(select)} FROM _incoming")
         finally:
-            self._con.unregister("_incoming")
+            self._writer_con.unregister("_incoming")
 
     @staticmethod
     def _cast(expr: str, dtype: pa.DataType, name: str) -> str:
@@ -178,8 +179,8 @@ class EventStore:
         return f"CAST({expr} AS VARCHAR)"
 
     def count(self) -> int:
-        row = self.connection.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
-        return int(row[0]) if row else 0
+        rows = self.connection.execute(f"SELECT count(*) FROM {TABLE}").fetchall()
+        return int(rows[0][0])
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         return self.connection.execute(sql, params or []).fetchall()
@@ -189,6 +190,7 @@ class EventStore:
             self.flush()
         finally:
             self._writer.shutdown()
+            self._writer_con.close()
             self._con.close()
 
     def __enter__(self) -> EventStore:
