@@ -7,8 +7,8 @@ rules reads these entries and never calls pySigma.
 
 from __future__ import annotations
 
-import hashlib
 import functools
+import hashlib
 import json
 import os
 from importlib.metadata import version
