@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from rempart.detect.incidents import get_incident
 from rempart.errors import InputError
 from rempart.investigate import evidence
-from rempart.investigate.incidents import get_incident
 from rempart.store import journal
 from rempart.store.db import Store
 from tests.investigate.conftest import make_incident

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from rempart.detect.incidents import get_incident
 from rempart.domain.inventory import Group
 from rempart.investigate import eventdb, exfil
-from rempart.investigate.incidents import get_incident
 from rempart.investigate.indicators import Internal
 from rempart.store.db import Store
 from tests.investigate.conftest import make_incident

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from rempart.detect.incidents import get_incident
 from rempart.investigate import findings
 from rempart.investigate.findings import FindingKind
-from rempart.investigate.incidents import get_incident
 from rempart.store import incident_log, journal
 from rempart.store.db import Store
 from tests.investigate.conftest import make_incident

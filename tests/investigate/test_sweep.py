@@ -15,10 +15,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from rempart.detect.incidents import get_incident
 from rempart.domain.inventory import Group
 from rempart.errors import StateError
 from rempart.investigate import eventdb, findings, indicators, sweep
-from rempart.investigate.incidents import get_incident
 from rempart.investigate.indicators import Indicator, IndicatorKind
 from rempart.store.db import Store
 from tests.investigate.conftest import make_incident

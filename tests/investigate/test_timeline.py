@@ -8,9 +8,9 @@ from pathlib import Path
 
 import orjson
 
+from rempart.detect.incidents import get_incident
 from rempart.domain.inventory import Group
 from rempart.investigate import eventdb, findings, timeline
-from rempart.investigate.incidents import get_incident
 from rempart.store import incident_log
 from rempart.store.db import Store
 from tests.investigate.conftest import make_incident

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from rempart.detect.incidents import get_incident
 from rempart.errors import ConfigErrors, StateError
 from rempart.investigate import eventdb, exfil, sweep
-from rempart.investigate.incidents import get_incident
 from rempart.investigate.indicators import Indicator, IndicatorKind
 from rempart.notify import service as notify
 from rempart.recover import closing, gates, report, staging

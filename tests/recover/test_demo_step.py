@@ -57,7 +57,7 @@ def test_recover_step(store: Store, group: Group, example_group_path: Path, tmp_
     assert "Refus expliqué" in out and "sweep_clean" in out and "48 h required" in out
     reopened = ctx.facts["recover"]["reopened"]
     with store.session() as s:
-        from rempart.investigate.incidents import get_incident
+        from rempart.detect.incidents import get_incident
 
         states = {
             g.access.id: g.state for g in gates.evaluate_all(s, get_incident(s, c.ref), group, load_policy())

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from rempart.detect.incidents import get_incident
 from rempart.errors import InputError, StateError
 from rempart.investigate import eventdb, exfil, findings, sweep
-from rempart.investigate.incidents import get_incident
 from rempart.investigate.indicators import Indicator, IndicatorKind
 from rempart.recover import gates, staging
 from rempart.recover.policy import load_policy

@@ -14,10 +14,10 @@ import typer
 from rich.table import Table
 
 from rempart.cli.console import console, report_errors
+from rempart.detect.incidents import get_incident
 from rempart.errors import InputError, Location
 from rempart.inventory import load_group
 from rempart.investigate import eventdb, evidence, exfil, findings, indicators, sweep, timeline
-from rempart.detect.incidents import get_incident
 from rempart.settings import Settings
 from rempart.store.db import Store
 

@@ -9,9 +9,9 @@ import typer
 
 from rempart.adapters import registry
 from rempart.cli.console import console, report_errors
+from rempart.detect.incidents import get_incident
 from rempart.inventory import load_group
 from rempart.investigate import eventdb
-from rempart.detect.incidents import get_incident
 from rempart.recover import closing, gates, report, staging
 from rempart.recover.policy import load_policy
 from rempart.settings import Settings

@@ -14,8 +14,8 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from rempart.demo.context import DemoContext
+from rempart.detect.incidents import get_incident
 from rempart.investigate import eventdb, evidence, exfil, indicators, sweep, timeline
-from rempart.investigate.incidents import get_incident
 from rempart.store.models.core import IncidentRow
 
 STAGE = "investigation"

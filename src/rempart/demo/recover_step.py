@@ -22,13 +22,13 @@ from rempart.adapters import registry
 from rempart.demo import generate
 from rempart.demo.context import DemoContext
 from rempart.demo.respond_step import plan_path
+from rempart.detect.incidents import get_incident
 from rempart.errors import StateError
 from rempart.events.store import EventStore
 from rempart.ingest.pipeline import read_paths
 from rempart.ingest.report import IngestReport
 from rempart.inventory import Resolver
 from rempart.investigate import eventdb, indicators, sweep
-from rempart.investigate.incidents import get_incident
 from rempart.notify import service as notify
 from rempart.notify.relay import RelaySettings, SMTPRelay
 from rempart.notify.sink import LocalSMTPServer

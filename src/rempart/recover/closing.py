@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rempart.continuity.reconcile import is_complete
+from rempart.detect.incidents import get_incident
 from rempart.domain.inventory import Group
 from rempart.errors import StateError
-from rempart.detect.incidents import get_incident
 from rempart.notify import service as notify
 from rempart.notify.obligations import ClockStatus
 from rempart.recover import gates

@@ -24,10 +24,10 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 from sqlalchemy import select
 
 from rempart.continuity.reconcile import build_report as reconcile_report
+from rempart.detect.incidents import get_incident
 from rempart.domain.inventory import Group
 from rempart.investigate import evidence, timeline
 from rempart.investigate.findings import LABELS_FR, FindingKind
-from rempart.detect.incidents import get_incident
 from rempart.notify import service as notify
 from rempart.recover import closing, gates
 from rempart.recover.policy import RecoveryPolicy

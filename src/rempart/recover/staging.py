@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from rempart.detect.incidents import get_incident
 from rempart.domain.inventory import Group
 from rempart.errors import StateError
-from rempart.detect.incidents import get_incident
 from rempart.recover import gates
 from rempart.recover.policy import RecoveryPolicy
 from rempart.respond import service as respond
