@@ -6,11 +6,14 @@ cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 # nftables + iproute2: the firewall tests in network namespaces; openssh: the SSH adapter's real server;
-# poppler-utils: pdftotext / pdftoppm on the generated PDFs; postgresql: the case store on PostgreSQL
-apt_packages=(nftables iproute2 openssh-server openssh-client poppler-utils postgresql fonts-dejavu-core)
+# poppler-utils: pdftotext / pdftoppm on the generated PDFs; postgresql: the case store on PostgreSQL;
+# postfix: the mail-queue adapter against a private, non-listening instance
+apt_packages=(nftables iproute2 openssh-server openssh-client poppler-utils postgresql postfix fonts-dejavu-core)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
+  # postfix asks how to configure itself; it must install unconfigured and stopped
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
