@@ -78,3 +78,10 @@ playbooks:
         choose_playbook(book, facts(est="bellecour"), group)
     with pytest.raises(StateError, match="attributed to no establishment"):
         expand(book.playbooks[0], facts(est=None), group, "r1")
+
+
+def test_appliances_that_logged_the_attack_are_not_isolated(plan: LoadedPlan, group: Group) -> None:
+    # alerts name the VPN appliance (it logged the spraying) beside the compromised workstation
+    f = facts(hosts=("tls-cap-vpn01", "tls-cap-fw01", "tls-cap-ws002.horizon.local"))
+    specs = {s.step_id: s for s in expand(plan.plan.playbooks[0], f, group, "r8")}
+    assert [a.target for a in specs["isoler-postes-compromis"].actions] == ["tls-cap-ws002"]

@@ -111,6 +111,10 @@ class Targets(Strict):
     roles: list[AssetRole] = Field(default_factory=list)
     hosts: list[str] = Field(default_factory=list)
     compromised: bool = Field(default=False, description="only the hosts named by the incident's alerts")
+    exclude_roles: list[AssetRole] = Field(
+        default_factory=list,
+        description="never select assets of these roles (e.g. the appliance that logged)",
+    )
 
     @property
     def selects_accesses(self) -> bool:

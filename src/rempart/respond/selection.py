@@ -134,6 +134,8 @@ def _selected_assets(step: Step, est: Establishment, facts: IncidentFacts) -> li
     compromised = {h.split(".")[0].lower() for h in facts.hosts}
     out: list[Asset] = []
     for asset in est.assets:
+        if asset.role in t.exclude_roles:
+            continue
         by_role = bool(t.roles) and asset.role in t.roles
         by_name = asset.short_name in wanted_hosts
         by_incident = t.compromised and asset.short_name in compromised
