@@ -181,7 +181,7 @@ def run(ctx: DemoContext) -> None:
         f"Instantané FHIR du {taken:%d/%m %H:%M} UTC importé et chiffré : {row.counts['Patient']} patients, "
         f"{row.counts['MedicationRequest']} prescriptions actives, {len(result.problems)} rejet(s)"
     )
-    ctx.mark(taken, "continuity", f"snapshot of {est.id} imported (encrypted)")
+    ctx.mark(taken, "mode dégradé", f"instantané FHIR de {est.id} importé (chiffré)")
 
     started = ctx.now + timedelta(minutes=10)
     build = service.build_kits(
@@ -199,7 +199,7 @@ def run(ctx: DemoContext) -> None:
     )
     for f in build.files:
         con.print(f"  {f}")
-    ctx.mark(started, "continuity", f"degraded mode: kits printed ({build.forms} serial-numbered forms)")
+    ctx.mark(started, "mode dégradé", f"kits imprimés ({build.forms} formulaires numérotés)")
 
     until = build.plan.window_start + DOWNTIME
     docs, voided = simulate_day(build.plan, until)
@@ -242,9 +242,9 @@ def run(ctx: DemoContext) -> None:
     con.print(f"  {pdf}\n  {js}\n  export FHIR : {bundle} ({n} ressources)")
     ctx.mark(
         back,
-        "continuity",
-        f"paper records reconciled: {len(report.duplicates)} duplicate, "
-        f"{len(report.omissions)} omission flagged",
+        "mode dégradé",
+        f"dossiers papier rapprochés : {len(report.duplicates)} doublon(s), "
+        f"{len(report.omissions)} omission(s) signalé(s)",
     )
     ctx.facts["continuity"] = {
         "establishment": est.id,

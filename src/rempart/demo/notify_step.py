@@ -79,7 +79,7 @@ def run(ctx: DemoContext) -> None:
     for d in drafts:
         service.write_draft(d, out)
     con.print(f"{len(drafts)} projets rédigés en français (PDF + texte du courriel) sous {out}")
-    ctx.mark(at(30), "notify", f"{len(drafts)} projets de notification rédigés")
+    ctx.mark(at(30), "notification", f"{len(drafts)} projets de notification rédigés")
 
     addresses = _addresses(ctx)
     sent, received = _send(ctx, iid, at, addresses, out)
@@ -108,7 +108,7 @@ def run(ctx: DemoContext) -> None:
             catalogue=cat,
             at=at(minutes),
         )
-        ctx.mark(at(minutes), "notify", f"{ob}/{stage} fait ({channel})")
+        ctx.mark(at(minutes), "notification", f"{ob}/{stage} fait ({channel})")
     for view in service.sendings(store, iid):
         if view.row.status == "sent":
             by = {
@@ -144,7 +144,7 @@ def run(ctx: DemoContext) -> None:
     }
     ctx.mark(
         now,
-        "notify",
+        "notification",
         f"échéances : {ctx.facts['notify']['open']} à faire, {ctx.facts['notify']['overdue']} en retard",
     )
 
@@ -168,7 +168,7 @@ def _send(
             )
             sent += 1
             con.print(f"  envoyé : {ob}/{row.stage} → {addresses[ob]}  {row.message_id}")
-            ctx.mark(at(minutes), "notify", f"{ob}/{row.stage} envoyé ({row.message_id})")
+            ctx.mark(at(minutes), "notification", f"{ob}/{row.stage} envoyé ({row.message_id})")
         # the partner's old address: the relay refuses it; the attempt is kept and sent again
         with LocalSMTPServer(refuse="rcpt") as strict:
             strict_relay = SMTPRelay(
@@ -204,6 +204,6 @@ def _send(
         sent += 1
         con.print(f"  renvoyé : partners/{row.stage} → {addresses['partners']}  {row.message_id}")
         received = len(relay_srv.received)
-    ctx.mark(at(65), "notify", "information des partenaires renvoyée après un refus du relais")
+    ctx.mark(at(65), "notification", "information des partenaires renvoyée après un refus du relais")
 
     return sent, received
