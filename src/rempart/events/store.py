@@ -29,7 +29,7 @@ import pyarrow as pa
 from rempart.domain.events import CORE_SCHEMA, is_core
 
 TABLE = "events"
-FLUSH_ROWS = 50_000
+FLUSH_ROWS = 131_072
 MEMORY_LIMIT = "2GB"
 RAW = "_raw"
 
