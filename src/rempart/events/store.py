@@ -29,6 +29,8 @@ import pyarrow as pa
 from rempart.domain.events import CORE_SCHEMA, is_core
 
 TABLE = "events"
+# At least one DuckDB row group (122,880 rows): a larger insert is written straight to the database file;
+# a smaller one goes to the write-ahead log first and is written a second time at checkpoint.
 FLUSH_ROWS = 131_072
 MEMORY_LIMIT = "2GB"
 RAW = "_raw"
