@@ -63,6 +63,7 @@ class EventStore:
             self._con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # a file store spills, not swells
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
+        self._new_columns: dict[str, tuple[str, str]] = {}  # lower-case name → (spelling, type) to add
         # one writer thread: DuckDB converts and writes a batch while the readers parse the next one
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-store")
         self._inflight: Future[None] | None = None
@@ -113,6 +114,14 @@ class EventStore:
         """
         if table.num_rows == 0:
             return 0
+        # Every column a batch names is declared, even when empty here: with `fields` given, the first
+        # batch names them all, so columns are added while the table is still empty — a column added to
+        # a filled table makes DuckDB rewrite the whole table at the next checkpoint.
+        for name in table.column_names:
+            key = name.lower()
+            if key not in self._columns and key not in self._new_columns:
+                dtype = table.schema.field(name).type
+                self._new_columns[key] = (name, _duck_type(dtype) if is_core(name) else "VARCHAR")
         # A batch materialises every field the rules name, mostly empty for any one log: columns that
         # are NULL throughout are left out here (they read NULL in the table all the same), which spares
         # DuckDB converting millions of empty cells.
@@ -134,7 +143,8 @@ class EventStore:
         pending = self._pending
         table = pa.concat_tables(pending, promote_options="default") if len(pending) > 1 else pending[0]
         self._pending, self._pending_rows = [], 0
-        self._inflight = self._writer.submit(self._insert, table)
+        new, self._new_columns = self._new_columns, {}
+        self._inflight = self._writer.submit(self._insert, table, new)
 
     def _wait(self) -> None:
         if self._inflight is not None:
@@ -147,18 +157,14 @@ class EventStore:
             self._submit()
         self._wait()
 
-    def _insert(self, table: pa.Table) -> None:
+    def _insert(self, table: pa.Table, new: dict[str, tuple[str, str]]) -> None:
+        for key, (name, kind) in new.items():
+            if key not in self._columns:
+                self._writer_con.execute(f"ALTER TABLE {TABLE} ADD COLUMN {quote_ident(name)} {kind}")
+                self._columns[key] = name
         groups: dict[str, list[str]] = {}
         for name in table.column_names:
             groups.setdefault(name.lower(), []).append(name)
-        for key, names in groups.items():
-            if key not in self._columns:
-                dtype = table.schema.field(names[0]).type
-                kind = _duck_type(dtype) if is_core(names[0]) else "VARCHAR"
-                self._writer_con.execute(
-                    f"ALTER TABLE {TABLE} ADD COLUMN {quote_ident(names[0])} {kind}"
-                )
-                self._columns[key] = names[0]
         # DuckDB would itself rename a second spelling (ProcessID_1): read columns by position instead
         position = {name: f"c{i}" for i, name in enumerate(table.column_names)}
         table = table.rename_columns(list(position.values()))
