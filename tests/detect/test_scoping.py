@@ -67,3 +67,16 @@ def test_a_field_the_logs_lack_reads_as_null_and_the_rule_still_runs(tmp_path: P
     rows = [{**SYSMON, "EventID": "1", "Image": "C:\\x\\rundll32.exe"}]
     assert fired(detect(tmp_path, {"r.yml": text, "s.yml": alone}, rows)) == {
         "40000000-0000-4000-8000-000000000006": 1}
+
+
+def test_channel_case_and_multi_channel_services(tmp_path: Path) -> None:
+    sec = rule("40000000-0000-4000-8000-000000000008", "  sel:\n    EventID: 4625\n  condition: sel\n")
+    ps = rule("40000000-0000-4000-8000-000000000009", "  sel:\n    EventID: 4104\n  condition: sel\n",
+              logsource="product: windows\n  service: powershell")
+    rows = [{**SECURITY, "Channel": "security", "EventID": "4625"},  # lower-case Channel, as in some JSON
+            {"_product": "windows", "_service": "powershellcore/operational",
+             "Channel": "PowerShellCore/Operational", "EventID": "4104"},
+            {"_product": "windows", "_service": "windows powershell", "Channel": "Windows PowerShell",
+             "EventID": "4104"}]
+    alerts = detect(tmp_path, {"s.yml": sec, "p.yml": ps}, rows)
+    assert sorted((a.rule_id[-1], a.events[0].record) for a in alerts) == [("8", 1), ("9", 2)]
