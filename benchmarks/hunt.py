@@ -124,7 +124,7 @@ def report(r: dict[str, object]) -> None:
           f"{r['skipped_files']} files skipped, {r['quarantined']} records quarantined")
     print(f"  end to end: {wall:.2f} s = {ev / wall:,.0f} events/s; peak memory {r['peak_rss_mb']:.0f} MB")
     print(f"  split: rules (cache) {r['rules_s']:.2f} s | parse {r['parse_s']:.2f} s | "
-          f"store {r['store_s']:.2f} s (waits for the writer thread only) | detect {r['detect_s']:.2f} s | "
+          f"store {r['store_s']:.2f} s (beyond what overlaps parsing) | detect {r['detect_s']:.2f} s | "
           f"close {r['close_s']:.2f} s")
     if "evtx_parse_only_s" in r:
         po = float(r["evtx_parse_only_s"])  # type: ignore[arg-type]

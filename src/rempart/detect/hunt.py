@@ -99,6 +99,9 @@ def hunt(
         events += store.append(table)
         timings.store += time.perf_counter() - t1
     t0 = time.perf_counter()
+    store.flush()  # the last batches, and the writer thread catching up, are storing time
+    timings.store += time.perf_counter() - t0
+    t0 = time.perf_counter()
     alerts = plan.evaluate(store, min_level, first_row=first_row,
                            on_progress=progress.groups_evaluated)
     timings.detect = time.perf_counter() - t0
