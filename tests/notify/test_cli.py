@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from rempart.adapters.smtp_sink import LocalSMTPServer
 from rempart.cli.app import app
-from rempart.notify.sink import LocalSMTPServer
 from rempart.store.db import Store
 from tests.notify.conftest import make_incident
 

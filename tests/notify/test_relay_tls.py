@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from rempart.notify.relay import DeliveryError, RelaySettings, SMTPRelay
-from rempart.notify.sink import LocalSMTPServer
+from rempart.adapters.smtp import RelaySettings, SMTPRelay
+from rempart.adapters.smtp_sink import LocalSMTPServer
+from rempart.notify.transport import DeliveryError
 
 SENDER = "crise@secours.example"
 

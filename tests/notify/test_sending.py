@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from rempart.adapters.smtp import RelaySettings, SMTPRelay, load_relay_settings
+from rempart.adapters.smtp_sink import LocalSMTPServer, free_port
 from rempart.domain.inventory import Group
 from rempart.errors import ConfigError, StateError
 from rempart.notify import service
 from rempart.notify.obligations import ClockStatus
-from rempart.notify.relay import DeliveryError, RelaySettings, SMTPRelay, load_relay_settings
-from rempart.notify.sink import LocalSMTPServer, free_port
+from rempart.notify.transport import DeliveryError
 from rempart.store import journal
 from rempart.store.db import Store
 from tests.notify.conftest import OPENED, Case, make_incident

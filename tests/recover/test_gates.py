@@ -174,12 +174,13 @@ def test_a_positive_finding_shuts_a_gate_even_after_approvals(contained: Contain
 def test_a_gateway_still_isolated_is_noted(store: object, group: object, example_group_path: Path) -> None:
     from tests.recover.conftest import make_contained
 
-    c = make_contained(store, group, example_group_path, hosts=("tls-cap-vpn01", "tls-cap-ws003"))  # type: ignore[arg-type]
-    vpn, rdp = _gate(c, "vpn-nomade"), _gate(c, "passerelle-rdp")
-    assert [h["gateway"] for h in vpn.held_by] == ["tls-cap-vpn01"]
-    assert "rempart rollback" in vpn.notes[0] and vpn.held_by[0]["title"].startswith("Isoler")
+    # the portal's web server was compromised: isolated by the plan, it keeps the portal unreachable
+    c = make_contained(store, group, example_group_path, hosts=("tls-cap-web01", "tls-cap-ws003"))  # type: ignore[arg-type]
+    portal, rdp = _gate(c, "portail-patient"), _gate(c, "passerelle-rdp")
+    assert [h["gateway"] for h in portal.held_by] == ["tls-cap-web01"]
+    assert "rempart rollback" in portal.notes[0] and portal.held_by[0]["title"].startswith("Isoler")
     assert rdp.held_by == []  # its gateway is the firewall, which nothing isolates
-    assert vpn.to_dict()["held_by"] == vpn.held_by
+    assert portal.to_dict()["held_by"] == portal.held_by
 
 
 def test_an_interrupted_reopening_blocks_the_next_until_finished(contained: Contained, con: object) -> None:

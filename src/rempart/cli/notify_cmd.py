@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from rempart.adapters.smtp import SMTPRelay, load_relay_settings
 from rempart.cli.console import console, report_errors
 from rempart.errors import InputError
 from rempart.inventory import load_group
@@ -16,7 +17,6 @@ from rempart.notify.catalogue import load_catalogue
 from rempart.notify.clocks import format_local
 from rempart.notify.display import clocks_table, sendings_table
 from rempart.notify.facts import KNOWN_FACTS
-from rempart.notify.relay import SMTPRelay, load_relay_settings
 from rempart.settings import Settings
 from rempart.store.db import Store
 

@@ -7,7 +7,7 @@ the filings made on portals and in person, then the acknowledgements, and shows 
 
 For the recover step: ``ctx.facts["notify"]["closing_recipients"]`` holds the addresses for
 ``rempart.notify.service.send_closing_notices``; recover starts its own
-``rempart.notify.sink.LocalSMTPServer`` to send the CSP notice of resolution and the NIS2 final report.
+``rempart.adapters.smtp_sink.LocalSMTPServer`` to send the CSP notice of resolution and the NIS2 final report.
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from rempart.adapters.smtp import RelaySettings, SMTPRelay
+from rempart.adapters.smtp_sink import LocalSMTPServer
 from rempart.demo.context import DemoContext
 from rempart.notify import service
 from rempart.notify.catalogue import load_catalogue
 from rempart.notify.clocks import format_local
 from rempart.notify.display import clocks_table, sendings_table
 from rempart.notify.obligations import ClockStatus
-from rempart.notify.relay import DeliveryError, RelaySettings, SMTPRelay
-from rempart.notify.sink import LocalSMTPServer
+from rempart.notify.transport import DeliveryError
 
 SENDER = "cellule-crise@secours.horizon-sante.example"  # the out-of-band relay's domain, not the group's mail
 

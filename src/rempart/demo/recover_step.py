@@ -19,6 +19,8 @@ from pathlib import Path
 from rich.table import Table
 
 from rempart.adapters import registry
+from rempart.adapters.smtp import RelaySettings, SMTPRelay
+from rempart.adapters.smtp_sink import LocalSMTPServer
 from rempart.demo import generate
 from rempart.demo.context import DemoContext
 from rempart.demo.respond_step import plan_path
@@ -30,8 +32,6 @@ from rempart.ingest.report import IngestReport
 from rempart.inventory import Resolver
 from rempart.investigate import eventdb, indicators, sweep
 from rempart.notify import service as notify
-from rempart.notify.relay import RelaySettings, SMTPRelay
-from rempart.notify.sink import LocalSMTPServer
 from rempart.recover import closing, gates, report, staging
 from rempart.recover.policy import RecoveryPolicy, load_policy
 from rempart.respond.interface import Adapter

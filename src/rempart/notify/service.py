@@ -25,7 +25,7 @@ from rempart.notify.drafts import Draft, build_draft
 from rempart.notify.facts import KNOWN_FACTS, entities, gather, latest_findings, t0_for
 from rempart.notify.obligations import Clock, ClockStatus, clocks_for, sendings_for
 from rempart.notify.pdf import write_pdf
-from rempart.notify.relay import DeliveryError, Transport
+from rempart.notify.transport import DeliveryError, Transport
 from rempart.store import incident_log, journal
 from rempart.store.db import Store
 from rempart.store.models.core import IncidentRow, LogEntryRow

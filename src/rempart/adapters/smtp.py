@@ -13,24 +13,14 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from rempart.errors import ConfigError, RempartError
+from rempart.errors import ConfigError
+from rempart.notify.transport import DeliveryError
 from rempart.yamldoc import load_model
-
-
-class DeliveryError(RempartError):
-    """The relay could not take the message; the attempt is recorded as failed and can be retried."""
-
-
-class Transport(Protocol):
-    sender: str
-
-    def send(self, message: EmailMessage) -> None:
-        """Hand the message to the relay, or raise :class:`DeliveryError`."""
 
 
 class RelaySettings(BaseSettings):
