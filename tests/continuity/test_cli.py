@@ -23,7 +23,7 @@ def env(tmp_path: Path, example_group_path: Path) -> dict[str, str]:
     return {
         "REMPART_HOME": str(tmp_path / "home"),
         "REMPART_KEYS_DIR": str(tmp_path / "keys"),
-        "REMPART_GROUP": str(example_group_path),
+        "REMPART_INVENTORY": str(example_group_path),
     }
 
 

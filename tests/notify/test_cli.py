@@ -18,7 +18,7 @@ def cli(
     store_url: str, store: Store, example_group_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[CliRunner, list[str]]:
     make_incident(store)
-    monkeypatch.setenv("REMPART_GROUP", str(example_group_path))
+    monkeypatch.setenv("REMPART_INVENTORY", str(example_group_path))
     monkeypatch.setenv("COLUMNS", "200")
     return CliRunner(), ["--db", store_url]
 

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from rempart.cli.console import console, err_console, report_errors
+from rempart.cli.options import Inventory
 from rempart.continuity import register, service, snapshot, synthetic
 from rempart.continuity.kits import KitConfig
 from rempart.errors import InputError
@@ -28,7 +29,6 @@ forms_app = typer.Typer(
 )
 continuity_app = typer.Typer(help="Degraded-mode tools: synthetic data, FHIR export.", no_args_is_help=True)
 
-GroupOpt = Annotated[Path, typer.Option("--group", envvar="REMPART_GROUP", help="group description (YAML)")]
 WhenOpt = Annotated[str | None, typer.Option(help="ISO time with offset (default: now)")]
 ActorOpt = Annotated[str, typer.Option("--by", help="who does it (journaled)")]
 
@@ -74,7 +74,7 @@ def snapshot_import(
 @report_errors
 def snapshot_status(
     establishment: Annotated[str | None, typer.Argument()] = None,
-    group: GroupOpt = Path("group.yaml"),
+    group: Inventory = Path("group.yaml"),
     max_age_hours: Annotated[float, typer.Option(help="freshness limit")] = 2.0,
 ) -> None:
     """Age of the latest snapshot of each establishment; a warning when older than the limit."""
@@ -106,7 +106,7 @@ def kits_build(
     establishment: str,
     incident: Annotated[str | None, typer.Option(help="incident ref, e.g. INC-0001")] = None,
     out: Annotated[Path, typer.Option(help="output directory")] = Path("kits"),
-    group: GroupOpt = Path("group.yaml"),
+    group: Inventory = Path("group.yaml"),
     hours: Annotated[int, typer.Option(help="blank forms for at least this many hours")] = 8,
     started_at: WhenOpt = None,
 ) -> None:
@@ -202,7 +202,7 @@ def forms_link(establishment: str, provisional: str, real: str, by: ActorOpt = "
 def reconcile(
     establishment: str,
     out: Annotated[Path, typer.Option(help="output directory")] = Path("reports"),
-    group: GroupOpt = Path("group.yaml"),
+    group: Inventory = Path("group.yaml"),
     until: WhenOpt = None,
     incident: Annotated[str | None, typer.Option(help="incident ref for the main courante")] = None,
 ) -> None:
@@ -232,7 +232,7 @@ def reconcile(
 @report_errors
 def generate(
     out: Annotated[Path, typer.Option(help="one sub-directory per establishment")] = Path("fhir"),
-    group: GroupOpt = Path("group.yaml"),
+    group: Inventory = Path("group.yaml"),
     establishment: Annotated[list[str] | None, typer.Option(help="only these (repeatable)")] = None,
     patients: int = 60,
     seed: int = 0,

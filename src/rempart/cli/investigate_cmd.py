@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from rempart.cli.console import console, report_errors
+from rempart.cli.options import Inventory
 from rempart.detect.incidents import get_incident
 from rempart.errors import InputError, Location
 from rempart.inventory import load_group
@@ -21,7 +22,6 @@ from rempart.investigate import eventdb, evidence, exfil, findings, indicators, 
 from rempart.settings import Settings
 from rempart.store.db import Store
 
-Inventory = Annotated[Path, typer.Option("--inventory", "-i", envvar="REMPART_INVENTORY", help="group.yaml")]
 User = Annotated[str, typer.Option("--as", help="who you are (recorded in the journal and chain of custody)")]
 evidence_app = typer.Typer(
     help="Evidence locker: files with SHA-256 and chain of custody.", no_args_is_help=True

@@ -10,6 +10,7 @@ import typer
 
 from rempart.adapters.smtp import SMTPRelay, load_relay_settings
 from rempart.cli.console import console, report_errors
+from rempart.cli.options import Inventory
 from rempart.errors import InputError
 from rempart.inventory import load_group
 from rempart.notify import service
@@ -27,7 +28,6 @@ app = typer.Typer(help="Notifications: drafts, sending, filings, acknowledgement
 Db = Annotated[
     str | None, typer.Option("--db", help="case store URL (default: REMPART_DATABASE_URL or SQLite)")
 ]
-GroupOpt = Annotated[Path, typer.Option("--group", envvar="REMPART_GROUP", help="group.yaml")]
 CatOpt = Annotated[
     Path | None, typer.Option("--catalogue", envvar="REMPART_CATALOGUE", help="obligations catalogue (YAML)")
 ]
@@ -95,7 +95,7 @@ def t0_set(
     author: As,
     at: Annotated[str, typer.Option("--at", help="when the organisation became aware (ISO 8601 with zone)")],
     note: Annotated[str, typer.Option(help="how it became aware")] = "",
-    group: GroupOpt = DEFAULT_GROUP,
+    group: Inventory = DEFAULT_GROUP,
     db: Db = None,
 ) -> None:
     """Record T0 for one establishment (default T0: when the incident was opened)."""
@@ -105,7 +105,7 @@ def t0_set(
 
 @report_errors
 def obligations(
-    incident: str, group: GroupOpt = DEFAULT_GROUP, catalogue: CatOpt = None, now: Now = None, db: Db = None
+    incident: str, group: Inventory = DEFAULT_GROUP, catalogue: CatOpt = None, now: Now = None, db: Db = None
 ) -> None:
     """Every applicable obligation of the incident, with its deadline and the time left."""
     when = _time(now)
@@ -126,7 +126,7 @@ def draft(
     stage: Annotated[str | None, typer.Option(help="one stage of the obligation")] = None,
     establishment: Est = None,
     out: Annotated[Path | None, typer.Option("--out", help="directory for the PDF and e-mail text")] = None,
-    group: GroupOpt = DEFAULT_GROUP,
+    group: Inventory = DEFAULT_GROUP,
     catalogue: CatOpt = None,
     now: Now = None,
     db: Db = None,
@@ -164,7 +164,7 @@ def send(
         Path | None, typer.Option(help="out-of-band relay settings (YAML); default: env")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out")] = None,
-    group: GroupOpt = DEFAULT_GROUP,
+    group: Inventory = DEFAULT_GROUP,
     catalogue: CatOpt = None,
     db: Db = None,
 ) -> None:
@@ -199,7 +199,7 @@ def done(
     reference: Annotated[str, typer.Option("--ref", help="receipt number, complaint number, who was called")],
     establishment: Est = None,
     at: Annotated[str | None, typer.Option("--at", help="when it was done (default now)")] = None,
-    group: GroupOpt = DEFAULT_GROUP,
+    group: Inventory = DEFAULT_GROUP,
     catalogue: CatOpt = None,
     db: Db = None,
 ) -> None:

@@ -9,6 +9,7 @@ import typer
 
 from rempart.adapters import registry
 from rempart.cli.console import console, report_errors
+from rempart.cli.options import Inventory
 from rempart.detect.incidents import get_incident
 from rempart.inventory import load_group
 from rempart.investigate import eventdb
@@ -17,7 +18,6 @@ from rempart.recover.policy import load_policy
 from rempart.settings import Settings
 from rempart.store.db import Store
 
-Inventory = Annotated[Path, typer.Option("--inventory", "-i", envvar="REMPART_INVENTORY", help="group.yaml")]
 Policy = Annotated[
     Path | None,
     typer.Option(

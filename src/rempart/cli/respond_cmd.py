@@ -11,6 +11,7 @@ from rich.table import Table
 
 from rempart.adapters import registry
 from rempart.cli.console import console, report_errors
+from rempart.cli.options import Inventory
 from rempart.errors import StateError
 from rempart.inventory import load_group
 from rempart.respond import service
@@ -24,7 +25,6 @@ plan_app = typer.Typer(help="Check the security plan and show what it would do."
 run_app = typer.Typer(help="Plan runs.", no_args_is_help=True)
 journal_app = typer.Typer(help="The hash-chained audit journal.", no_args_is_help=True)
 
-Inventory = Annotated[Path, typer.Option("--inventory", "-i", envvar="REMPART_INVENTORY", help="group.yaml")]
 PlanFile = Annotated[Path, typer.Option("--plan", "-p", envvar="REMPART_PLAN", help="plan.yaml")]
 AdaptersFile = Annotated[
     Path | None,
