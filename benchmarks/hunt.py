@@ -56,7 +56,7 @@ def evtx_parse_only(root: Path) -> tuple[float, int]:
     return time.perf_counter() - t0, n
 
 
-def run_once(corpus: str, cache: Path, memory: bool) -> dict[str, object]:
+def run_once(corpus: str, cache: Path, memory: bool, workers: int) -> dict[str, object]:
     """One measured hunt in this process (the parent starts one process per run)."""
     from rempart.detect.hunt import hunt
     from rempart.events import EventStore
@@ -64,18 +64,21 @@ def run_once(corpus: str, cache: Path, memory: bool) -> dict[str, object]:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         store = EventStore(":memory:" if memory else Path(tmp) / "events.duckdb")
-        result = hunt([CORPORA[corpus]], RULES, store=store, cache_dir=cache)
+        result = hunt([CORPORA[corpus]], RULES, store=store, cache_dir=cache, workers=workers)
         t_close = time.perf_counter()
         store.close()
         close_s = time.perf_counter() - t_close
     wall = time.perf_counter() - t0
     out: dict[str, object] = {
-        "corpus": corpus, "store": ":memory:" if memory else "file", "events": result.events, "wall": wall,
+        "corpus": corpus, "store": ":memory:" if memory else "file", "workers": workers,
+        "events": result.events, "wall": wall,
         "rules_s": result.timings.rules, "parse_s": result.timings.parse,
         "store_s": result.timings.store, "detect_s": result.timings.detect, "close_s": close_s,
         "alerts": len(result.alerts), "rules": len(result.plan.rules),
         "skipped_files": len(result.report.failed), "quarantined": result.report.quarantined_count,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # parsing workers: the largest one (the total is at most main + workers x this)
+        "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
     if corpus == "evtx":
         parse_only, n = evtx_parse_only(CORPORA[corpus])
@@ -91,22 +94,24 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1, help="measured runs per corpus (the best is kept)")
     ap.add_argument("--store", choices=["file", "memory"], default="file",
                     help="event store: a DuckDB file (rempart hunt's default) or in memory")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                    help="parsing processes; several values are measured in the same run (default: 1 2)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(run_once(args.child, args.cache, args.store == "memory")))
+        print(json.dumps(run_once(args.child, args.cache, args.store == "memory", args.workers[0])))
         return
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()}")
     warm = warm_cache(args.cache)
     print(f"rules: {warm['rules']} compiled, {warm['failed']} failed; "
           f"load+compile with the cache as found: {warm['seconds']:.1f} s")
     corpora = ["atomic", "evtx"] if args.corpus == "both" else [args.corpus]
-    for corpus in corpora:
+    for corpus, workers in [(c, w) for c in corpora for w in args.workers]:
         best: dict[str, object] | None = None
         for _ in range(args.runs):
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", corpus, "--cache", str(args.cache),
-                 "--store", args.store],
+                 "--store", args.store, "--workers", str(workers)],
                 check=True, capture_output=True, text=True,
             )
             res = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -115,14 +120,17 @@ def main() -> None:
         assert best is not None
         report(best)
     print(f"load average after: {os.getloadavg()}")
-    print(f"rerun: .venv/bin/python benchmarks/hunt.py --corpus {args.corpus} --store {args.store}")
+    print(f"rerun: .venv/bin/python benchmarks/hunt.py --corpus {args.corpus} --store {args.store} "
+          f"--workers {' '.join(map(str, args.workers))}")
 
 
 def report(r: dict[str, object]) -> None:
     ev, wall = int(r["events"]), float(r["wall"])  # type: ignore[arg-type]
-    print(f"\n[{r['corpus']}, {r['store']} store] {ev:,} events, {r['rules']} rules, {r['alerts']:,} alerts, "
+    print(f"\n[{r['corpus']}, {r['store']} store, {r['workers']} parsing process(es)] {ev:,} events, "
+          f"{r['rules']} rules, {r['alerts']:,} alerts, "
           f"{r['skipped_files']} files skipped, {r['quarantined']} records quarantined")
-    print(f"  end to end: {wall:.2f} s = {ev / wall:,.0f} events/s; peak memory {r['peak_rss_mb']:.0f} MB")
+    print(f"  end to end: {wall:.2f} s = {ev / wall:,.0f} events/s; peak memory {r['peak_rss_mb']:.0f} MB"
+          f" (largest parsing worker {r['worker_rss_mb']:.0f} MB)")
     print(f"  split: rules (cache) {r['rules_s']:.2f} s | parse {r['parse_s']:.2f} s | "
           f"store {r['store_s']:.2f} s (beyond what overlaps parsing) | detect {r['detect_s']:.2f} s | "
           f"close {r['close_s']:.2f} s")

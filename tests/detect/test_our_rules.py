@@ -63,3 +63,16 @@ def test_rule_on_its_samples(name: str, tmp_path: Path) -> None:
     (negative,) = (SAMPLES / name).glob("negative.*")
     assert _fired(positive, rule_id, rule_dir, tmp_path / "cache") >= 1
     assert _fired(negative, rule_id, rule_dir, tmp_path / "cache") == 0
+
+
+def test_parallel_parsing_finds_the_same_alerts(tmp_path: Path) -> None:
+    def alerts(workers: int) -> list[tuple[str, str, int]]:
+        store = EventStore(":memory:")
+        try:
+            result = hunt([SAMPLES], [RULES], store=store, cache_dir=tmp_path / "cache", workers=workers)
+        finally:
+            store.close()
+        return sorted((a.rule_id, str(a.time), len(a.events)) for a in result.alerts)
+
+    one = alerts(1)
+    assert one and alerts(2) == one

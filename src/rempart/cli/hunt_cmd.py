@@ -80,6 +80,9 @@ def hunt_command(
     events_db: Annotated[str | None, typer.Option(help="DuckDB event store (':memory:' for none).")] = None,
     db: Annotated[str | None, typer.Option("--db", help="Case store URL for incidents.")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Compiled-rule cache folder.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Processes that parse the logs (default: per CPU, big hunts).")
+    ] = None,
 ) -> None:
     """Hunt PATHS with the Sigma rules of --rules; alerts grouped into incidents in the case store.
 
@@ -98,7 +101,7 @@ def hunt_command(
     try:
         with bar:
             result = hunt(paths, rules, store=store, resolver=resolver, min_level=level, progress=progress,
-                          cache_dir=cache_dir or settings.home / "rule-cache")
+                          cache_dir=cache_dir or settings.home / "rule-cache", workers=workers)
     finally:
         store.close()
     case_store = Store(db or settings.case_store_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -16,6 +17,8 @@ from rempart.errors import InputError, Location
 from rempart.events.store import TABLE, EventStore
 from rempart.ingest import IngestReport, read_paths
 from rempart.inventory import Resolver
+
+PARALLEL_BYTES = 64 << 20
 
 
 @dataclass
@@ -71,8 +74,13 @@ def hunt(
     cache_dir: Path | None = None,
     min_level: Level = Level.INFORMATIONAL,
     progress: HuntProgress | None = None,
+    workers: int | None = None,
 ) -> HuntResult:
-    """Hunt `paths` with the rules of `rule_dirs`; only events added by this hunt are evaluated."""
+    """Hunt `paths` with the rules of `rule_dirs`; only events added by this hunt are evaluated.
+
+    ``workers``: processes that parse the files; None picks one per CPU (at most 4) when there is more than
+    :data:`PARALLEL_BYTES` to read, else 1 (starting workers costs about a second).
+    """
     progress = progress or HuntProgress()
     for d in rule_dirs:
         if not d.exists():
@@ -82,12 +90,15 @@ def hunt(
     plan = compile_rules(load_rules(rule_dirs, cache_dir=cache_dir), cache_dir,
                          on_progress=progress.rules_compiled)
     timings.rules = time.perf_counter() - start
+    size = total_bytes(paths)
     if progress.bytes_total is not None:
-        progress.bytes_total(total_bytes(paths))
+        progress.bytes_total(size)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if size > PARALLEL_BYTES else 1
     first_row = _next_rowid(store)
     report = IngestReport()
     batches = read_paths(paths, resolver, fields=plan.fields, report=report,
-                         on_progress=progress.bytes_read)
+                         on_progress=progress.bytes_read, workers=workers)
     events = 0
     while True:
         t0 = time.perf_counter()

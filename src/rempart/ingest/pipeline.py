@@ -41,8 +41,23 @@ def read_paths(
     on_progress: Callable[[int], None] | None = None,
     report: IngestReport,
     reference_year: int | None = None,
+    workers: int = 1,
+    explicit: bool | None = None,
 ) -> Iterator[pa.Table]:
-    """Read every log under ``paths`` as event tables (see :mod:`rempart.ingest`)."""
+    """Read every log under ``paths`` as event tables (see :mod:`rempart.ingest`).
+
+    ``workers`` > 1 reads the files on that many processes (:mod:`rempart.ingest.parallel`), with the same
+    tables in the same order. ``explicit`` overrides whether a file of unknown format was named by the user
+    (a failure) or met in a folder (ignored); by default, files given directly are named.
+    """
+    if workers > 1:
+        from rempart.ingest.parallel import read_parallel
+
+        yield from read_parallel(
+            paths, resolver, fields=fields, batch_size=batch_size, on_progress=on_progress, report=report,
+            reference_year=reference_year, workers=workers,
+        )
+        return
     canon = FieldCanon(fields or ())
     names: list[str] | None = None
     wanted: frozenset[str] | None = None
@@ -56,6 +71,8 @@ def read_paths(
     ctx = ReaderContext(report, canon, wanted, max(1, batch_size), reference_year)
     attribute = _Attributor(resolver, report)
     named = {p for p in paths if not p.is_dir()}  # given one by one: an unknown format is a failure
+    if explicit is not None:
+        named = set(paths) if explicit else set()
     for path in iter_files(paths):
         if not path.exists():
             report.fail(str(path), "no such file or directory")

@@ -69,6 +69,19 @@ class IngestReport:
     def fail(self, source: str, reason: str) -> None:
         self.failed.append(FailedFile(source, reason))
 
+    def merge(self, other: IngestReport) -> None:
+        """Add what another run read (a worker reading some of the files) to this report."""
+        self.events.update(other.events)
+        self.quarantined_count += other.quarantined_count
+        room = MAX_KEPT_QUARANTINE - len(self.quarantined)
+        self.quarantined.extend(other.quarantined[: max(room, 0)])
+        self.failed.extend(other.failed)
+        self.ignored.extend(other.ignored)
+        self.unattributed += other.unattributed
+        self.unattributed_hosts.update(other.unattributed_hosts)
+        self.files += other.files
+        self.bytes_read += other.bytes_read
+
     @property
     def total_events(self) -> int:
         return sum(self.events.values())

@@ -19,6 +19,7 @@ class Resolver:
     """Host → establishment lookup; an unknown host resolves to None (kept, attributed to nobody)."""
 
     def __init__(self, group: Group | None) -> None:
+        self.group = group
         self._by_name: dict[str, Attribution] = {}
         self._by_ip: dict[str, Attribution] = {}
         self._networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = []
