@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -17,8 +16,6 @@ from rempart.errors import InputError, Location
 from rempart.events.store import TABLE, EventStore
 from rempart.ingest import IngestReport, read_paths
 from rempart.inventory import Resolver
-
-PARALLEL_BYTES = 64 << 20
 
 
 @dataclass
@@ -74,12 +71,12 @@ def hunt(
     cache_dir: Path | None = None,
     min_level: Level = Level.INFORMATIONAL,
     progress: HuntProgress | None = None,
-    workers: int | None = None,
+    workers: int = 1,
 ) -> HuntResult:
     """Hunt `paths` with the rules of `rule_dirs`; only events added by this hunt are evaluated.
 
-    ``workers``: processes that parse the files; None picks one per CPU (at most 4) when there is more than
-    :data:`PARALLEL_BYTES` to read, else 1 (starting workers costs about a second).
+    ``workers``: processes that parse the files. One by default: on 2 cores, storing in DuckDB already
+    keeps the second core busy and parallel parsing measured slower (benchmarks/hunt.py --workers 1 2).
     """
     progress = progress or HuntProgress()
     for d in rule_dirs:
@@ -93,8 +90,6 @@ def hunt(
     size = total_bytes(paths)
     if progress.bytes_total is not None:
         progress.bytes_total(size)
-    if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if size > PARALLEL_BYTES else 1
     first_row = _next_rowid(store)
     report = IngestReport()
     batches = read_paths(paths, resolver, fields=plan.fields, report=report,
