@@ -12,6 +12,7 @@ numbered blank forms with QR codes). Data generation is timed apart from the kit
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import sys
@@ -32,10 +33,15 @@ NOW = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
 TAKEN = NOW - timedelta(minutes=45)
 
 
+@functools.cache
+def _group(path: str) -> Group:
+    return load_group(Path(path))  # once per worker, as a real run loads its inventory once
+
+
 def one(args: tuple[int, int, int, str, str]) -> tuple[float, float, int, int, int]:
     """(data CPU seconds, kit CPU seconds, pages, forms, bytes) for one establishment."""
     index, patients, rx, group_path, out = args
-    group: Group = load_group(Path(group_path))
+    group = _group(group_path)
     base = group.establishments[index % len(group.establishments)]
     est = Establishment(
         id=f"bench-{index:03d}",
