@@ -8,7 +8,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "rempart"
 
 # what each package may import from rempart (besides itself and the modules at the package root)
-BASE = {"domain", "errors", "yamldoc", "settings"}
+BASE = {"domain", "errors", "yamldoc", "settings", "pdffonts"}
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
     "inventory": {"domain"},

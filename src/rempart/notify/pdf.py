@@ -10,27 +10,12 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from rempart.notify.fields import TO_COMPLETE
+from rempart.pdffonts import fonts
 
-_DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
-
-
-def _fonts() -> tuple[str, str]:
-    # DejaVu covers "≤", "☐", "☒"; the built-in Helvetica does not. Fall back when it is not installed.
-    regular, bold = _DEJAVU / "DejaVuSans.ttf", _DEJAVU / "DejaVuSans-Bold.ttf"
-    if regular.is_file() and bold.is_file():
-        if "DejaVuSans" not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(TTFont("DejaVuSans", str(regular)))
-            pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(bold)))
-        return "DejaVuSans", "DejaVuSans-Bold"
-    return "Helvetica", "Helvetica-Bold"
-
-
-FONT, BOLD = _fonts()
+FONT, BOLD = fonts()
 UNICODE = FONT == "DejaVuSans"
 
 S_TITLE = ParagraphStyle("title", fontName=BOLD, fontSize=14, leading=17, spaceAfter=4 * mm)

@@ -18,8 +18,6 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy import select
 
@@ -29,6 +27,7 @@ from rempart.domain.inventory import Group
 from rempart.investigate import evidence, timeline
 from rempart.investigate.findings import LABELS_FR, FindingKind
 from rempart.notify import service as notify
+from rempart.pdffonts import fonts
 from rempart.recover import closing, gates
 from rempart.recover.policy import RecoveryPolicy
 from rempart.store import journal
@@ -36,20 +35,7 @@ from rempart.store.db import Store
 from rempart.store.models.core import FindingRow
 from rempart.store.models.recover import ReopenApprovalRow, ReopeningRow
 
-_DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
-
-
-def _fonts() -> tuple[str, str]:
-    regular, bold = _DEJAVU / "DejaVuSans.ttf", _DEJAVU / "DejaVuSans-Bold.ttf"
-    if regular.is_file() and bold.is_file():
-        if "DejaVuSans" not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(TTFont("DejaVuSans", str(regular)))
-            pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(bold)))
-        return "DejaVuSans", "DejaVuSans-Bold"
-    return "Helvetica", "Helvetica-Bold"
-
-
-FONT, BOLD = _fonts()
+FONT, BOLD = fonts()
 NAVY = colors.HexColor("#1f3a5f")
 S_TITLE = ParagraphStyle("t", fontName=BOLD, fontSize=16, leading=20, spaceAfter=3 * mm, textColor=NAVY)
 S_H1 = ParagraphStyle(
