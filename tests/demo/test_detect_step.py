@@ -31,3 +31,19 @@ def test_demo_opens_one_incident_for_exactly_the_attacked_clinic(
         assert all(a.establishment == "hers" for a in incident.alerts)
     store.close()
     assert "INC-0001 ouvert pour Clinique de l'Hers" in (tmp_path / "out.txt").read_text()
+
+
+def test_with_sigmahq_rules_too_the_incident_names_only_the_attacked_clinic(
+    tmp_path: Path, example_group_path: Path, shared_data: Path
+) -> None:
+    console = Console(file=(tmp_path / "out.txt").open("w"), width=120)
+    ctx = make_context(tmp_path / "demo", example_group_path, console)
+    run_demo(ctx, sigma_dirs=[shared_data / "sigma" / "rules" / "windows"], steps=["detect"])
+    store = Store(f"sqlite:///{tmp_path / 'demo' / 'cases.sqlite'}")
+    with store.session() as s:
+        incidents = list(s.execute(select(IncidentRow)).scalars())
+        assert [i.establishment for i in incidents] == [ctx.attacked]
+        # SigmaHQ's own rules corroborate ours on the same attack
+        titles = {a.title for a in incidents[0].alerts}
+        assert "Process Memory Dump Via Comsvcs.DLL" in titles
+    store.close()

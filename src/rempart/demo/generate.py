@@ -84,6 +84,14 @@ BENIGN = [
 ]
 
 
+def _parent(image: str) -> str:
+    # services are started by the service control manager, the rest from the user's shell: a wrong parent
+    # is exactly what SigmaHQ's "uncommon parent" rules catch, and ordinary activity must not raise them
+    if image.endswith("svchost.exe"):
+        return r"C:\Windows\System32\services.exe"
+    return r"C:\Windows\explorer.exe"
+
+
 @dataclass
 class Intrusion:
     """What was planted: the tests and the later stages compare against it."""
@@ -246,7 +254,7 @@ class _Clinic:
                     "Image": image,
                     "CommandLine": cmd,
                     "User": f"HORIZON\\{user}",
-                    "ParentImage": r"C:\Windows\explorer.exe",
+                    "ParentImage": _parent(image),
                     "ProcessId": str(rng.randint(1000, 9000)),
                     "OriginalFileName": image.rsplit("\\", 1)[-1].upper(),
                 },
