@@ -5,20 +5,19 @@ Thin: parse, call ``rempart.continuity.service``, print counts. Never prints pat
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from rempart.cli.console import console, err_console, report_errors
-from rempart.cli.options import Inventory
+from rempart.cli.options import Inventory, open_case_store, parse_time
 from rempart.continuity import register, service, snapshot, synthetic
 from rempart.continuity.kits import KitConfig
 from rempart.errors import InputError
 from rempart.inventory import load_group
 from rempart.settings import Settings
-from rempart.store.db import Store
 
 snapshot_app = typer.Typer(
     help="Encrypted clinical snapshots taken before any incident.", no_args_is_help=True
@@ -33,22 +32,6 @@ WhenOpt = Annotated[str | None, typer.Option(help="ISO time with offset (default
 ActorOpt = Annotated[str, typer.Option("--by", help="who does it (journaled)")]
 
 
-def _when(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"'{text}' is not an ISO date-time (e.g. 2026-11-28T14:00+01:00)") from None
-    if value.tzinfo is None:
-        raise InputError(f"'{text}' has no UTC offset (e.g. 2026-11-28T14:00+01:00)")
-    return value.astimezone(UTC)
-
-
-def _store(settings: Settings) -> Store:
-    return Store(settings.case_store_url)
-
-
 @snapshot_app.command("import")
 @report_errors
 def snapshot_import(
@@ -59,7 +42,7 @@ def snapshot_import(
     """Validate FHIR NDJSON files (or a directory, or a Bundle) and store them encrypted."""
     settings = Settings()
     row, result = service.import_snapshot(
-        _store(settings), settings, establishment, paths, _when(taken_at) if taken_at else None
+        open_case_store(), settings, establishment, paths, parse_time(taken_at) if taken_at else None
     )
     for p in result.problems:
         err_console.print(f"[yellow]rejected[/yellow] {p}", soft_wrap=True)
@@ -78,10 +61,9 @@ def snapshot_status(
     max_age_hours: Annotated[float, typer.Option(help="freshness limit")] = 2.0,
 ) -> None:
     """Age of the latest snapshot of each establishment; a warning when older than the limit."""
-    settings = Settings()
     ids = [establishment] if establishment else [e.id for e in load_group(group).establishments]
     stale = 0
-    with _store(settings).session() as s:
+    with open_case_store().session() as s:
         for est in ids:
             f = snapshot.freshness(s, est, max_age=timedelta(hours=max_age_hours))
             if f.age is None:
@@ -113,13 +95,13 @@ def kits_build(
     """Build the downtime kit of ESTABLISHMENT from its latest snapshot and register every serial."""
     settings = Settings()
     build = service.build_kits(
-        _store(settings),
+        open_case_store(),
         settings,
         load_group(group),
         establishment,
         out,
         incident,
-        _when(started_at) if started_at else None,
+        parse_time(started_at) if started_at else None,
         config=KitConfig(hours=hours),
     )
     if build.plan.stale:
@@ -142,7 +124,7 @@ def forms_list(
     """The register of ESTABLISHMENT's paper forms: serial, unit, type, status."""
     if status is not None and status not in register.STATUSES:
         raise InputError(f"unknown status '{status}'", hint=f"one of {', '.join(register.STATUSES)}")
-    with _store(Settings()).session() as s:
+    with open_case_store().session() as s:
         rows = [f for f in register.forms_of(s, establishment) if status is None or f.status == status]
         for f in rows:
             console.print(f"{f.serial}  {f.form_type:<14} {register.STATUS_FR[f.status]:<7} {f.unit}")
@@ -153,10 +135,9 @@ def forms_list(
 @report_errors
 def forms_return(serials: list[str], at: WhenOpt = None, by: ActorOpt = "operator") -> None:
     """Record that the paper forms SERIALS came back."""
-    settings = Settings()
-    with _store(settings).session() as s:
+    with open_case_store().session() as s:
         for serial in serials:
-            register.return_form(s, serial, _when(at), by)
+            register.return_form(s, serial, parse_time(at), by)
     console.print(f"[green]ok[/green] {len(serials)} form(s) returned")
 
 
@@ -169,9 +150,8 @@ def forms_void(
     by: ActorOpt = "operator",
 ) -> None:
     """Void an issued or returned form, with its reason."""
-    settings = Settings()
-    with _store(settings).session() as s:
-        register.void_form(s, serial, reason, _when(at), by)
+    with open_case_store().session() as s:
+        register.void_form(s, serial, reason, parse_time(at), by)
     console.print(f"[green]ok[/green] {serial.upper()} voided")
 
 
@@ -180,9 +160,9 @@ def forms_void(
 def forms_enter(files: list[Path], at: WhenOpt = None) -> None:
     """Enter returned forms, each described by a YAML/JSON file (serial, entered_by, entries)."""
     settings = Settings()
-    store = _store(settings)
+    store = open_case_store()
     for f in files:
-        result = service.enter_file(store, settings, f, _when(at))
+        result = service.enter_file(store, settings, f, parse_time(at))
         for w in result.warnings:
             err_console.print(f"[yellow]warning[/yellow] {f}: {w}")
         dup = f", {len(result.duplicates)} flagged as duplicate" if result.duplicates else ""
@@ -193,8 +173,7 @@ def forms_enter(files: list[Path], at: WhenOpt = None) -> None:
 @report_errors
 def forms_link(establishment: str, provisional: str, real: str, by: ActorOpt = "operator") -> None:
     """Merge a provisional identity given at a downtime admission with the qualified identity (IPP)."""
-    settings = Settings()
-    service.link_identity(_store(settings), establishment, provisional, real, by)
+    service.link_identity(open_case_store(), establishment, provisional, real, by)
     console.print(f"[green]ok[/green] {provisional} linked")
 
 
@@ -207,13 +186,12 @@ def reconcile(
     incident: Annotated[str | None, typer.Option(help="incident ref for the main courante")] = None,
 ) -> None:
     """Reconciliation report of ESTABLISHMENT's paper forms (PDF + JSON)."""
-    settings = Settings()
     report, pdf, js = service.reconcile_report(
-        _store(settings),
+        open_case_store(),
         load_group(group),
         establishment,
         out,
-        until=_when(until) if until else None,
+        until=parse_time(until) if until else None,
         incident_ref=incident,
     )
     c = report.counts
@@ -240,7 +218,7 @@ def generate(
 ) -> None:
     """Write synthetic French inpatient data (FHIR R4 NDJSON) for the group's establishments."""
     ids = establishment or [e.id for e in load_group(group).establishments]
-    when = _when(taken_at)
+    when = parse_time(taken_at)
     for est in ids:
         synthetic.generate(est, out / est, patients, seed, when)
     console.print(f"[green]ok[/green] {len(ids)} establishment(s) × {patients} patients written under {out}")
@@ -253,5 +231,5 @@ def export(
 ) -> None:
     """Export the back-entered records as a FHIR transaction Bundle (duplicates left out)."""
     settings = Settings()
-    path, n = service.export_fhir(_store(settings), settings, establishment, out)
+    path, n = service.export_fhir(open_case_store(), settings, establishment, out)
     console.print(f"[green]ok[/green] {n} resources written to {path}")

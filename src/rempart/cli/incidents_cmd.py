@@ -9,9 +9,8 @@ from rich.table import Table
 from sqlalchemy import select
 
 from rempart.cli.console import console, report_errors
+from rempart.cli.options import open_case_store
 from rempart.detect.incidents import get_incident
-from rempart.settings import Settings
-from rempart.store.db import Store
 from rempart.store.models.core import IncidentRow
 
 app = typer.Typer(help="Incidents in the case store.", no_args_is_help=True)
@@ -21,8 +20,6 @@ DbOption = Annotated[
 ]
 
 
-def open_case_store(db: str | None) -> Store:
-    return Store(db or Settings().case_store_url)
 
 
 @report_errors

@@ -14,13 +14,12 @@ import typer
 from rich.table import Table
 
 from rempart.cli.console import console, report_errors
-from rempart.cli.options import Inventory
+from rempart.cli.options import Inventory, open_case_store
 from rempart.detect.incidents import get_incident
 from rempart.errors import InputError, Location
 from rempart.inventory import load_group
 from rempart.investigate import eventdb, evidence, exfil, findings, indicators, sweep, timeline
 from rempart.settings import Settings
-from rempart.store.db import Store
 
 User = Annotated[str, typer.Option("--as", help="who you are (recorded in the journal and chain of custody)")]
 evidence_app = typer.Typer(
@@ -28,8 +27,6 @@ evidence_app = typer.Typer(
 )
 
 
-def _store() -> Store:
-    return Store(Settings().case_store_url)
 
 
 @contextmanager
@@ -58,7 +55,7 @@ def timeline_cmd(
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.CSV,
 ) -> None:
     """Export the incident's timeline (events, alerts, plan actions, notes, findings)."""
-    with _store().session() as s, _events() as con:
+    with open_case_store().session() as s, _events() as con:
         inc = get_incident(s, incident)
         entries = timeline.build_timeline(s, con, inc)
         if fmt is Format.CSV:
@@ -91,7 +88,7 @@ def sweep_cmd(
     """Sweep every establishment's events for the incident's indicators (and imported ones)."""
     group = load_group(inventory)
     imported = [i for f in iocs or [] for i in indicators.load_file(f)]
-    with _store().session() as s, _events() as con:
+    with open_case_store().session() as s, _events() as con:
         inc = get_incident(s, incident)
         found = indicators.dedupe(indicators.from_alerts(s, con, inc, group) + imported)
         skipped = {v.strip().lower() for v in ignore or []}
@@ -131,7 +128,7 @@ def exfil_cmd(
     group = load_group(inventory)
     cfg = exfil.ExfilSettings(baseline_days=baseline_days, k=k, floor_bytes=int(floor_mb * 1e6))
     scope = [e.id for e in group.establishments] if all_establishments else None
-    with _store().session() as s, _events() as con:
+    with open_case_store().session() as s, _events() as con:
         a, finding = exfil.run_assessment(s, con, group, get_incident(s, incident), user, scope, cfg)
         table = Table(title="outbound volume (top hosts)", show_edge=False)
         for col in ("host", "asset", "window MB", "peak MB/h", "threshold MB/h", "exceeded h"):
@@ -153,7 +150,7 @@ def exfil_cmd(
 @report_errors
 def findings_cmd(incident: str) -> None:
     """Every finding of the incident, every version."""
-    with _store().session() as s:
+    with open_case_store().session() as s:
         inc = get_incident(s, incident)
         for kind in findings.FindingKind:
             for f in findings.history(s, inc.id, kind):
@@ -169,7 +166,7 @@ def findings_cmd(incident: str) -> None:
 @report_errors
 def evidence_add(incident: str, file: Path, user: User, description: str = "") -> None:
     """Register FILE under INCIDENT with its SHA-256; you become its custodian."""
-    with _store().session() as s:
+    with open_case_store().session() as s:
         ev = evidence.register(s, get_incident(s, incident), file, user, description)
         console.print(
             f"[green]{ev.ref}[/green] {ev.name} sha256={ev.sha256} size={ev.size} custodian={ev.custodian}"
@@ -180,7 +177,7 @@ def evidence_add(incident: str, file: Path, user: User, description: str = "") -
 @report_errors
 def evidence_show(incident: str, ref: Annotated[str | None, typer.Argument()] = None) -> None:
     """List the incident's evidence, or one piece with its chain of custody."""
-    with _store().session() as s:
+    with open_case_store().session() as s:
         inc = get_incident(s, incident)
         for ev in [evidence.get(s, ref)] if ref else evidence.listing(s, inc.id):
             console.print(f"[bold]{ev.ref}[/bold] {ev.name} sha256={ev.sha256} held by {ev.custodian}")
@@ -195,7 +192,7 @@ def evidence_show(incident: str, ref: Annotated[str | None, typer.Argument()] = 
 def evidence_verify(incident: str, user: User, ref: Annotated[str | None, typer.Argument()] = None) -> None:
     """Hash the files again; exit 1 when one changed or is missing."""
     bad = 0
-    with _store().session() as s:
+    with open_case_store().session() as s:
         inc = get_incident(s, incident)
         for ev in [evidence.get(s, ref)] if ref else evidence.listing(s, inc.id):
             v = evidence.verify(s, inc, ev, user)
@@ -211,7 +208,7 @@ def evidence_handover(
     incident: str, ref: str, user: User, to: Annotated[str, typer.Option("--to")], note: str = ""
 ) -> None:
     """Hand a piece of evidence to someone (you must be its custodian)."""
-    with _store().session() as s:
+    with open_case_store().session() as s:
         inc = get_incident(s, incident)
         evidence.handover(s, inc, evidence.get(s, ref), user, to, note)
         console.print(f"{ref} now held by {to}")

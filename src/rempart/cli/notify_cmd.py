@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -10,8 +9,7 @@ import typer
 
 from rempart.adapters.smtp import SMTPRelay, load_relay_settings
 from rempart.cli.console import console, report_errors
-from rempart.cli.options import Inventory
-from rempart.errors import InputError
+from rempart.cli.options import Inventory, open_case_store, parse_time
 from rempart.inventory import load_group
 from rempart.notify import service
 from rempart.notify.catalogue import load_catalogue
@@ -19,7 +17,6 @@ from rempart.notify.clocks import format_local
 from rempart.notify.display import clocks_table, sendings_table
 from rempart.notify.facts import KNOWN_FACTS
 from rempart.settings import Settings
-from rempart.store.db import Store
 
 log_app = typer.Typer(help="The incident log (main courante): notes and decisions.", no_args_is_help=True)
 t0_app = typer.Typer(help="T0: when the organisation became aware, per establishment.", no_args_is_help=True)
@@ -39,22 +36,6 @@ Est = Annotated[
 DEFAULT_GROUP = Path("group.yaml")
 
 
-def _store(db: str | None) -> Store:
-    return Store(db or Settings().case_store_url)
-
-
-def _time(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"'{text}' is not an ISO 8601 time such as 2026-11-28T14:03+01:00") from None
-    if value.tzinfo is None:
-        raise InputError(f"'{text}' has no time zone; write e.g. 2026-11-28T14:03+01:00 or …Z")
-    return value
-
-
 def _out(out: Path | None, incident: str) -> Path:
     return out or Settings().home / "notifications" / incident
 
@@ -69,7 +50,7 @@ def log_add(
     db: Db = None,
 ) -> None:
     """Add a note or a decision to the incident log."""
-    row = service.add_log_entry(_store(db), incident, text, author, kind)
+    row = service.add_log_entry(open_case_store(db), incident, text, author, kind)
     console.print(f"[green]ok[/green] {incident} #{row.id} {format_local(row.at)} {kind} — {author}")
 
 
@@ -82,7 +63,7 @@ def log_show(incident: str, db: Db = None) -> None:
     table = Table(show_edge=False)
     for col in ("quand (Paris)", "source", "type", "qui", "texte"):
         table.add_column(col, overflow="fold")
-    for e in service.log_entries(_store(db), incident):
+    for e in service.log_entries(open_case_store(db), incident):
         table.add_row(format_local(e.at)[:16], e.source, e.kind, e.author, e.text)
     console.print(table)
 
@@ -99,7 +80,9 @@ def t0_set(
     db: Db = None,
 ) -> None:
     """Record T0 for one establishment (default T0: when the incident was opened)."""
-    row = service.set_t0(_store(db), incident, establishment, _time(at), author, load_group(group), note)
+    row = service.set_t0(
+        open_case_store(db), incident, establishment, parse_time(at), author, load_group(group), note
+    )
     console.print(f"[green]ok[/green] T0 {incident} / {establishment} = {format_local(row.at)}")
 
 
@@ -108,8 +91,10 @@ def obligations(
     incident: str, group: Inventory = DEFAULT_GROUP, catalogue: CatOpt = None, now: Now = None, db: Db = None
 ) -> None:
     """Every applicable obligation of the incident, with its deadline and the time left."""
-    when = _time(now)
-    clocks = service.compute_clocks(_store(db), incident, load_group(group), load_catalogue(catalogue), when)
+    when = parse_time(now)
+    clocks = service.compute_clocks(
+        open_case_store(db), incident, load_group(group), load_catalogue(catalogue), when
+    )
     console.print(clocks_table(clocks, when, title=f"{incident} — obligations au {format_local(when)}"))
     late = [c for c in clocks if c.status == "overdue"]
     if late:
@@ -133,14 +118,14 @@ def draft(
 ) -> None:
     """Write the French drafts (PDF + e-mail text) from the incident log, inventory and findings."""
     drafts = service.make_drafts(
-        _store(db),
+        open_case_store(db),
         incident,
         load_group(group),
         load_catalogue(catalogue),
         obligation,
         stage,
         establishment,
-        _time(now),
+        parse_time(now),
     )
     if not drafts:
         console.print("nothing due: see `rempart obligations`")
@@ -171,7 +156,7 @@ def send(
     """Send a draft through the out-of-band SMTP relay; the attempt is recorded whatever happens."""
     transport = SMTPRelay(load_relay_settings(relay))
     row = service.send(
-        _store(db),
+        open_case_store(db),
         incident,
         obligation,
         load_group(group),
@@ -205,7 +190,7 @@ def done(
 ) -> None:
     """Record a stage done by other means (portal filing, paper form, phone call, complaint lodged)."""
     row = service.record_filing(
-        _store(db),
+        open_case_store(db),
         incident,
         obligation,
         stage,
@@ -215,7 +200,7 @@ def done(
         author=author,
         establishment=establishment,
         catalogue=load_catalogue(catalogue),
-        at=_time(at),
+        at=parse_time(at),
     )
     console.print(f"[green]ok[/green] #{row.id} {obligation}/{stage} fait ({channel}, réf. {reference})")
 
@@ -231,7 +216,7 @@ def ack(
     db: Db = None,
 ) -> None:
     """Record an acknowledgement of receipt."""
-    row = service.record_ack(_store(db), sending, by, reference, author, _time(at))
+    row = service.record_ack(open_case_store(db), sending, by, reference, author, parse_time(at))
     console.print(f"[green]ok[/green] accusé #{row.id} pour l'envoi #{row.sending_id} ({by})")
 
 
@@ -239,7 +224,7 @@ def ack(
 @report_errors
 def status(incident: str, db: Db = None) -> None:
     """Every sending and filing of the incident, with acknowledgements."""
-    views = service.sendings(_store(db), incident)
+    views = service.sendings(open_case_store(db), incident)
     console.print(sendings_table(views) if views else "no sending yet")
 
 
@@ -247,7 +232,7 @@ def status(incident: str, db: Db = None) -> None:
 @report_errors
 def fact(incident: str, name: str, value: str, author: As, db: Db = None) -> None:
     """Record a fact the triggers and drafts use (personal_data, eigs, people_count, …)."""
-    service.record_fact(_store(db), incident, name, value, author)
+    service.record_fact(open_case_store(db), incident, name, value, author)
     console.print(f"[green]ok[/green] {name} = {value}  ({KNOWN_FACTS[name]})")
 
 

@@ -9,14 +9,13 @@ import typer
 
 from rempart.adapters import registry
 from rempart.cli.console import console, report_errors
-from rempart.cli.options import Inventory
+from rempart.cli.options import Inventory, open_case_store
 from rempart.detect.incidents import get_incident
 from rempart.inventory import load_group
 from rempart.investigate import eventdb
 from rempart.recover import closing, gates, report, staging
 from rempart.recover.policy import load_policy
 from rempart.settings import Settings
-from rempart.store.db import Store
 
 Policy = Annotated[
     Path | None,
@@ -30,8 +29,6 @@ AdaptersFile = Annotated[
 ]
 
 
-def _store() -> Store:
-    return Store(Settings().case_store_url)
 
 
 def _show(gate: gates.Gate) -> None:
@@ -56,7 +53,7 @@ def _show(gate: gates.Gate) -> None:
 def gates_cmd(incident: str, inventory: Inventory, policy: Policy = None) -> None:
     """The re-opening gate of every external access of the incident's establishment."""
     group, pol = load_group(inventory), load_policy(policy)
-    with _store().session() as s:
+    with open_case_store().session() as s:
         for gate in gates.evaluate_all(s, get_incident(s, incident), group, pol):
             _show(gate)
 
@@ -73,7 +70,7 @@ def attest_cmd(
 ) -> None:
     """Attest one check of an access's gate (e.g. credentials_rotated, systems_patched)."""
     group, pol = load_group(inventory), load_policy(policy)
-    with _store().session() as s:
+    with open_case_store().session() as s:
         gates.attest(s, get_incident(s, incident), group, pol, access, check, user, note)
     console.print(f"[green]attested[/green] {check} for {access} by {user}")
 
@@ -94,7 +91,7 @@ def reopen_cmd(
         console.print(
             "[yellow]no adapters file: the dummy adapter rolls back (nothing outside changes)[/yellow]"
         )
-    out = staging.reopen(_store(), group, pol, incident, access, user, built)
+    out = staging.reopen(open_case_store(), group, pol, incident, access, user, built)
     if out.reopened:
         console.print(f"[green]re-opened[/green] {access} (stage {out.stage}): {out.detail}")
     elif out.approved_now:
@@ -107,7 +104,7 @@ def reopen_cmd(
 @report_errors
 def close_cmd(incident: str, user: User, inventory: Inventory, policy: Policy = None) -> None:
     """Close the incident once every closing task is done (notifications, reconciliation, re-openings)."""
-    tasks = closing.close(_store(), load_group(inventory), load_policy(policy), incident, user)
+    tasks = closing.close(open_case_store(), load_group(inventory), load_policy(policy), incident, user)
     for t in tasks:
         console.print(f"[green]✓[/green] {t.label}: {t.detail}")
     console.print(f"[green]{incident} closed[/green]")
@@ -125,7 +122,7 @@ def report_cmd(
     path = Path(Settings().event_store_path)
     con = eventdb.connect(path) if path.is_file() else None
     try:
-        facts = report.gather(_store(), group, load_policy(policy), incident, con)
+        facts = report.gather(open_case_store(), group, load_policy(policy), incident, con)
     finally:
         if con is not None:
             con.close()

@@ -11,13 +11,12 @@ from rich.table import Table
 
 from rempart.adapters import registry
 from rempart.cli.console import console, report_errors
-from rempart.cli.options import Inventory
+from rempart.cli.options import Inventory, open_case_store
 from rempart.errors import StateError
 from rempart.inventory import load_group
 from rempart.respond import service
 from rempart.respond.interface import Adapter, Operation
 from rempart.respond.plan import load_plan
-from rempart.settings import Settings
 from rempart.store import journal
 from rempart.store.db import Store
 
@@ -36,10 +35,6 @@ AdaptersFile = Annotated[
     ),
 ]
 User = Annotated[str, typer.Option("--as", help="who you are (an id under people: in the plan)")]
-
-
-def _store() -> Store:
-    return Store(Settings().case_store_url)
 
 
 def _adapters(path: Path | None) -> dict[str, Adapter]:
@@ -143,7 +138,9 @@ def plan_show(
     """Dry run: exactly which commands or calls the plan would make for INCIDENT, in order."""
     group = load_group(inventory)
     cfg = registry.load_config(adapters) if adapters else None
-    dry = service.dry_run(_store(), incident, load_plan(plan, group), group, registry.for_review(cfg))
+    dry = service.dry_run(
+        open_case_store(), incident, load_plan(plan, group), group, registry.for_review(cfg)
+    )
     _render_dry(dry, undo)
 
 
@@ -183,9 +180,9 @@ def respond(
     loaded = load_plan(plan, group)
     if dry_run:
         cfg = registry.load_config(adapters) if adapters else None
-        _render_dry(service.dry_run(_store(), incident, loaded, group, registry.for_review(cfg)))
+        _render_dry(service.dry_run(open_case_store(), incident, loaded, group, registry.for_review(cfg)))
         return
-    store = _store()
+    store = open_case_store()
     previous = service.latest_run(store, incident)
     if adapters is None and previous is not None:  # resuming: reach the same systems as before
         found = service.adapters_source(store, previous)
@@ -200,7 +197,7 @@ def respond(
 @report_errors
 def approve(run: int, step: str, user: User, adapters: AdaptersFile = None) -> None:
     """Approve STEP of RUN as USER; the run goes on when the step has the approvals it needs."""
-    store = _store()
+    store = open_case_store()
     _finish(service.approve(store, run, step, user, _run_adapters(store, run, adapters)))
 
 
@@ -213,7 +210,7 @@ def reject(
     adapters: AdaptersFile = None,
 ) -> None:
     """Refuse STEP of RUN: it will not be applied."""
-    store = _store()
+    store = open_case_store()
     _finish(service.reject(store, run, step, user, reason, _run_adapters(store, run, adapters)))
 
 
@@ -226,7 +223,7 @@ def ack(
     adapters: AdaptersFile = None,
 ) -> None:
     """Acknowledge that a manual STEP of RUN was done."""
-    store = _store()
+    store = open_case_store()
     _finish(service.ack(store, run, step, user, comment, _run_adapters(store, run, adapters)))
 
 
@@ -238,7 +235,7 @@ def rollback(
     adapters: AdaptersFile = None,
 ) -> None:
     """Undo RUN (every step, in reverse order) or only STEP."""
-    store = _store()
+    store = open_case_store()
     report = service.rollback(store, run, step, actor, _run_adapters(store, run, adapters))
     for r in report.results:
         console.print(
@@ -262,7 +259,7 @@ def run_list(
     table = Table(show_edge=False)
     for col in ("run", "incident", "establishment", "playbook", "status", "started (UTC)", "by"):
         table.add_column(col)
-    for r in service.list_runs(_store(), incident):
+    for r in service.list_runs(open_case_store(), incident):
         table.add_row(
             str(r.run_id),
             r.incident_ref,
@@ -279,14 +276,14 @@ def run_list(
 @report_errors
 def run_show(run: int) -> None:
     """Show RUN: each step, its status, approvals, errors."""
-    _render_run(service.show_run(_store(), run))
+    _render_run(service.show_run(open_case_store(), run))
 
 
 @journal_app.command("verify")
 @report_errors
 def journal_verify() -> None:
     """Walk the whole journal; name every entry that was altered, removed or inserted."""
-    with _store().session() as s:
+    with open_case_store().session() as s:
         problems = journal.verify(s)
         count = len(journal.entries(s))
     if problems:
@@ -303,7 +300,7 @@ def journal_show(
     full: Annotated[bool, typer.Option(help="print whole payloads")] = False,
 ) -> None:
     """Print the journal (optionally only entries about SUBJECT)."""
-    with _store().session() as s:
+    with open_case_store().session() as s:
         for row in journal.entries(s, subject):
             payload = row.payload if full else row.payload[:140]
             console.print(

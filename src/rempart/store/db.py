@@ -55,7 +55,3 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     command.upgrade(alembic_config(engine), revision)
-
-
-def open_store(url: str) -> Store:
-    return Store(url)
