@@ -58,3 +58,13 @@ def test_field_not_materialised_is_read_from_raw() -> None:
     expr = store.field_sql("LogonType")
     assert store.query(f"SELECT {expr} FROM events") == [("3",)]
     assert store.query(f"SELECT {store.field_sql('image')} FROM events") == [("a",)]
+
+
+def test_field_not_materialised_is_read_from_a_key_value_raw_line() -> None:
+    store = EventStore()
+    line = 'date="2026-11-28" devname="fw1" action="close" srcip=10.1.2.3 sentbyte=2345'
+    store.append(events_table([{"action": "close", "_raw": line}]))
+    assert store.query(f"SELECT {store.field_sql('sentbyte')}, {store.field_sql('devname')} FROM events") == [
+        ("2345", "fw1")
+    ]
+    assert store.query(f"SELECT {store.field_sql('absent')} FROM events") == [(None,)]

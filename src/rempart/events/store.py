@@ -19,6 +19,7 @@ Events are appended as Arrow batches, columnar, straight from the readers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,26 @@ RAW = "_raw"
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def field_sql(columns: Mapping[str, str], name: str) -> str | None:
+    """SQL reading one field from ``events``: its column where it has one, else its value in ``_raw``
+    (a JSON key, or a FortiGate-style ``key=value``). Ingest materialises only the fields the rules
+    name, so the rest is reached through ``_raw``. ``columns`` maps lower-case names to column names.
+    None when the table has neither the column nor ``_raw``.
+    """
+    parts = [quote_ident(columns[name.lower()])] if name.lower() in columns else []
+    if RAW in columns:
+        key = name.replace('"', "")
+        parts.append(f"json_extract_string(try_cast({RAW} AS JSON), '$.\"{key}\"')")
+        parts.append(f"nullif(regexp_extract({RAW}, '(^|\\s){_regex_literal(key)}=\"?([^\"\\s]*)', 2), '')")
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+
+
+def _regex_literal(text: str) -> str:
+    return "".join("\\" + c if not c.isalnum() and c != "_" else c for c in text)
 
 
 def _duck_type(dtype: pa.DataType) -> str:
@@ -99,12 +120,9 @@ class EventStore:
         return self._columns.get(field.lower())
 
     def field_sql(self, field: str) -> str:
-        """SQL reading `field` for each event: its column, else the value found in ``_raw`` (JSON)."""
-        col = self.column(field)
-        if col is not None:
-            return quote_ident(col)
-        path = "$." + '"' + field.replace('"', '\\"') + '"'
-        return f"json_extract_string(try_cast({RAW} AS JSON), '{path}')"
+        """SQL reading `field` for each event (see :func:`field_sql`); NULL when nothing can hold it."""
+        self.flush()
+        return field_sql(self._columns, field) or "NULL"
 
     def append(self, table: pa.Table) -> int:
         """Append one batch of events; returns the number of rows added.

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from rempart.errors import InputError, Location
+from rempart.events.store import field_sql as store_field_sql
 
 EVENTS = "events"
 
@@ -47,11 +48,6 @@ def has_events(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(columns(con))
 
 
-def quote(name: str) -> str:
-    """A column name as a DuckDB identifier (Zeek names hold dots: ``id.orig_h``)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def to_us(when: datetime) -> int:
     """Microseconds since the epoch: queries compare ``epoch_us(_ts)``, the same for naive and aware."""
     return int(when.astimezone(UTC).timestamp() * 1_000_000)
@@ -64,21 +60,5 @@ def from_us(value: int | None) -> datetime | None:
 
 
 def field_sql(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
-    """SQL reading one field: its column, else its value in ``_raw`` (JSON, or FortiGate-style key=value).
-
-    Ingest may materialise only the fields detection needs; the rest stays in ``_raw``. None when the
-    store has neither the column nor ``_raw``.
-    """
-    by_lower = {c.lower(): c for c in columns(con)}
-    parts = [quote(by_lower[name.lower()])] if name.lower() in by_lower else []
-    if "_raw" in by_lower:
-        key = name.replace('"', "")
-        parts.append(f"json_extract_string(try_cast(_raw AS JSON), '$.\"{key}\"')")
-        parts.append(f"nullif(regexp_extract(_raw, '(^|\\s){_re(key)}=\"?([^\"\\s]*)', 2), '')")
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
-
-
-def _re(text: str) -> str:
-    return "".join("\\" + c if not c.isalnum() and c != "_" else c for c in text)
+    """SQL reading one field: its column, else its value in ``_raw`` (see :func:`events.store.field_sql`)."""
+    return store_field_sql({c.lower(): c for c in columns(con)}, name)

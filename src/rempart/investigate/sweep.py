@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from rempart.domain.inventory import Group
 from rempart.errors import StateError
+from rempart.events.store import quote_ident
 from rempart.investigate import eventdb
 from rempart.investigate.findings import FindingKind, record_finding
 from rempart.investigate.indicators import Indicator, IndicatorKind
@@ -110,7 +111,7 @@ def _haystack(con: duckdb.DuckDBPyConnection, since: datetime | None, until: dat
     """Materialise one lower-cased text per event (all its fields) once; every indicator scans that."""
     # _raw holds every field, also those not materialised as columns at ingest
     cols = ["_host", *(["_raw"] if "_raw" in eventdb.columns(con) else [])]
-    cols += [eventdb.quote(c) for c in eventdb.field_columns(con)]
+    cols += [quote_ident(c) for c in eventdb.field_columns(con)]
     where = []
     if since is not None:
         where.append(f"epoch_us(_ts) >= {eventdb.to_us(since)}")

@@ -21,6 +21,7 @@ from reportlab.lib import colors
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rempart.events.store import quote_ident
 from rempart.investigate import eventdb
 from rempart.store import incident_log
 from rempart.store.models.core import FindingRow, IncidentRow
@@ -91,7 +92,7 @@ def _events(con: duckdb.DuckDBPyConnection, incident: IncidentRow, margin: timed
             "_establishment",
             "_source",
             "_record",
-            *(eventdb.quote(c) for c in shown),
+            *(quote_ident(c) for c in shown),
         ]
     )
     host_list = ", ".join("?" for _ in hosts) or "NULL"
