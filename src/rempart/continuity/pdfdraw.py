@@ -6,19 +6,20 @@ ReportLab's canvas is used directly (no layout engine): a group's kits are tens 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-import segno
 from reportlab import rl_config
 from reportlab.lib.colors import Color, black, white
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
+from rempart.continuity import qrcode
 from rempart.continuity.census import PARIS
 
 PORTRAIT = A4
@@ -84,28 +85,35 @@ def fit(
         c.drawString(x, y, text)
 
 
-RUN = re.compile(rb"\x01+")
+RUN = re.compile(rb"1+")
+QUIET = 2  # modules of white around the code: half the standard 4, the page around it is white too
+
+
+@functools.cache
+def _run_starts(size: int) -> tuple[str, ...]:
+    """For each offset in a symbol's rows (``size + 1`` bytes a row), the start of its rectangle operator."""
+    width = size + 1
+    return tuple(f"{QUIET + i % width} {QUIET + i // width} " for i in range(width * size))
+
+
+_RUN_ENDS = tuple(f"{n} 1 re" for n in range(200))  # run lengths (a row has at most 53 modules)
 
 
 def qr(c: Canvas, payload: str, x: float, y: float, size: float) -> None:
-    """A QR code as one filled path of horizontal runs, in module units (fixed mask: 4x faster to make).
+    """A QR code as one filled path of horizontal runs, in module units.
 
     The path is written as PDF operators with integer coordinates (``addLiteral``): a kit prints a few
-    hundred codes and ReportLab's generic path API would double their cost."""
-    code = segno.make_qr(payload, error="m", mask=0, boost_error=False)
-    n = code.symbol_size(border=0)[0]
-    quiet = 2
+    hundred codes and ReportLab's generic path API would double their cost. One fill for the whole code:
+    rectangles of one path that touch leave no seam when rendered."""
+    symbol = qrcode.modules(payload)
     c.saveState()
     c.setFillColor(white)
     c.rect(x, y, size, size, stroke=0, fill=1)
     c.setFillColor(black)
-    cell = size / (n + 2 * quiet)
+    cell = size / (symbol.size + 2 * QUIET)
     c.transform(cell, 0, 0, -cell, x, y + size)  # one unit per module, rows going down as in the matrix
-    width = n + 1  # rows joined with a zero byte: one regex pass over the whole symbol
-    flat = b"\x00".join(bytes(row) for row in code.matrix)
-    ops = [
-        f"{quiet + m.start() % width} {quiet + m.start() // width} {m.end() - m.start()} 1 re"
-        for m in RUN.finditer(flat)
-    ]
-    c.addLiteral("\n".join(ops) + "\nf")
+    starts = _run_starts(symbol.size)
+    ops = [starts[a] + _RUN_ENDS[b - a] for a, b in map(re.Match.span, RUN.finditer(symbol.rows))]
+    ops.append("f")
+    c.addLiteral("\n".join(ops))
     c.restoreState()
