@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from reportlab.lib.colors import black
+from reportlab.lib.rl_accel import fp_str
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
@@ -25,10 +26,10 @@ from rempart.continuity.pdfdraw import (
     PORTRAIT,
     RED,
     M,
+    TextBlock,
     ascii_name,
     binary_streams,
     fit,
-    fitted,
     local,
     qr,
 )
@@ -105,12 +106,14 @@ class KitWriter:
         w, h = size
         c = self.c
         self.static(("frame", size, title), lambda: self._frame(size, title))
+        text = TextBlock(c)
         if form is not None:
             qr(c, form.qr_payload, w - M - 58, h - M - 92, 58)
-            fit(c, f"N° {form.serial}", w - M - 230, h - M - 44, 168, 10, BOLD, right=True)
-        fit(
-            c, f"{self.plan.establishment.id} — page {self.page_no}", w - M - 140, M + 2, 140, 7.5, right=True
+            text.fit(f"N° {form.serial}", w - M - 230, h - M - 44, 168, 10, BOLD, right=True)
+        text.fit(
+            f"{self.plan.establishment.id} — page {self.page_no}", w - M - 140, M + 2, 140, 7.5, right=True
         )
+        text.draw()
         return h - M - 44
 
     def _frame(self, size: tuple[float, float], title: str) -> None:
@@ -175,24 +178,17 @@ class KitWriter:
             ("table", x, y, tuple(widths), tuple(header), n, row_h, size),
             lambda: self._grid(x, y, widths, header, n, row_h, size),
         )
-        # one text object for every cell: a page of prescriptions is drawn in a single BT…ET block
-        text = self.c.beginText()
-        current: tuple[str, float] | None = None
+        # one text block for every cell: a page of prescriptions is drawn in a single BT…ET block
+        text = TextBlock(self.c)
         y -= row_h
         for row in rows:
             cx = x
             for i, (wdt, cell) in enumerate(zip(widths, row, strict=True)):
                 if cell:
-                    font = BOLD if i in bold_cols else FONT
-                    value, fsize = fitted(cell, wdt - 6, size, font)
-                    if (font, fsize) != current:
-                        text.setFont(font, fsize)
-                        current = (font, fsize)
-                    text.setTextOrigin(cx + 3, y - row_h + 5)
-                    text.textOut(value)
+                    text.fit(cell, cx + 3, y - row_h + 5, wdt - 6, size, BOLD if i in bold_cols else FONT)
                 cx += wdt
             y -= row_h
-        self.c.drawText(text)
+        text.draw()
         return y
 
     def _grid(
@@ -364,26 +360,21 @@ class KitWriter:
         slots: dict[str, dict[int, str]] = {}
         for rid, at in form.planned:
             slots.setdefault(rid, {})[int((at - start).total_seconds() // 3600)] = local(at, "%H:%M")
-        shade = c.beginPath()  # every planned cell in one path, every label in one text object
-        labels, times = c.beginText(), c.beginText()
-        times.setFont(FONT, 5.5)
+        shade: list[str] = []  # every planned cell in one path, every label and time in one text block
+        text = TextBlock(c)
         for i, rx in chunk:
             name = f"{i} · {rx.drug}" + (" (si besoin)" if rx.prn else "")
-            label, fsize = fitted(name, label_w - 6, 8, FONT)
-            labels.setFont(FONT, fsize)
-            labels.setTextOrigin(M + 3, y - 13)
-            labels.textOut(label)
+            text.fit(name, M + 3, y - 13, label_w - 6, 8)
             for h, when in slots.get(rx.request_id, {}).items():
                 x = M + label_w + h * col
-                shade.rect(x + 0.5, y - row_h + 0.5, col - 1, row_h - 1)
-                times.setTextOrigin(x + 1.5, y - 6.5)
-                times.textOut(when)
+                shade.append(f"{fp_str(x + 0.5, y - row_h + 0.5, col - 1, row_h - 1)} re")
+                text.show(when, x + 1.5, y - 6.5, 5.5)
             y -= row_h
-        c.setFillColor(LIGHT)
-        c.drawPath(shade, stroke=0, fill=1)
-        c.setFillColor(black)
-        c.drawText(labels)
-        c.drawText(times)
+        if shade:
+            c.setFillColor(LIGHT)
+            c.addLiteral("\n".join(shade) + " f")
+            c.setFillColor(black)
+        text.draw()
 
     def _mar_grid(self, y: float, n: int, label_w: float, row_h: float) -> None:
         c, w = self.c, LANDSCAPE[0] - 2 * M

@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from reportlab import rl_config
-from reportlab.lib.colors import Color, black, white
+from reportlab.lib.colors import Color
 from reportlab.lib.pagesizes import A4, landscape
-from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.lib.rl_accel import escapePDF, fp_str
+from reportlab.pdfbase.pdfmetrics import getFont, stringWidth, unicode2T1
 from reportlab.pdfgen.canvas import Canvas
 
 from rempart.continuity import qrcode
@@ -67,6 +68,69 @@ def fitted(text: str, width: float, size: float, font: str) -> tuple[str, float]
     return text, size
 
 
+@functools.lru_cache(maxsize=8192)
+def _shown(font: str, text: str) -> tuple[tuple[str | None, str], ...]:
+    """The text as PDF string operators, as ReportLab's text object writes them: encoded for the font
+    (WinAnsi for the standard fonts), with ReportLab's substitution fonts for the characters it lacks.
+
+    Returns (font switched to, or None for ``font``; operator) pairs. Cells repeat a lot (drugs, doses,
+    routes, times), hence the cache."""
+    base = getFont(font)
+    out: list[tuple[str | None, str]] = []
+    for used, raw in unicode2T1(text, [base, *base.substitutionFonts]):
+        out.append((None if used is base else used.fontName, f"({escapePDF(raw)}) Tj"))
+    return tuple(out)
+
+
+class TextBlock:
+    """Strings drawn as raw PDF operators in one BT…ET block (``draw``).
+
+    ReportLab's text object measures every string to advance its cursor and re-encodes it each time: a
+    kit draws a few hundred thousand strings, each positioned on its own, so that work is skipped."""
+
+    def __init__(self, c: Canvas) -> None:
+        self.c = c
+        self.ops: list[str] = ["BT"]
+        self.current: tuple[str, float] | None = None
+
+    def _font(self, font: str, size: float) -> None:
+        self.ops.append(f"{self.c._doc.getInternalFontName(font)} {fp_str(size)} Tf")
+        self.current = (font, size)
+
+    def show(self, text: str, x: float, y: float, size: float = 9, font: str = FONT) -> None:
+        if (font, size) != self.current:
+            self._font(font, size)
+        self.ops.append(f"1 0 0 1 {fp_str(x, y)} Tm")
+        for switched, op in _shown(font, text):
+            if switched is None:
+                if self.current != (font, size):
+                    self._font(font, size)
+            else:
+                self._font(switched, size)
+            self.ops.append(op)
+
+    def fit(
+        self,
+        text: str,
+        x: float,
+        y: float,
+        width: float,
+        size: float = 9,
+        font: str = FONT,
+        right: bool = False,
+    ) -> None:
+        text, size = fitted(text, width, size, font)
+        if right:
+            x += width - stringWidth(text, font, size)
+        self.show(text, x, y, size, font)
+
+    def draw(self) -> None:
+        if len(self.ops) > 1:
+            self.ops.append("ET")
+            self.c.addLiteral(" ".join(self.ops))
+        self.ops, self.current = ["BT"], None
+
+
 def fit(
     c: Canvas,
     text: str,
@@ -77,12 +141,9 @@ def fit(
     font: str = FONT,
     right: bool = False,
 ) -> None:
-    text, size = fitted(text, width, size, font)
-    c.setFont(font, size)
-    if right:
-        c.drawRightString(x + width, y, text)
-    else:
-        c.drawString(x, y, text)
+    block = TextBlock(c)
+    block.fit(text, x, y, width, size, font, right)
+    block.draw()
 
 
 RUN = re.compile(rb"1+")
@@ -106,14 +167,13 @@ def qr(c: Canvas, payload: str, x: float, y: float, size: float) -> None:
     hundred codes and ReportLab's generic path API would double their cost. One fill for the whole code:
     rectangles of one path that touch leave no seam when rendered."""
     symbol = qrcode.modules(payload)
-    c.saveState()
-    c.setFillColor(white)
-    c.rect(x, y, size, size, stroke=0, fill=1)
-    c.setFillColor(black)
     cell = size / (symbol.size + 2 * QUIET)
-    c.transform(cell, 0, 0, -cell, x, y + size)  # one unit per module, rows going down as in the matrix
     starts = _run_starts(symbol.size)
-    ops = [starts[a] + _RUN_ENDS[b - a] for a, b in map(re.Match.span, RUN.finditer(symbol.rows))]
-    ops.append("f")
+    # white square, then one unit per module with rows going down as in the matrix; q…Q leaves the
+    # canvas's colour and transform as ReportLab believes them to be
+    ops = [
+        f"q 1 g {fp_str(x, y, size, size)} re f 0 g {fp_str(cell)} 0 0 {fp_str(-cell, x, y + size)} cm",
+        *(starts[a] + _RUN_ENDS[b - a] for a, b in map(re.Match.span, RUN.finditer(symbol.rows))),
+        "f Q",
+    ]
     c.addLiteral("\n".join(ops))
-    c.restoreState()
