@@ -71,8 +71,12 @@ def test_payloads_outside_the_subset_are_made_by_segno(payload: str) -> None:
     assert qrcode.modules(payload).matrix() == _segno(payload)
 
 
-def test_rows_are_separated_so_dark_runs_stop_at_the_edge() -> None:
+def test_packed_rows_are_whole_bytes_most_significant_bit_first() -> None:
     symbol = qrcode.modules("RMP:X-K1-LAB-0001:X:LAB")
-    rows = symbol.rows
-    assert len(rows) == symbol.size * (symbol.size + 1)
-    assert rows[symbol.size :: symbol.size + 1] == b"0" * symbol.size
+    n, packed = symbol.size, symbol.packed()
+    per_row = (n + 7) // 8
+    assert len(packed) == n * per_row
+    for r, row in enumerate(symbol.matrix()):
+        bits = int.from_bytes(packed[r * per_row : (r + 1) * per_row], "big")
+        assert [bits >> (8 * per_row - 1 - c) & 1 for c in range(n)] == row
+        assert bits & ((1 << (8 * per_row - n)) - 1) == 0  # padding bits stay light

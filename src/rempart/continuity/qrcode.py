@@ -5,7 +5,7 @@ each: 40 % of the kits' CPU. Every kit code has the same shape (upper-case seria
 type), so what does not depend on the payload is computed once per version: the function patterns, the
 format and version information, the order in which data modules are placed and the mask over them. Making
 a code is then building its bit stream, Reed-Solomon with one table lookup per codeword, one XOR with the
-mask and one permutation of the bits into the matrix (``operator.itemgetter``, in C): about 40 µs.
+mask and one permutation of the bits into the matrix (``operator.itemgetter``, in C): about 50 µs.
 
 The symbols are the standard ones (ISO/IEC 18004): a test compares them module for module with segno's for
 the same payload, level and mask. Payloads outside this subset (other characters, more than 262 characters)
@@ -173,10 +173,11 @@ def _layout(version: int) -> _Layout:
     index = {pos: i for i, pos in enumerate(order)}
     zero, one = len(order), len(order) + 1  # the two constants appended after the placed bits
     picks: list[int] = []
+    stride = (size + 8) // 8 * 8  # rows padded to whole bytes (sizes are odd: at least one padding bit)
     for r in range(size):
         for c in range(size):
             picks.append(index[r, c] if (r, c) in index else (one if dark[r, c] else zero))
-        picks.append(zero)  # row separator: a dark run never continues on the next row
+        picks.extend([zero] * (stride - size))
     blocks = tuple(n for count, n in groups for _ in range(count))
     return _Layout(
         version=version,
@@ -197,14 +198,22 @@ def _version_for(length: int) -> int | None:
 
 @dataclass(frozen=True)
 class Symbol:
-    """A QR code's modules, quiet zone excluded: ``rows`` holds one b'0'/b'1' string per row, each followed
-    by a b'0' separator (``size + 1`` bytes a row), ready for a regular expression over dark runs."""
+    """A QR code's modules, quiet zone excluded: ``rows`` holds one b'0'/b'1' string per row (1 dark),
+    each padded with b'0' to a whole number of bytes, as the rows of a 1-bit image are."""
 
     size: int
     rows: bytes
 
+    @property
+    def stride(self) -> int:
+        return len(self.rows) // self.size
+
+    def packed(self) -> bytes:
+        """The modules as 1-bit image rows, eight modules a byte, most significant bit first."""
+        return int(self.rows, 2).to_bytes(len(self.rows) // 8, "big")
+
     def matrix(self) -> list[list[int]]:
-        w = self.size + 1
+        w = self.stride
         return [[self.rows[r * w + c] - 48 for c in range(self.size)] for r in range(self.size)]
 
 
@@ -254,4 +263,6 @@ def modules(payload: str) -> Symbol:
 
 def _segno(payload: str) -> Symbol:
     code = segno.make_qr(payload, error="m", mask=0, boost_error=False)
-    return Symbol(len(code.matrix), b"".join(bytes(48 + v for v in row) + b"0" for row in code.matrix))
+    size = len(code.matrix)
+    pad = b"0" * ((size + 8) // 8 * 8 - size)
+    return Symbol(size, b"".join(bytes(48 + v for v in row) + pad for row in code.matrix))
