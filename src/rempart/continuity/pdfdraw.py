@@ -50,7 +50,9 @@ def ascii_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", flat).strip("-").lower() or "unite"
 
 
+@functools.lru_cache(maxsize=1024)
 def local(dt: datetime, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    # cached: a kit prints the same few dozen planned times on every MAR
     return dt.astimezone(PARIS).strftime(fmt)
 
 
@@ -82,6 +84,12 @@ def _shown(font: str, text: str) -> tuple[tuple[str | None, str], ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=8192)
+def _origin(x: float, y: float) -> str:
+    # the same table cells on every page: a few thousand distinct positions in a whole kit
+    return f"1 0 0 1 {fp_str(x, y)} Tm"
+
+
 class TextBlock:
     """Strings drawn as raw PDF operators in one BT…ET block (``draw``).
 
@@ -100,7 +108,7 @@ class TextBlock:
     def show(self, text: str, x: float, y: float, size: float = 9, font: str = FONT) -> None:
         if (font, size) != self.current:
             self._font(font, size)
-        self.ops.append(f"1 0 0 1 {fp_str(x, y)} Tm")
+        self.ops.append(_origin(x, y))
         for switched, op in _shown(font, text):
             if switched is None:
                 if self.current != (font, size):
