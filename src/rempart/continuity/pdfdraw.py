@@ -160,9 +160,9 @@ QUIET = 2  # modules of white around the code: half the standard 4, the page aro
 def qr(c: Canvas, payload: str, x: float, y: float, size: float) -> None:
     """A QR code on a white square: its modules as an inline 1-bit image mask painted black.
 
-    A few hundred codes a kit: as an image, a code is about 300 bytes of page content and a few
-    microseconds to write, where rectangles for its dark runs were 2.6 kB and 150 µs. Image masks are
-    not interpolated unless asked (/Interpolate), so viewers and printers keep the modules' edges sharp.
+    A few hundred codes a kit: as an image, a code is about 300 bytes of page content and 15 µs to write
+    once encoded, where rectangles for its dark runs were 2.6 kB and 150 µs. Without /Interpolate an image
+    mask keeps the modules' edges sharp (poppler at 80 and 400 dpi: the modules read back exactly).
     q…Q leaves the canvas's colour and transform as ReportLab believes them to be."""
     symbol = qrcode.modules(payload)
     n = symbol.size
