@@ -80,3 +80,28 @@ def test_channel_case_and_multi_channel_services(tmp_path: Path) -> None:
              "EventID": "4104"}]
     alerts = detect(tmp_path, {"s.yml": sec, "p.yml": ps}, rows)
     assert sorted((a.rule_id[-1], a.events[0].record) for a in alerts) == [("8", 1), ("9", 2)]
+
+
+def test_process_creation_rules_also_read_security_4688_with_its_own_field_names(tmp_path: Path) -> None:
+    proc = rule("40000000-0000-4000-8000-000000000010",
+                "  sel:\n    Image|endswith: '\\vssadmin.exe'\n    ParentImage|endswith: '\\cmd.exe'\n"
+                "    CommandLine|contains: 'delete shadows'\n  filter:\n    User|contains: 'AUTHORI'\n"
+                "  condition: sel and not filter\n",
+                logsource="product: windows\n  category: process_creation")
+    native = rule("40000000-0000-4000-8000-000000000011",
+                  "  sel:\n    EventID: 4688\n    NewProcessName|endswith: '\\vssadmin.exe'\n"
+                  "  condition: sel\n")
+    shadow = {"NewProcessName": "C:\\Windows\\System32\\vssadmin.exe", "ParentProcessName": "C:\\x\\cmd.exe",
+              "CommandLine": "vssadmin delete shadows /all /quiet"}
+    rows = [
+        {**SECURITY, "EventID": "4688", **shadow, "SubjectDomainName": "CLINIQUE", "SubjectUserName": "adm"},
+        {**SECURITY, "EventID": "4688", **shadow,  # the same run by SYSTEM: the rule's filter applies
+         "SubjectDomainName": "NT AUTHORITY", "SubjectUserName": "SYSTEM"},
+        {**SECURITY, "EventID": "4689", **shadow},  # process exit: not a process creation
+        {**SYSMON, "EventID": "1", "Image": "C:\\Windows\\System32\\vssadmin.exe",  # Sysmon keeps its names
+         "ParentImage": "C:\\x\\cmd.exe", "CommandLine": "vssadmin delete shadows", "User": "CLINIQUE\\adm",
+         "NewProcessName": "C:\\other.exe"},
+    ]
+    alerts = detect(tmp_path, {"p.yml": proc, "n.yml": native}, rows)
+    assert sorted((a.rule_id[-2:], a.events[0].record) for a in alerts) == [
+        ("10", 1), ("10", 4), ("11", 1), ("11", 2)]

@@ -80,7 +80,7 @@ def _compile_base(
     validator.check(predicate)
     scope = scope_of(rule.logsource)
     return {**meta, "kind": "rule", "predicate": predicate,
-            "scope": [scope.product, scope.services, scope.event_ids]}
+            "scope": scope.to_list()}
 
 
 def _compile_correlation(rule: SigmaCorrelationRule, meta: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 Three layers, applied in order:
 
 1. the Windows channel items of pySigma's own ``sigma.pipelines.common`` (service → ``Channel``);
-2. Sysmon and PowerShell categories (``process_creation`` → Sysmon ``EventID: 1`` …) as
-   ``AddConditionTransformation`` items;
+2. Sysmon, Security and PowerShell categories (``process_creation`` → Sysmon ``EventID: 1`` or Security
+   ``EventID: 4688`` …) as ``AddConditionTransformation`` items;
 3. a scope for every rule: ``_product`` (and ``_service`` outside Windows) conditions, so that a rule
    only ever matches events of its own logsource — a Linux rule never fires on a Windows event, and a
    rule whose logsource rempart does not ingest matches nothing instead of everything.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from sigma.pipelines.common import generate_windows_logsource_items, windows_logsource_mapping
 from sigma.processing.conditions import LogsourceCondition
@@ -29,12 +30,14 @@ from sigma.rule import SigmaLogSource, SigmaRule
 from rempart.domain.events import PRODUCT, SERVICE
 
 SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
+SECURITY_CHANNEL = "Security"
 POWERSHELL_CHANNELS = ["Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational"]
 POWERSHELL_CLASSIC_CHANNEL = "Windows PowerShell"
 
 # Windows categories: the channel(s) and event ids that carry them.
 WINDOWS_CATEGORIES: dict[str, tuple[list[str], list[int]]] = {
-    "process_creation": ([SYSMON_CHANNEL], [1]),
+    # Security 4688 too: most clinics audit process creation without Sysmon (see CATEGORY_ALIASES)
+    "process_creation": ([SYSMON_CHANNEL, SECURITY_CHANNEL], [1, 4688]),
     "file_change": ([SYSMON_CHANNEL], [2]),
     "network_connection": ([SYSMON_CHANNEL], [3]),
     "sysmon_status": ([SYSMON_CHANNEL], [4, 16]),
@@ -69,6 +72,24 @@ WINDOWS_CATEGORIES: dict[str, tuple[list[str], list[int]]] = {
     "ps_classic_script": ([POWERSHELL_CLASSIC_CHANNEL], [800]),
 }
 
+# Where a category also comes from a channel that names its fields differently, what a rule's field reads
+# on that channel's events: category → channel (lower-case) → Sigma field → the channel's own field.
+# Several fields joined by a backslash read as one ('DOMAIN\\user', as Sysmon writes User).
+# Security 4688 ("A new process has been created") against the Sysmon names SigmaHQ's process_creation
+# rules use; CommandLine has the same name in both. Fields 4688 does not carry (Hashes, OriginalFileName,
+# Product…) read as absent there. Left alone on purpose: the process ids (hexadecimal in 4688, decimal in
+# Sysmon), IntegrityLevel (a SID in 4688's MandatoryLabel) and LogonId (4688's SubjectLogonId is the
+# creator's session, not the new process's).
+CATEGORY_ALIASES: dict[str, dict[str, dict[str, str]]] = {
+    "process_creation": {
+        SECURITY_CHANNEL.lower(): {
+            "Image": "NewProcessName",
+            "ParentImage": "ParentProcessName",
+            "User": "SubjectDomainName\\SubjectUserName",
+        },
+    },
+}
+
 # Outside Windows: Sigma service → the `_service` values our readers give (None: any event of the product).
 PRODUCT_SERVICES: dict[str, dict[str, list[str] | None]] = {
     "linux": {
@@ -85,15 +106,37 @@ NOTHING = "\x00none"  # a `_service` value no reader produces: the scope of a lo
 
 @dataclass(frozen=True)
 class Scope:
-    """The events a rule may see: product, `_service` values (lower-case; None = any), event ids."""
+    """The events a rule may see: product, `_service` values (lower-case; None = any), event ids, and the
+    field aliases of :data:`CATEGORY_ALIASES` as (service, lower-case field, the service's own field)."""
 
     product: str
     services: tuple[str, ...] | None = None
     event_ids: tuple[int, ...] | None = None
+    aliases: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def key(self) -> str:
-        return json.dumps([self.product, self.services, self.event_ids])
+        return json.dumps([self.product, self.services, self.event_ids, self.aliases])
+
+    def to_list(self) -> list[Any]:
+        """The scope as JSON data (the compiled-rule cache keeps it so)."""
+        return [self.product, self.services, self.event_ids, [list(a) for a in self.aliases]]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> Scope:
+        product, services, ids, *rest = data
+        aliases = tuple((str(s), str(n), str(f)) for s, n, f in rest[0]) if rest else ()
+        return cls(
+            str(product),
+            tuple(services) if services is not None else None,
+            tuple(ids) if ids is not None else None,
+            aliases,
+        )
+
+    def aliases_of(self, field: str) -> list[tuple[str, list[str]]]:
+        """(service, fields to read instead, joined by a backslash) for `field` (lower-case) on the
+        services that name it differently."""
+        return [(service, source.split("\\")) for service, name, source in self.aliases if name == field]
 
     def prefilter(self, columns: set[str]) -> str:
         """SQL over the `events` table selecting the rows of this scope (`columns`: lower-case names)."""
@@ -122,7 +165,12 @@ def scope_of(logsource: SigmaLogSource) -> Scope:  # noqa: PLR0911 - one return 
             if category not in WINDOWS_CATEGORIES:
                 return Scope(product, (NOTHING,))
             chans, ids = WINDOWS_CATEGORIES[category]
-            return Scope(product, tuple(c.lower() for c in chans), tuple(ids))
+            aliases = tuple(
+                (service, name.lower(), source)
+                for service, fields in CATEGORY_ALIASES.get(category, {}).items()
+                for name, source in fields.items()
+            )
+            return Scope(product, tuple(c.lower() for c in chans), tuple(ids), aliases)
         return Scope(product)
     if product not in PRODUCT_SERVICES:
         return Scope(product or NOTHING, (NOTHING,))
@@ -187,6 +235,7 @@ def detection_pipeline() -> ProcessingPipeline:
 def pipeline_fingerprint() -> str:
     """Changes whenever the mapping data changes: part of the compiled-rule cache key."""
     data = json.dumps(
-        [windows_logsource_mapping, WINDOWS_CATEGORIES, PRODUCT_SERVICES, "scope-v1"], sort_keys=True
+        [windows_logsource_mapping, WINDOWS_CATEGORIES, CATEGORY_ALIASES, PRODUCT_SERVICES, "scope-v2"],
+        sort_keys=True,
     )
     return hashlib.sha256(data.encode()).hexdigest()[:16]

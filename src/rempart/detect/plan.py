@@ -19,10 +19,11 @@ from typing import Any
 
 import duckdb
 
-from rempart.detect.backend import column, columns_used
+from rempart.detect.backend import column, columns_used, sql_literal
 from rempart.detect.pipelines import Scope
 from rempart.detect.rules import RuleProblem
 from rempart.domain.alerts import Alert, EventRef, Level, attack_from_tags
+from rempart.domain.events import SERVICE
 from rempart.events.store import TABLE, EventStore, quote_ident
 
 RULES_PER_QUERY = 40
@@ -45,11 +46,7 @@ class CompiledRule:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CompiledRule:
-        scope = None
-        if d.get("scope") is not None:
-            product, services, ids = d["scope"]
-            scope = Scope(product, tuple(services) if services is not None else None,
-                          tuple(ids) if ids is not None else None)
+        scope = Scope.from_list(d["scope"]) if d.get("scope") is not None else None
         return cls(key=d["key"], title=d["title"], level=d["level"], path=d["path"], kind=d["kind"],
                    id=d.get("id"), name=d.get("name"), tags=tuple(d.get("tags", ())),
                    predicate=d.get("predicate"), scope=scope, correlation=d.get("correlation"))
@@ -96,7 +93,11 @@ class DetectionPlan:
         """Every field name (lower-case) the rules read: what ingest must materialise as columns."""
         names = set(CORE_FIELDS)
         for rule in self.base_rules:
-            names.update(f for _, f in columns_used(rule.predicate or ""))
+            used = {f for _, f in columns_used(rule.predicate or "")}
+            names.update(used)
+            if rule.scope is not None:  # what a field reads on a channel that names it differently
+                for f in used:
+                    names.update(s.lower() for _, sources in rule.scope.aliases_of(f) for s in sources)
         for rule in self.correlations:
             corr = rule.correlation or {}
             names.update(f.lower() for f in corr.get("group_by", []))
@@ -190,13 +191,14 @@ class DetectionPlan:
             needed |= columns_used(rule.predicate or "")
         select = ["rowid AS _rid"]
         for kind, name in sorted(needed):
-            col = store.column(name)
-            if col is None:
-                select.append(f"NULL::VARCHAR AS {column(kind, name)}")
-            elif kind == "l":
-                select.append(f"lower(CAST({quote_ident(col)} AS VARCHAR)) AS {column(kind, name)}")
-            else:
-                select.append(f"CAST({quote_ident(col)} AS VARCHAR) AS {column(kind, name)}")
+            value = _text(store.column(name))
+            for service, sources in scope.aliases_of(name):  # e.g. Image ← NewProcessName on Security
+                parts = [_text(store.column(s)) for s in sources]
+                alias = parts[0] if len(parts) == 1 else f"concat_ws('\\', {', '.join(parts)})"
+                value = f"CASE WHEN lower({SERVICE}) = {sql_literal(service)} THEN {alias} ELSE {value} END"
+            if kind == "l":
+                value = f"lower({value})"
+            select.append(f"{value} AS {column(kind, name)}")
         where = scope.prefilter(set(store.columns)) + (f" AND rowid >= {first_row}" if first_row else "")
         if '"EventID"' in where:
             where = where.replace('"EventID"', quote_ident(store.columns["eventid"]))
@@ -243,6 +245,11 @@ class DetectionPlan:
             ref = EventRef(str(source or ""), int(record) if record is not None else 0)
             alerts.append(rule.make_alert(when.astimezone(UTC), host, est, asset, [ref]))
         return alerts
+
+
+def _text(col: str | None) -> str:
+    """A store column as text in a scope table; NULL when the store has no such column."""
+    return "NULL::VARCHAR" if col is None else f"CAST({quote_ident(col)} AS VARCHAR)"
 
 
 def plan_summary(plan: DetectionPlan) -> dict[str, Any]:
