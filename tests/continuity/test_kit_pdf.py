@@ -218,3 +218,27 @@ def test_serials_are_unique_and_name_establishment_kit_and_type(group: Group) ->
         code = kits.FORM_TYPES[f.form_type]
         assert re.fullmatch(rf"ST-KEVIN-K3-{code}-\d{{4}}", f.serial)
         assert f.qr_payload == f"RMP:{f.serial}:ST-KEVIN:{code}"
+
+
+def test_printed_qr_codes_decode_with_a_real_reader(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """What a scanner at back-entry reads: every blank form of the first pages, decoded by ZXing."""
+    import zxingcpp
+    from PIL import Image
+
+    need(shutil.which("pdftoppm") is not None, "poppler-utils (pdftoppm) not installed")
+    plan, files, _ = built
+    pages = _pages(files[0])
+    blanks = {b.serial: b.qr_payload for b in plan.units[0].blanks}
+    numbered = [i for i, pg in enumerate(pages, 1) if any(f"N° {s}" in pg for s in blanks)][:6]
+    assert numbered
+    decoded: list[str] = []
+    for page_no in numbered:
+        out = tmp_path / f"d{page_no}"
+        subprocess.run(["pdftoppm", "-r", "200", "-gray", "-png", "-f", str(page_no), "-l", str(page_no),
+                        str(files[0]), str(out)], check=True)
+        image = Image.open(next(tmp_path.glob(f"d{page_no}-*.png")))
+        found = [r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode]
+        serials = [s for s in blanks if f"N° {s}" in pages[page_no - 1]]
+        assert sorted(found) == sorted(blanks[s] for s in serials), page_no
+        decoded += found
+    assert len(decoded) >= len(numbered)
