@@ -184,7 +184,8 @@ def _evaluate_one(store: EventStore, corr: CompiledRule, members: list[tuple[str
         + "".join(", " + g for g in gcols)
         + f" FROM base WHERE ts IS NOT NULL WINDOW w AS ({partition}ORDER BY ts "
         f"RANGE BETWEEN INTERVAL ({span}) SECOND PRECEDING AND CURRENT ROW) "
-        f"ORDER BY {', '.join([*gcols, 'ts', 'ri'])}"
+        # events of the same second are taken in file order, so an alert names the same events every run
+        f"ORDER BY {', '.join([*gcols, 'ts', 'ri', 'src', 'rec', 'refs'])}"
     )
     rows = store.query(sql)
     compare = OPERATORS[spec["op"]]
