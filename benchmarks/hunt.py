@@ -69,7 +69,9 @@ def run_once(corpus: str, cache: Path, memory: bool, workers: int) -> dict[str, 
         store.close()
         close_s = time.perf_counter() - t_close
     wall = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     out: dict[str, object] = {
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "corpus": corpus, "store": ":memory:" if memory else "file", "workers": workers,
         "events": result.events, "wall": wall,
         "rules_s": result.timings.rules, "parse_s": result.timings.parse,
@@ -131,6 +133,8 @@ def report(r: dict[str, object]) -> None:
           f"{r['skipped_files']} files skipped, {r['quarantined']} records quarantined")
     print(f"  end to end: {wall:.2f} s = {ev / wall:,.0f} events/s; peak memory {r['peak_rss_mb']:.0f} MB"
           f" (largest parsing worker {r['worker_rss_mb']:.0f} MB)")
+    cpu = float(r["cpu_s"])  # type: ignore[arg-type]
+    print(f"  CPU of the hunting process: {cpu:.1f} s, {cpu / wall:.2f} cores busy on average")
     print(f"  split: rules (cache) {r['rules_s']:.2f} s | parse {r['parse_s']:.2f} s | "
           f"store {r['store_s']:.2f} s (beyond what overlaps parsing) | detect {r['detect_s']:.2f} s | "
           f"close {r['close_s']:.2f} s")
