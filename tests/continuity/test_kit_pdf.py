@@ -242,3 +242,37 @@ def test_printed_qr_codes_decode_with_a_real_reader(built, tmp_path: Path) -> No
         assert sorted(found) == sorted(blanks[s] for s in serials), page_no
         decoded += found
     assert len(decoded) >= len(numbered)
+
+
+def test_names_beyond_winansi_print_as_written_not_as_black_squares(group: Group, tmp_path: Path) -> None:
+    """Helvetica only holds WinAnsi: "Łukasz Dvořák" came out "■ukasz DVO■ÁK". Such names switch to an
+    embedded font, on the census and on the patient's own pages."""
+    need(shutil.which("pdftotext") is not None, "poppler-utils (pdftotext) not installed")
+    res = synthetic.synth_resources("capitouls", 3, seed=2, taken_at=TAKEN)
+    names = [("Dvořák", "Łukasz"), ("Nguyễn", "Thị Ánh"), ("Ionescu", "Ștefan")]
+    for patient, (family, given) in zip(res["Patient"], names, strict=True):
+        patient["name"] = [{"use": "official", "family": family, "given": [given]}]
+    census = census_mod.build_census(
+        Snapshot("capitouls", TAKEN, {k: {r["id"]: r for r in v} for k, v in res.items()})
+    )
+    plan = kits.plan_kit(census, group, group.establishment("capitouls"), 1, NOW)
+    pages = [pg for unit in plan.units for pg in _pages(kit_pdf.render_unit(plan, unit, tmp_path))]
+    text = "\n".join(pages)
+    assert "■" not in text
+    for unit in plan.units:
+        for p in unit.patients:
+            assert p.display_name.split()[0] in ("DVOŘÁK", "NGUYỄN", "IONESCU")
+            own = _patient_pages(pages, plan, p)
+            assert own and all(p.display_name in " ".join(pg.split()) for pg in own), p.display_name
+            assert p.display_name in text
+
+
+def test_a_bold_name_beyond_winansi_stays_bold() -> None:
+    from rempart import pdffonts
+
+    regular, bold = pdffonts.fonts()
+    need(regular != pdfdraw.FONT, "DejaVu fonts (fonts-dejavu-core) not installed")
+    assert pdfdraw.font_for("Łukasz", pdfdraw.BOLD) == bold
+    assert pdfdraw.font_for("Łukasz", pdfdraw.FONT) == regular
+    assert pdfdraw.font_for(pdfdraw.font_for("Łukasz", pdfdraw.BOLD), bold) == bold
+    assert pdfdraw.font_for("Zoë Œuvre", pdfdraw.BOLD) == pdfdraw.BOLD  # WinAnsi holds it: no embedding

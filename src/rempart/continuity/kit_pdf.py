@@ -30,6 +30,7 @@ from rempart.continuity.pdfdraw import (
     ascii_name,
     binary_streams,
     fit,
+    font_for,
     local,
     qr,
 )
@@ -276,16 +277,18 @@ class KitWriter:
 
     def _wrapped(self, text: str, x: float, y: float, width: float, size: float) -> float:
         words, line = text.split(), ""
-        self.c.setFont(FONT, size)
+        font = font_for(text, FONT)  # names of the people to call may need more than WinAnsi
+        block = TextBlock(self.c)
         for word in words:
             trial = f"{line} {word}".strip()
-            if stringWidth(trial, FONT, size) > width and line:
-                self.c.drawString(x, y, line)
+            if stringWidth(trial, font, size) > width and line:
+                block.show(line, x, y, size, font)
                 y -= size + 2
                 line = word
             else:
                 line = trial
-        self.c.drawString(x, y, line)
+        block.show(line, x, y, size, font)
+        block.draw()
         return y - size - 2
 
     def census(self) -> None:

@@ -20,6 +20,7 @@ from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.pdfbase.pdfmetrics import getFont, stringWidth, unicode2T1
 from reportlab.pdfgen.canvas import Canvas
 
+from rempart import pdffonts
 from rempart.continuity import qrcode
 from rempart.continuity.census import PARIS
 
@@ -54,6 +55,34 @@ def ascii_name(text: str) -> str:
 def local(dt: datetime, fmt: str = "%d/%m/%Y %H:%M") -> str:
     # cached: a kit prints the same few dozen planned times on every MAR
     return dt.astimezone(PARIS).strftime(fmt)
+
+
+@functools.lru_cache(maxsize=8192)
+def standard_shows(text: str) -> bool:
+    """Whether Helvetica shows every character of `text`: WinAnsi, plus what ReportLab takes from its Symbol
+    and ZapfDingbats stand-ins. Any other character ReportLab prints as a black square: a patient named
+    Łukasz Dvořák would read "■ukasz DVO■ÁK" on the kit, a wrong identity on paper."""
+    try:
+        text.encode("cp1252")
+        return True
+    except UnicodeEncodeError:
+        pass
+    base = getFont(FONT)
+    return not any(
+        used.fontName == "ZapfDingbats" and b"n" in raw  # ReportLab's stand-in for a missing glyph
+        for used, raw in unicode2T1(text, [base, *base.substitutionFonts])
+    )
+
+
+def font_for(text: str, font: str) -> str:
+    """The font that shows `text`: the standard one (not embedded, fast) when it can, else DejaVu Sans,
+    embedded (Latin Extended, Greek, Cyrillic, Arabic…). Without DejaVu installed, the standard one."""
+    if font not in (FONT, BOLD) or standard_shows(text):
+        return font  # already an embedded font (or one the caller chose), or no need for one
+    regular, bold = pdffonts.fonts()
+    if regular == FONT:
+        return font
+    return bold if font == BOLD else regular
 
 
 def fitted(text: str, width: float, size: float, font: str) -> tuple[str, float]:
@@ -106,6 +135,10 @@ class TextBlock:
         self.current = (font, size)
 
     def show(self, text: str, x: float, y: float, size: float = 9, font: str = FONT) -> None:
+        font = font_for(text, font)
+        if getFont(font)._dynamicFont:
+            self._show_embedded(text, x, y, size, font)
+            return
         if (font, size) != self.current:
             self._font(font, size)
         self.ops.append(_origin(x, y))
@@ -117,6 +150,16 @@ class TextBlock:
                 self._font(switched, size)
             self.ops.append(op)
 
+    def _show_embedded(self, text: str, x: float, y: float, size: float, font: str) -> None:
+        """A TrueType font, as ReportLab's text object writes it: one subset font per 256 glyphs used."""
+        ttf = getFont(font)
+        doc = self.c._doc
+        self.ops.append(_origin(x, y))
+        for subset, chunk in ttf.splitString(text, doc):
+            name = ttf.getSubsetInternalName(subset, doc)
+            self.ops.append(f"{name} {fp_str(size)} Tf ({escapePDF(chunk)}) Tj")
+        self.current = None  # the next standard string sets its font again
+
     def fit(
         self,
         text: str,
@@ -127,6 +170,7 @@ class TextBlock:
         font: str = FONT,
         right: bool = False,
     ) -> None:
+        font = font_for(text, font)
         text, size = fitted(text, width, size, font)
         if right:
             x += width - stringWidth(text, font, size)
