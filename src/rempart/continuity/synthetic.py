@@ -123,6 +123,10 @@ FAMILY = [
     "Carré",
     "Bréchet",
     "Œuvray",
+    # names WinAnsi cannot print: the kits must show them as written (an embedded font)
+    "Dvořák",
+    "Nguyễn",
+    "Łukasiewicz",
 ]
 GIVEN_F = [
     "Marie",
