@@ -103,3 +103,50 @@ def test_an_approver_may_change_their_mind(cases: Store, plan: LoadedPlan, group
     report = service.reject(cases, run, STEP, "c.martin", "attendre l'avis de l'éditeur", adapters)  # type: ignore[arg-type]
     assert report.step(STEP).status == "rejected" and report.step(STEP).approved_by == []
     assert ssh_applies(adapters) == 0
+
+
+def _waited(cases: Store, run: int, minutes: int) -> None:
+    """As if the approval had been requested `minutes` ago."""
+    from datetime import timedelta
+
+    from rempart.store.models.respond import PlanStepRow
+
+    with cases.session() as s:
+        step = s.query(PlanStepRow).filter_by(run_id=run, step_id=STEP).one()
+        assert step.started_at is not None  # set when the approval was requested
+        step.started_at -= timedelta(minutes=minutes)
+
+
+def test_the_administrator_on_duty_stands_in_only_after_the_escalation_delay(
+    cases: Store, plan: LoadedPlan, group: Group
+) -> None:
+    run, adapters = start(cases, plan, group)
+    service.approve(cases, run, STEP, "c.martin", adapters)  # type: ignore[arg-type]
+    with pytest.raises(StateError, match=r"may stand in for the approvers of .* only from \d\d:\d\d Paris"):
+        service.approve(cases, run, STEP, "direction-garde", adapters)  # type: ignore[arg-type]
+    needs = service.show_run(cases, run).step(STEP).needs
+    assert "after 30 min of waiting, director_on_duty may stand in" in needs
+    _waited(cases, run, 29)
+    with pytest.raises(StateError, match="may stand in"):
+        service.approve(cases, run, STEP, "direction-garde", adapters)  # type: ignore[arg-type]
+    _waited(cases, run, 2)  # 31 min in all
+    assert "clinic_director or director_on_duty" in service.show_run(cases, run).step(STEP).needs
+    report = service.approve(cases, run, STEP, "direction-garde", adapters)  # type: ignore[arg-type]
+    assert report.step(STEP).status != "awaiting_approval" and ssh_applies(adapters) > 0
+    with cases.session() as s:
+        given = [e for e in journal.entries(s, f"run/{run}") if e.action == "approval.given"]
+    assert [e.actor for e in given] == ["c.martin", "direction-garde"]
+    assert '"escalation":true' in given[1].payload
+
+
+def test_escalation_lets_the_stand_in_replace_a_role_not_two_rssis_replace_the_director(
+    cases: Store, plan: LoadedPlan, group: Group
+) -> None:
+    run, adapters = start(cases, plan, group)
+    _waited(cases, run, 45)
+    service.approve(cases, run, STEP, "c.martin", adapters)  # type: ignore[arg-type]
+    with pytest.raises(StateError, match="still needs role clinic_director"):
+        service.approve(cases, run, STEP, "p.nguyen", adapters)  # type: ignore[arg-type]
+    assert ssh_applies(adapters) == 0
+    service.approve(cases, run, STEP, "m.durand", adapters)  # type: ignore[arg-type]  # the director answers
+    assert ssh_applies(adapters) > 0

@@ -38,7 +38,7 @@ def cli(*args: str) -> tuple[int, str]:
 
 def test_plan_check_ok_and_located_error(tmp_path: Path) -> None:
     code, out = cli("plan", "check", PLAN, "--inventory", GROUP)
-    assert code == 0 and "2 playbook(s), 8 steps, 6 people" in out
+    assert code == 0 and "2 playbook(s), 8 steps, 7 people" in out
     bad = tmp_path / "plan.yaml"
     bad.write_text(Path(PLAN).read_text().replace("action: hold_queue", "action: hold_the_queue"))
     code, out = cli("plan", "check", str(bad))

@@ -93,3 +93,17 @@ def test_too_few_people_for_the_approvals(tmp_path: Path) -> None:
     text = GOOD.replace("      approvers: 2\n", "      approvers: 9\n")
     errs = errors_of(tmp_path, text)
     assert any("9 approvers needed" in e.message for e in errs)
+
+
+def test_escalation_to_a_role_nobody_holds_and_half_an_escalation(tmp_path: Path) -> None:
+    text = GOOD.replace("escalate_to: [director_on_duty]", "escalate_to: [night_manager]")
+    assert text != GOOD
+    errs = errors_of(tmp_path, text)
+    bad = next(e for e in errs if "night_manager" in e.message)
+    assert "the escalation would reach nobody" in bad.message
+    assert bad.location is not None and bad.location.field is not None
+    assert bad.location.field.endswith("approval.escalate_to[0]")
+    assert bad.location.line == line_of(text, "night_manager")
+    half = GOOD.replace("      escalate_to: [director_on_duty]\n", "")
+    assert half != GOOD
+    assert any("escalate_after and escalate_to go together" in e.message for e in errors_of(tmp_path, half))

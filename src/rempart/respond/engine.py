@@ -205,10 +205,11 @@ class Engine:
             return RunStatus.AWAITING_ACK
         if status in (StepStatus.PLANNED, StepStatus.AWAITING_APPROVAL):
             decisions = [(d.person, d.decision) for d in step.decisions]
-            need = approvals.missing(Approval.model_validate(step.approval), run.people, decisions)
+            policy = Approval.model_validate(step.approval)
+            is_escalated = approvals.escalated(policy, step.started_at, now())
+            need = approvals.missing(policy, run.people, decisions, is_escalated)
             if need:
                 if status is StepStatus.PLANNED:
-                    policy = Approval.model_validate(step.approval)
                     text = (
                         f"Étape {step.seq} « {step.title} » en attente d'approbation : "
                         f"{approvals.missing_fr(policy, run.people)}"
@@ -219,6 +220,7 @@ class Engine:
                         {"needs": need},
                         text,
                         status=StepStatus.AWAITING_APPROVAL.value,
+                        started_at=now(),  # the escalation delay counts from here
                     )
                 return RunStatus.AWAITING_APPROVAL
         if not self._execute(step, resumed=status in (StepStatus.APPLYING, StepStatus.FAILED)):

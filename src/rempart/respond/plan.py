@@ -129,6 +129,14 @@ class Approval(Strict):
     approvers: int = Field(default=0, ge=0, description="0: automatic")
     roles: list[Slug] = Field(default_factory=list)
     all_roles: bool = Field(default=False, description="the approvers together must hold every listed role")
+    escalate_after: int | None = Field(
+        default=None, ge=1, le=24 * 60,
+        description="minutes of waiting after which the escalate_to roles may approve too",
+    )
+    escalate_to: list[Slug] = Field(
+        default_factory=list,
+        description="roles that stand in for missing approvers once escalate_after has passed",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Approval:
@@ -136,6 +144,10 @@ class Approval(Strict):
             raise ValueError("an approval with approvers must name the roles that may approve")
         if self.all_roles and len(self.roles) > self.approvers:
             raise ValueError(f"all_roles needs at least {len(self.roles)} approvers, one per role")
+        if (self.escalate_after is None) != (not self.escalate_to):
+            raise ValueError("escalate_after and escalate_to go together: after how long, to whom")
+        if self.escalate_to and self.automatic:
+            raise ValueError("an automatic step waits for nobody: it has nothing to escalate")
         return self
 
     @property
@@ -272,6 +284,17 @@ def _own_checks(plan: Plan, source: Path, lines: dict[PathKey, int]) -> list[Con
                             lines,
                             (*loc, "approval", "roles", ri),
                             f"no person in the plan holds role '{role}': nobody could approve",
+                            "add the person under people:",
+                        )
+                    )
+            for ri, role in enumerate(step.approval.escalate_to):
+                if role not in held:
+                    errors.append(
+                        _err(
+                            source,
+                            lines,
+                            (*loc, "approval", "escalate_to", ri),
+                            f"no person in the plan holds role '{role}': the escalation would reach nobody",
                             "add the person under people:",
                         )
                     )

@@ -109,7 +109,10 @@ def show_run(store: Store, run_id: int) -> RunReport:
                     st.status,
                     [a["target"] for a in st.actions],
                     approvals.approvers(decisions),
-                    approvals.missing(Approval.model_validate(st.approval), run.people, decisions)
+                    approvals.missing(
+                        Approval.model_validate(st.approval), run.people, decisions,
+                        approvals.escalated(Approval.model_validate(st.approval), st.started_at, now()),
+                    )
                     if st.status in (StepStatus.PLANNED, StepStatus.AWAITING_APPROVAL)
                     else "",
                     st.error,
@@ -315,17 +318,21 @@ def _record_approval(store: Store, run_id: int, step_ref: str | int, person: str
             raise StateError(f"{step_label(step)} is {step.status}: it no longer takes approvals")
         policy = Approval.model_validate(step.approval)
         decisions = [(d.person, d.decision) for d in step.decisions]
+        at = now()
         who = approvals.check_approver(
-            policy, run.people, decisions, person, run.establishment, step_label(step)
+            policy, run.people, decisions, person, run.establishment, step_label(step), step.started_at, at
         )
-        s.add(ApprovalRow(step_id=step.id, person=person, roles=who.roles, decision="approve", at=now()))
-        journal.append(s, person, "approval.given", subject(run_id, step.seq), {"roles": who.roles})
+        s.add(ApprovalRow(step_id=step.id, person=person, roles=who.roles, decision="approve", at=at))
+        standin = not set(who.roles) & set(policy.roles)
+        journal.append(s, person, "approval.given", subject(run_id, step.seq),
+                       {"roles": who.roles, "escalation": standin})
+        by = f"{who.name} (suppléance après {policy.escalate_after} min d'attente)" if standin else who.name
         incident_log.record(
             s,
             run.incident_id,
             "respond",
             "decision",
-            f"Étape {step.seq} « {step.title} » approuvée par {who.name}",
+            f"Étape {step.seq} « {step.title} » approuvée par {by}",
             person,
             {"run": run_id, "step": step.seq},
         )
@@ -348,7 +355,9 @@ def reject(
         if step.status not in (StepStatus.PLANNED, StepStatus.AWAITING_APPROVAL):
             raise StateError(f"{step_label(step)} is {step.status}: it can no longer be rejected")
         policy = Approval.model_validate(step.approval)
-        who = approvals.check_approver(policy, run.people, [], person, run.establishment, step_label(step))
+        who = approvals.check_approver(
+            policy, run.people, [], person, run.establishment, step_label(step), step.started_at, now()
+        )
         earlier = next((d for d in step.decisions if d.person == person), None)
         if earlier is not None:  # approved, then changed their mind: the refusal replaces the approval
             earlier.decision, earlier.reason, earlier.at = "reject", reason, now()
