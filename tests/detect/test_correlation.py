@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.detect.helpers import detect, fired
+from tests.detect.helpers import detect, fired, plan_for
 from tests.events.helpers import T0
 
 FAIL = """title: VPN login failure
@@ -120,3 +120,33 @@ def test_correlation_refers_by_id_too(tmp_path: Path) -> None:
     rules = {"f.yml": FAIL, "c.yml": corr("event_count", "  timespan: 1m\n  condition:\n    gte: 2\n",
                                            "  - 10000000-0000-4000-8000-000000000001")}
     assert fired(detect(tmp_path, rules, [vpn(0), vpn(10)])) == {CORR_ID: 1}
+
+
+def test_a_correlation_groups_by_a_field_as_its_base_rule_reads_it_on_security_4688(tmp_path: Path) -> None:
+    # one user starting tools, seen by Sysmon (User) and by Security 4688 (SubjectDomainName\SubjectUserName)
+    base = """title: recon tool
+id: 10000000-0000-4000-8000-000000000009
+name: recon
+status: test
+level: low
+logsource:
+  product: windows
+  category: process_creation
+detection:
+  sel:
+    Image|endswith: ['\\whoami.exe', '\\net.exe', '\\nltest.exe']
+  condition: sel
+"""
+    rules = {"b.yml": base, "c.yml": corr("event_count", "  group-by: [User]\n  timespan: 10m\n"
+                                           "  condition:\n    gte: 3\n", rules="  - recon")}
+    sysmon = {"_product": "windows", "_service": "microsoft-windows-sysmon/operational",
+              "Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": "1"}
+    security = {"_product": "windows", "_service": "security", "Channel": "Security", "EventID": "4688",
+                "SubjectDomainName": "CLINIQUE", "SubjectUserName": "adm"}
+    rows = [{**sysmon, "_ts": T0, "Image": "C:\\W\\whoami.exe", "User": "CLINIQUE\\adm"},
+            {**security, "_ts": T0 + timedelta(minutes=1), "NewProcessName": "C:\\W\\net.exe"},
+            {**security, "_ts": T0 + timedelta(minutes=2), "NewProcessName": "C:\\W\\nltest.exe"}]
+    alerts = [a for a in detect(tmp_path / "d", rules, rows) if a.rule_id == CORR_ID]
+    assert len(alerts) == 1 and alerts[0].details["User"] == "CLINIQUE\\adm"
+    # a hunt materialises what the group-by reads on 4688, though the base rule never names it
+    assert {"subjectdomainname", "subjectusername"} <= plan_for(tmp_path / "p", rules).fields

@@ -9,6 +9,7 @@ to the same episode and are not reported again.
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 from collections import deque
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from rempart.detect.rules import RuleProblem
 from rempart.domain.alerts import Alert, EventRef
+from rempart.domain.events import SERVICE
 from rempart.events.store import TABLE, EventStore, quote_ident
 
 if TYPE_CHECKING:
@@ -60,6 +62,21 @@ def _field_sql(store: EventStore, name: str) -> str:
     return f"CAST(e.{quote_ident(col)} AS VARCHAR)" if col is not None else "NULL::VARCHAR"
 
 
+def _scoped_field_sql(store: EventStore, rule: CompiledRule, name: str) -> str:
+    """A field as the base rule reads it, with its logsource's aliases, as the detection plan does."""
+    if rule.scope is None:
+        return _field_sql(store, name)
+    return rule.scope.read_sql(name, lambda f: _field_sql(store, f), f"e.{SERVICE}")
+
+
+def _chained_value(name: str | None) -> str:
+    return "NULL::VARCHAR" if name is None else f"json_extract_string(vals, {_json_path(name)})"
+
+
+def _event_value(store: EventStore, rule: CompiledRule, name: str | None) -> str:
+    return "NULL::VARCHAR" if name is None else _scoped_field_sql(store, rule, name)
+
+
 def _base_sql(store: EventStore, corr: CompiledRule, members: list[tuple[str, CompiledRule]],
               index: dict[str, int]) -> str:
     spec = corr.correlation or {}
@@ -67,20 +84,15 @@ def _base_sql(store: EventStore, corr: CompiledRule, members: list[tuple[str, Co
     for i, (ref, rule) in enumerate(members):
         names = [_field_for(spec, g, ref, rule) for g in spec.get("group_by", [])]
         value = _field_for(spec, spec["field"], ref, rule) if spec.get("field") else None
+        read: Callable[[str | None], str]
         if rule.kind == "correlation":
             # a correlation chained on another: its alerts, with their group-by values, are the events
-            def read(name: str | None) -> str:
-                if name is None:
-                    return "NULL::VARCHAR"
-                return f"json_extract_string(vals, {_json_path(name)})"
-
+            read = _chained_value
             select = (f"SELECT {i} AS ri, ts, host, est, asset, NULL::VARCHAR AS src, NULL::BIGINT AS rec, "
                       f"refs, {read(value)} AS v")
             source = f" FROM _chained WHERE r = {index[rule.key]}"
         else:
-            def read(name: str | None) -> str:
-                return _field_sql(store, name) if name is not None else "NULL::VARCHAR"
-
+            read = functools.partial(_event_value, store, rule)
             select = (f"SELECT {i} AS ri, e._ts AS ts, e._host AS host, e._establishment AS est, "
                       f"e._asset AS asset, e._source AS src, e._record AS rec, NULL::VARCHAR AS refs, "
                       f"{read(value)} AS v")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +133,19 @@ class Scope:
             tuple(ids) if ids is not None else None,
             aliases,
         )
+
+    def read_sql(self, name: str, column: Callable[[str], str], service: str) -> str:
+        """SQL reading field `name` as this scope's rules see it. ``column(field)`` is the SQL of a stored
+        field (NULL when absent), ``service`` that of the row's ``_service``: on a service that names the
+        field differently (Security 4688's ``NewProcessName`` for ``Image``), its own field(s)."""
+        value = column(name)
+        for svc, sources in self.aliases_of(name.lower()):
+            parts = [column(s) for s in sources]
+            # joined parts skip a missing one; none at all reads NULL, not ''
+            alias = parts[0] if len(parts) == 1 else f"nullif(concat_ws('\\', {', '.join(parts)}), '')"
+            quoted = "'" + svc.replace("'", "''") + "'"
+            value = f"CASE WHEN lower({service}) = {quoted} THEN {alias} ELSE {value} END"
+        return value
 
     def aliases_of(self, field: str) -> list[tuple[str, list[str]]]:
         """(service, fields to read instead, joined by a backslash) for `field` (lower-case) on the

@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from rempart.detect.backend import column, columns_used, sql_literal
+from rempart.detect.backend import column, columns_used
 from rempart.detect.pipelines import Scope
 from rempart.detect.rules import RuleProblem
 from rempart.domain.alerts import Alert, EventRef, Level, attack_from_tags
@@ -105,11 +105,17 @@ class DetectionPlan:
                     names.update(s.lower() for _, sources in rule.scope.aliases_of(f) for s in sources)
         for rule in self.correlations:
             corr = rule.correlation or {}
-            names.update(f.lower() for f in corr.get("group_by", []))
+            read = {f.lower() for f in corr.get("group_by", [])}
             if corr.get("field"):
-                names.add(str(corr["field"]).lower())
+                read.add(str(corr["field"]).lower())
             for mapping in corr.get("aliases", {}).values():
-                names.update(str(f).lower() for f in mapping.values())
+                read.update(str(f).lower() for f in mapping.values())
+            names.update(read)
+            for ref in corr.get("rules", []):  # and what they read on channels that name them differently
+                base = self.resolve(ref)
+                if base is not None and base.scope is not None:
+                    for f in read:
+                        names.update(s.lower() for _, sources in base.scope.aliases_of(f) for s in sources)
         return {n for n in names if not n.startswith("_")}
 
     def resolve(self, reference: str) -> CompiledRule | None:
@@ -232,11 +238,7 @@ class DetectionPlan:
             needed |= columns_used(rule.predicate or "")
         select = ["rowid AS _rid"]
         for kind, name in sorted(needed):
-            value = _text(columns.get(name.lower()))
-            for service, sources in scope.aliases_of(name):  # e.g. Image ← NewProcessName on Security
-                parts = [_text(columns.get(s.lower())) for s in sources]
-                alias = parts[0] if len(parts) == 1 else f"concat_ws('\\', {', '.join(parts)})"
-                value = f"CASE WHEN lower({SERVICE}) = {sql_literal(service)} THEN {alias} ELSE {value} END"
+            value = scope.read_sql(name, lambda f: _text(columns.get(f.lower())), SERVICE)
             if kind == "l":
                 value = f"lower({value})"
             select.append(f"{value} AS {column(kind, name)}")
