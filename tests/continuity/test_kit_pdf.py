@@ -276,3 +276,22 @@ def test_a_bold_name_beyond_winansi_stays_bold() -> None:
     assert pdfdraw.font_for("Łukasz", pdfdraw.FONT) == regular
     assert pdfdraw.font_for(pdfdraw.font_for("Łukasz", pdfdraw.BOLD), bold) == bold
     assert pdfdraw.font_for("Zoë Œuvre", pdfdraw.BOLD) == pdfdraw.BOLD  # WinAnsi holds it: no embedding
+
+
+def test_without_an_embedded_font_names_fold_to_winansi_never_to_black_squares(
+    group: Group, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rempart import pdffonts
+
+    need(shutil.which("pdftotext") is not None, "poppler-utils (pdftotext) not installed")
+    monkeypatch.setattr(pdffonts, "fonts", lambda: (pdfdraw.FONT, pdfdraw.BOLD))  # as without fonts-dejavu
+    assert pdfdraw.winansi_fold("Łukasz Dvořák, Ștefan, Nguyễn Thị Ánh, 李") == (
+        "Lukasz Dvorák, Stefan, Nguyen Thi Ánh, ?")
+    res = synthetic.synth_resources("capitouls", 1, seed=2, taken_at=TAKEN)
+    res["Patient"][0]["name"] = [{"use": "official", "family": "Dvořák", "given": ["Łukasz"]}]
+    census = census_mod.build_census(
+        Snapshot("capitouls", TAKEN, {k: {r["id"]: r for r in v} for k, v in res.items()})
+    )
+    plan = kits.plan_kit(census, group, group.establishment("capitouls"), 1, NOW)
+    text = "\n".join(_pages(kit_pdf.render_unit(plan, plan.units[0], tmp_path)))
+    assert "■" not in text and "DVORÁK Lukasz" in text

@@ -30,8 +30,8 @@ from rempart.continuity.pdfdraw import (
     ascii_name,
     binary_streams,
     fit,
-    font_for,
     local,
+    printable,
     qr,
 )
 from rempart.continuity.snapshot import format_age
@@ -277,7 +277,7 @@ class KitWriter:
 
     def _wrapped(self, text: str, x: float, y: float, width: float, size: float) -> float:
         words, line = text.split(), ""
-        font = font_for(text, FONT)  # names of the people to call may need more than WinAnsi
+        text, font = printable(text, FONT)  # names of the people to call may need more than WinAnsi
         block = TextBlock(self.c)
         for word in words:
             trial = f"{line} {word}".strip()

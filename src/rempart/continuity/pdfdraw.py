@@ -85,6 +85,35 @@ def font_for(text: str, font: str) -> str:
     return bold if font == BOLD else regular
 
 
+# letters NFKD does not split into a base letter and an accent
+_FOLD = str.maketrans(
+    {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i", "Ŧ": "T", "ŧ": "t"}
+)
+
+
+def winansi_fold(text: str) -> str:
+    """The closest spelling Helvetica can print, for when no embedded font is installed: accents WinAnsi
+    lacks dropped ("Dvořák" → "Dvorák", "Ștefan" → "Stefan"), "Ł" → "L"; anything else becomes "?", which
+    a nurse sees as unreadable rather than misreads, as she would a black square."""
+    out = []
+    for ch in text:
+        if standard_shows(ch):
+            out.append(ch)
+            continue
+        split = unicodedata.normalize("NFKD", ch.translate(_FOLD))
+        base = "".join(c for c in split if not unicodedata.combining(c))
+        out.append(base if base and standard_shows(base) else "?")
+    return "".join(out)
+
+
+def printable(text: str, font: str) -> tuple[str, str]:
+    """(text, font) to draw: the font that shows the text (:func:`font_for`), else the text folded."""
+    font = font_for(text, font)
+    if not getFont(font)._dynamicFont and not standard_shows(text):
+        text = winansi_fold(text)
+    return text, font
+
+
 def fitted(text: str, width: float, size: float, font: str) -> tuple[str, float]:
     """Text and size that fit the width: shrunk down to 6 pt, then cut with '…' (never overflowing a cell)."""
     if len(text) * size < width:  # no glyph of these fonts is wider than 1 em: it fits as it is
@@ -135,7 +164,7 @@ class TextBlock:
         self.current = (font, size)
 
     def show(self, text: str, x: float, y: float, size: float = 9, font: str = FONT) -> None:
-        font = font_for(text, font)
+        text, font = printable(text, font)
         if getFont(font)._dynamicFont:
             self._show_embedded(text, x, y, size, font)
             return
@@ -170,7 +199,7 @@ class TextBlock:
         font: str = FONT,
         right: bool = False,
     ) -> None:
-        font = font_for(text, font)
+        text, font = printable(text, font)
         text, size = fitted(text, width, size, font)
         if right:
             x += width - stringWidth(text, font, size)
