@@ -276,28 +276,21 @@ def _own_checks(plan: Plan, source: Path, lines: dict[PathKey, int]) -> list[Con
             loc: PathKey = ("playbooks", bi, "steps", si)
             if step_ids[step.id] > 1:
                 errors.append(_err(source, lines, (*loc, "id"), f"step id '{step.id}' is used twice"))
-            for ri, role in enumerate(step.approval.roles):
-                if role not in held:
-                    errors.append(
-                        _err(
-                            source,
-                            lines,
-                            (*loc, "approval", "roles", ri),
-                            f"no person in the plan holds role '{role}': nobody could approve",
-                            "add the person under people:",
+            for key, roles, consequence in (
+                ("roles", step.approval.roles, "nobody could approve"),
+                ("escalate_to", step.approval.escalate_to, "the escalation would reach nobody"),
+            ):
+                for ri, role in enumerate(roles):
+                    if role not in held:
+                        errors.append(
+                            _err(
+                                source,
+                                lines,
+                                (*loc, "approval", key, ri),
+                                f"no person in the plan holds role '{role}': {consequence}",
+                                "add the person under people:",
+                            )
                         )
-                    )
-            for ri, role in enumerate(step.approval.escalate_to):
-                if role not in held:
-                    errors.append(
-                        _err(
-                            source,
-                            lines,
-                            (*loc, "approval", "escalate_to", ri),
-                            f"no person in the plan holds role '{role}': the escalation would reach nobody",
-                            "add the person under people:",
-                        )
-                    )
             holders = {p.id for p in plan.people if set(p.roles) & set(step.approval.roles)}
             if step.approval.approvers > len(holders):
                 errors.append(
