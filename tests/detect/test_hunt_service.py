@@ -41,3 +41,35 @@ def test_scopes_evaluated_side_by_side_give_the_alerts_of_one_at_a_time(tmp_path
     one = alerts(1)
     assert len({rule for rule, _, _ in one}) >= 5
     assert alerts(3) == one
+
+
+def test_a_field_is_stored_only_on_the_services_whose_rules_read_it_and_stays_in_raw(tmp_path: Path) -> None:
+    import json
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "app.yml").write_text(
+        "title: app\nid: 30000000-0000-4000-8000-000000000001\nstatus: test\nlevel: high\n"
+        "logsource:\n  product: windows\n  service: application\n"
+        "detection:\n  sel:\n    Message|contains: 'atera'\n  condition: sel\n")
+    (rules / "sec.yml").write_text(
+        "title: sec\nid: 30000000-0000-4000-8000-000000000002\nstatus: test\nlevel: high\n"
+        "logsource:\n  product: windows\n  service: security\n"
+        "detection:\n  sel:\n    TargetUserName: admin\n  condition: sel\n")
+    base = {"@timestamp": "2026-11-20T09:00:00Z", "Hostname": "srv1"}
+    events = [
+        {**base, "Channel": "Application", "EventID": 11707, "Message": "Product: AteraAgent installed"},
+        {**base, "Channel": "Security", "EventID": 4624, "TargetUserName": "admin",
+         "Message": "An account was successfully logged on. atera"},
+    ]
+    log = tmp_path / "events.ndjson"
+    log.write_text("".join(json.dumps(e) + "\n" for e in events))
+    with EventStore() as store:
+        found = hunt([log], [rules], store=store, cache_dir=tmp_path / "cache")
+        message = store.field_sql("Message")
+        stored = store.query(f'SELECT "Channel", "Message", {message} FROM events ORDER BY 1')
+    assert sorted(a.rule_id[-1] for a in found.alerts) == ["1", "2"]  # the Security message does not fire
+    assert stored == [
+        ("Application", "Product: AteraAgent installed", "Product: AteraAgent installed"),
+        ("Security", None, "An account was successfully logged on. atera"),  # not stored, still in _raw
+    ]

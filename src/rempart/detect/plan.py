@@ -118,6 +118,35 @@ class DetectionPlan:
                         names.update(s.lower() for _, sources in base.scope.aliases_of(f) for s in sources)
         return {n for n in names if not n.startswith("_")}
 
+    @property
+    def field_services(self) -> dict[str, frozenset[str]]:
+        """Fields (lower-case) that only rules of some ``_service`` values read, with those values.
+
+        A hunt stores such a field only for events of those services; for the others it stays in ``_raw``
+        (:func:`rempart.events.store.field_sql` reads it there). A Security or Sysmon event's ``Message``
+        repeats the whole event as text, and only two SigmaHQ rules, on the Application log, read it.
+        Fields some rule reads on any service, and the fields of correlations, are absent: kept everywhere.
+        """
+        where: dict[str, set[str] | None] = {f: None for f in CORE_FIELDS}
+
+        def note(field: str, services: tuple[str, ...] | None) -> None:
+            if field in where and where[field] is None:
+                return
+            if services is None:
+                where[field] = None
+            else:
+                where.setdefault(field, set()).update(services)  # type: ignore[union-attr]
+
+        for rule in self.base_rules:
+            for _, f in columns_used(rule.predicate or ""):
+                note(f, rule.scope.services if rule.scope is not None else None)
+                for service, sources in rule.scope.aliases_of(f) if rule.scope is not None else []:
+                    for source in sources:
+                        note(source.lower(), (service,))
+        for f in self.fields - set(where):  # what only correlations read
+            note(f, None)
+        return {f: frozenset(v) for f, v in where.items() if v is not None and not f.startswith("_")}
+
     def resolve(self, reference: str) -> CompiledRule | None:
         for rule in self.rules:
             if reference in (rule.id, rule.name):
