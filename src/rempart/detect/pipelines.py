@@ -147,6 +147,10 @@ class Scope:
             value = f"CASE WHEN lower({service}) = {quoted} THEN {alias} ELSE {value} END"
         return value
 
+    def alias_fields(self, field: str) -> set[str]:
+        """The fields (lower-case) that `field` reads on the services that name it differently."""
+        return {s.lower() for _, sources in self.aliases_of(field) for s in sources}
+
     def aliases_of(self, field: str) -> list[tuple[str, list[str]]]:
         """(service, fields to read instead, joined by a backslash) for `field` (lower-case) on the
         services that name it differently."""

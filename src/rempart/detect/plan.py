@@ -102,7 +102,7 @@ class DetectionPlan:
             names.update(used)
             if rule.scope is not None:  # what a field reads on a channel that names it differently
                 for f in used:
-                    names.update(s.lower() for _, sources in rule.scope.aliases_of(f) for s in sources)
+                    names.update(rule.scope.alias_fields(f))
         for rule in self.correlations:
             corr = rule.correlation or {}
             read = {f.lower() for f in corr.get("group_by", [])}
@@ -115,7 +115,7 @@ class DetectionPlan:
                 base = self.resolve(ref)
                 if base is not None and base.scope is not None:
                     for f in read:
-                        names.update(s.lower() for _, sources in base.scope.aliases_of(f) for s in sources)
+                        names.update(base.scope.alias_fields(f))
         return {n for n in names if not n.startswith("_")}
 
     @property
