@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -311,6 +312,18 @@ def approve(
     return show_run(store, run_id)
 
 
+def _step_event(
+    s: Session, run: PlanRunRow, step: PlanStepRow, person: str, action: str, payload: dict[str, Any],
+    kind: str, text: str,
+) -> None:
+    """A person's decision on a step: in the journal (``action``) and, in French, in the main courante."""
+    journal.append(s, person, action, subject(run.id, step.seq), payload)
+    incident_log.record(
+        s, run.incident_id, "respond", kind, f"Étape {step.seq} « {step.title} » {text}", person,
+        {"run": run.id, "step": step.seq},
+    )
+
+
 def _record_approval(store: Store, run_id: int, step_ref: str | int, person: str) -> None:
     with store.session() as s:
         run, step = _step_row(s, run_id, step_ref)
@@ -324,18 +337,9 @@ def _record_approval(store: Store, run_id: int, step_ref: str | int, person: str
         )
         s.add(ApprovalRow(step_id=step.id, person=person, roles=who.roles, decision="approve", at=at))
         standin = not set(who.roles) & set(policy.roles)
-        journal.append(s, person, "approval.given", subject(run_id, step.seq),
-                       {"roles": who.roles, "escalation": standin})
         by = f"{who.name} (suppléance après {policy.escalate_after} min d'attente)" if standin else who.name
-        incident_log.record(
-            s,
-            run.incident_id,
-            "respond",
-            "decision",
-            f"Étape {step.seq} « {step.title} » approuvée par {by}",
-            person,
-            {"run": run_id, "step": step.seq},
-        )
+        _step_event(s, run, step, person, "approval.given", {"roles": who.roles, "escalation": standin},
+                    "decision", f"approuvée par {by}")
 
 
 def reject(
@@ -373,16 +377,8 @@ def reject(
                 )
             )
         step.status = StepStatus.REJECTED.value
-        journal.append(s, person, "approval.rejected", subject(run_id, step.seq), {"reason": reason})
-        incident_log.record(
-            s,
-            run.incident_id,
-            "respond",
-            "decision",
-            f"Étape {step.seq} « {step.title} » refusée par {who.name} : {reason}",
-            person,
-            {"run": run_id, "step": step.seq},
-        )
+        _step_event(s, run, step, person, "approval.rejected", {"reason": reason},
+                    "decision", f"refusée par {who.name} : {reason}")
     Engine(store, adapters, person, sleep).advance(run_id)
     return show_run(store, run_id)
 
@@ -407,16 +403,8 @@ def ack(
         step.comment = comment
         step.applies += 1
         step.finished_at = now()
-        journal.append(s, person, "manual.acknowledged", subject(run_id, step.seq), {"comment": comment})
-        incident_log.record(
-            s,
-            run.incident_id,
-            "respond",
-            "action",
-            f"Étape {step.seq} « {step.title} » réalisée par {person} : {comment}",
-            person,
-            {"run": run_id, "step": step.seq},
-        )
+        _step_event(s, run, step, person, "manual.acknowledged", {"comment": comment},
+                    "action", f"réalisée par {person} : {comment}")
     Engine(store, adapters, person, sleep).advance(run_id)
     return show_run(store, run_id)
 
