@@ -1,12 +1,15 @@
-"""The fonts of every PDF rempart writes (drafts, reports): DejaVu Sans when installed, since it covers
-French text and the signs the forms use ("≤", "☐", "☒"); Helvetica otherwise."""
+"""The fonts and page of every PDF document rempart writes (drafts, reports): DejaVu Sans when installed,
+since it covers French text and the signs the forms use ("≤", "☐", "☒"); Helvetica otherwise."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import SimpleDocTemplate
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 
@@ -20,3 +23,12 @@ def fonts() -> tuple[str, str]:
             pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(bold)))
         return "DejaVuSans", "DejaVuSans-Bold"
     return "Helvetica", "Helvetica-Bold"
+
+
+def a4_document(path: Path, title: str, bottom_margin_mm: float = 14) -> SimpleDocTemplate:
+    """An A4 document with rempart's margins, its folder created."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SimpleDocTemplate(
+        str(path), pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=14 * mm,
+        bottomMargin=bottom_margin_mm * mm, title=title, author="rempart",
+    )

@@ -10,10 +10,10 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
 
 from rempart.notify.fields import TO_COMPLETE
-from rempart.pdffonts import fonts
+from rempart.pdffonts import a4_document, fonts
 
 FONT, BOLD = fonts()
 UNICODE = FONT == "DejaVuSans"
@@ -145,16 +145,6 @@ def write_pdf(markup: str, path: Path, title: str, exercise: bool) -> Path:
             canvas.drawCentredString(A4[0] / 2, A4[1] - 9 * mm, "EXERCICE")
         canvas.restoreState()
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    doc = SimpleDocTemplate(
-        str(path),
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=14 * mm,
-        bottomMargin=16 * mm,
-        title=title,
-        author="rempart",
-    )
+    doc = a4_document(path, title, bottom_margin_mm=16)  # room for the footer drawn by decorate
     doc.build(markup_to_flowables(markup), onFirstPage=decorate, onLaterPages=decorate)
     return path

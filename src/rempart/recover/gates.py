@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -266,24 +266,23 @@ def theft_check(session: Session, incident: IncidentRow, rule: Rule) -> Check:
     )
 
 
-def _attestations(session: Session, incident_id: int, access_id: str) -> list[AttestationRow]:
+_Row = TypeVar("_Row", AttestationRow, ReopenApprovalRow)
+
+
+def _for_access(session: Session, model: type[_Row], incident_id: int, access_id: str) -> list[_Row]:
+    """The attestations or re-opening approvals recorded for one access, oldest first."""
     return list(
         session.execute(
-            select(AttestationRow)
-            .where(AttestationRow.incident_id == incident_id, AttestationRow.access_id == access_id)
-            .order_by(AttestationRow.id)
+            select(model)
+            .where(model.incident_id == incident_id, model.access_id == access_id)
+            .order_by(model.id)
         ).scalars()
     )
 
 
-def _approvals(session: Session, incident_id: int, access_id: str) -> list[ReopenApprovalRow]:
-    return list(
-        session.execute(
-            select(ReopenApprovalRow)
-            .where(ReopenApprovalRow.incident_id == incident_id, ReopenApprovalRow.access_id == access_id)
-            .order_by(ReopenApprovalRow.id)
-        ).scalars()
-    )
+def _decisions(session: Session, incident_id: int, access_id: str) -> list[tuple[str, str]]:
+    """Re-opening approvals as the (person, decision) pairs that respond's approval rules read."""
+    return [(a.approver, "approve") for a in _for_access(session, ReopenApprovalRow, incident_id, access_id)]
 
 
 def evaluate(
@@ -314,7 +313,7 @@ def evaluate(
         sweep_check(session, incident, rule, now or datetime.now(UTC)),
         theft_check(session, incident, rule),
     ]
-    given = {a.check: a for a in _attestations(session, incident.id, access_id)}
+    given = {a.check: a for a in _for_access(session, AttestationRow, incident.id, access_id)}
     for att in rule.attestations:
         row = given.get(att)
         if row is None:
@@ -330,7 +329,7 @@ def evaluate(
             gate.checks.append(
                 Check(f"attestation:{att}", True, f"attested by {row.author} on {_fmt(row.at)}")
             )
-    decisions = [(a.approver, "approve") for a in _approvals(session, incident.id, access_id)]
+    decisions = _decisions(session, incident.id, access_id)
     gate.approvers = approvals.approvers(decisions)
     gate.approval_missing = approvals.missing(rule.approval, run.people if run else [], decisions)
     return gate
@@ -417,7 +416,7 @@ def approve(
     if gate.state != CLOSED or not gate.evidence_ok:
         raise GateClosed(gate, f"approval by {person}")
     run = latest_run(session, incident.id)
-    decisions = [(a.approver, "approve") for a in _approvals(session, incident.id, access_id)]
+    decisions = _decisions(session, incident.id, access_id)
     label = f"re-opening of access '{access_id}'"
     approvals.check_approver(
         gate.rule.approval, run.people if run else [], decisions, person, gate.establishment, label

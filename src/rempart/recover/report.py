@@ -18,7 +18,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
 from sqlalchemy import select
 
 from rempart.continuity.reconcile import build_report as reconcile_report
@@ -27,7 +27,7 @@ from rempart.domain.inventory import Group
 from rempart.investigate import evidence, timeline
 from rempart.investigate.findings import LABELS_FR, FindingKind
 from rempart.notify import service as notify
-from rempart.pdffonts import fonts
+from rempart.pdffonts import a4_document, fonts
 from rempart.recover import closing, gates
 from rempart.recover.policy import RecoveryPolicy
 from rempart.store import journal
@@ -384,16 +384,6 @@ def write_final_report(facts: ReportFacts, group: Group, out: Path) -> Path:
         ),
         Spacer(1, 4 * mm),
     ]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    doc = SimpleDocTemplate(
-        str(out),
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=14 * mm,
-        bottomMargin=14 * mm,
-        title=f"Rapport final {facts.ref}",
-        author="rempart",
-    )
+    doc = a4_document(out, f"Rapport final {facts.ref}")
     doc.build(story)
     return out
