@@ -10,7 +10,7 @@ import pytest
 from rempart.domain.inventory import Group
 from rempart.inventory import load_group
 from rempart.store.db import Store
-from rempart.store.models.core import AlertRow, IncidentRow
+from tests.cases import add_incident
 
 
 @pytest.fixture(scope="session")
@@ -28,33 +28,11 @@ def make_incident(
 ) -> int:
     """An incident with one alert whose matching events are ``refs`` (what detect would have stored)."""
     with store.session() as s:
-        inc = IncidentRow(
-            ref=ref,
-            establishment=establishment,
-            status="contained",
-            severity="high",
-            first_seen=at - timedelta(minutes=30),
-            last_seen=at,
-            opened_at=at,
-            tactics=["initial-access"],
-            techniques=["T1078"],
-            hosts=hosts or [],
-        )
-        s.add(inc)
-        s.flush()
-        s.add(
-            AlertRow(
-                incident_id=inc.id,
-                rule_id="rempart-test",
-                title="Intrusion simulée",
-                level="high",
-                time=at,
-                host=(hosts or [None])[0],
-                establishment=establishment,
-                tactics=["initial-access"],
-                techniques=["T1078"],
-                events=refs or [],
-                details={},
-            )
+        inc = add_incident(
+            s, establishment=establishment, opened=at, since=timedelta(minutes=30), status="contained",
+            severity="high", tactics=["initial-access"], techniques=["T1078"], hosts=hosts or [], ref=ref,
+            alert={"rule_id": "rempart-test", "title": "Intrusion simulée", "level": "high", "time": at,
+                   "host": (hosts or [None])[0], "tactics": ["initial-access"], "techniques": ["T1078"],
+                   "events": refs or []},
         )
         return inc.id

@@ -14,7 +14,8 @@ from rempart.domain.inventory import Group
 from rempart.inventory import load_group
 from rempart.store import incident_log
 from rempart.store.db import Store
-from rempart.store.models.core import AlertRow, FindingRow, IncidentRow
+from rempart.store.models.core import FindingRow
+from tests.cases import add_incident
 
 OPENED = datetime(2026, 11, 28, 13, 3, tzinfo=UTC)  # 14:03 in Paris
 
@@ -37,32 +38,14 @@ def make_incident(
     hosts: list[str] | None = None,
 ) -> int:
     with store.session() as s:
-        inc = IncidentRow(
-            ref=ref,
-            establishment=establishment,
-            status="open",
-            severity="critical",
-            first_seen=opened - timedelta(hours=2),
-            last_seen=opened,
-            opened_at=opened,
+        inc = add_incident(
+            s, establishment=establishment, opened=opened, since=timedelta(hours=2), exercise=exercise,
             tactics=["initial_access", "lateral_movement", "impact"],
             techniques=["T1133", "T1021.001", "T1486"],
-            hosts=hosts or ["tls-cap-dc01", "tls-cap-dpi01"],
-            exercise=exercise,
-        )
-        s.add(inc)
-        s.flush()
-        s.add(
-            AlertRow(
-                incident_id=inc.id,
-                rule_id="vpn-bruteforce",
-                title="Force brute sur le VPN",
-                level="high",
-                time=opened - timedelta(hours=2),
-                host="tls-cap-vpn01",
-                establishment=establishment,
-                details={"IpAddress": "203.0.113.66", "TargetUserName": "admin.dpi"},
-            )
+            hosts=hosts or ["tls-cap-dc01", "tls-cap-dpi01"], ref=ref,
+            alert={"rule_id": "vpn-bruteforce", "title": "Force brute sur le VPN", "level": "high",
+                   "time": opened - timedelta(hours=2), "host": "tls-cap-vpn01",
+                   "details": {"IpAddress": "203.0.113.66", "TargetUserName": "admin.dpi"}},
         )
         incident_log.record(
             s,

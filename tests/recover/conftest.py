@@ -15,7 +15,7 @@ from rempart.respond import service as respond
 from rempart.respond.interface import Adapter
 from rempart.respond.plan import load_plan
 from rempart.store.db import Store
-from rempart.store.models.core import AlertRow, IncidentRow
+from tests.cases import add_incident
 from tests.investigate.fleet import Plant, generate, load, utc
 
 ATTACKED = "capitouls"
@@ -65,34 +65,13 @@ def make_contained(
     hosts: tuple[str, ...] = ("tls-cap-ws003",),
 ) -> Contained:
     with store.session() as s:
-        inc = IncidentRow(
-            ref="INC-0001",
-            establishment=ATTACKED,
-            status="contained",
-            severity="high",
-            first_seen=ATTACK_AT - timedelta(minutes=20),
-            last_seen=ATTACK_AT,
-            opened_at=ATTACK_AT,
-            tactics=["initial-access", "credential-access"],
-            techniques=["T1110.003", "T1003.001"],
-            hosts=list(hosts),
-        )
-        s.add(inc)
-        s.flush()
-        s.add(
-            AlertRow(
-                incident_id=inc.id,
-                rule_id="rempart-vpn-spray",
-                title="Pulvérisation de mots de passe VPN",
-                level="high",
-                time=ATTACK_AT,
-                host="tls-cap-vpn01",
-                establishment=ATTACKED,
-                tactics=["credential-access"],
-                techniques=["T1110.003"],
-                events=refs or [],
-                details={},
-            )
+        inc = add_incident(
+            s, establishment=ATTACKED, opened=ATTACK_AT, since=timedelta(minutes=20), status="contained",
+            severity="high", tactics=["initial-access", "credential-access"],
+            techniques=["T1110.003", "T1003.001"], hosts=hosts,
+            alert={"rule_id": "rempart-vpn-spray", "title": "Pulvérisation de mots de passe VPN",
+                   "level": "high", "time": ATTACK_AT, "host": "tls-cap-vpn01",
+                   "tactics": ["credential-access"], "techniques": ["T1110.003"], "events": refs or []},
         )
         incident_id = inc.id
     adapters = registry.build(None)

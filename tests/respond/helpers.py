@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from rempart.store.db import Store
-from rempart.store.models.core import AlertRow, IncidentRow
+from tests.cases import add_incident
 
 
 def make_incident(
@@ -18,32 +18,11 @@ def make_incident(
 ) -> int:
     now = datetime.now(UTC)
     with store.session() as s:
-        inc = IncidentRow(
-            ref=ref,
-            establishment=establishment,
-            status="open",
-            severity=severity,
-            first_seen=now - timedelta(minutes=30),
-            last_seen=now,
-            opened_at=now,
-            tactics=list(tactics),
-            techniques=["T1003.001", "T1486"],
-            hosts=list(hosts),
-        )
-        s.add(inc)
-        s.flush()
-        s.add(
-            AlertRow(
-                incident_id=inc.id,
-                rule_id="rempart-lsass-dump",
-                title="LSASS memory dump",
-                level=severity,
-                time=now,
-                host=hosts[0] if hosts else None,
-                establishment=establishment,
-                tactics=list(tactics),
-                techniques=["T1003.001"],
-                events=[],
-            )
+        inc = add_incident(
+            s, establishment=establishment, opened=now, since=timedelta(minutes=30), severity=severity,
+            tactics=tactics, techniques=["T1003.001", "T1486"], hosts=hosts, ref=ref,
+            alert={"rule_id": "rempart-lsass-dump", "title": "LSASS memory dump", "level": severity,
+                   "time": now, "host": hosts[0] if hosts else None, "tactics": list(tactics),
+                   "techniques": ["T1003.001"], "events": []},
         )
         return inc.id
