@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pyarrow as pa
 
+from rempart.demo.generate import winlog_line
 from rempart.domain.events import CORE_SCHEMA
 from rempart.domain.inventory import AssetRole, Establishment, Group
 
@@ -150,22 +151,6 @@ class _Clinic:
 
     def windows(self, when: datetime, host: str, channel: str, event_id: int, data: dict[str, str]) -> None:
         self.rec += 1
-        provider = (
-            "Microsoft-Windows-Sysmon" if "Sysmon" in channel else "Microsoft-Windows-Security-Auditing"
-        )
-        doc = {
-            "@timestamp": when.isoformat().replace("+00:00", "Z"),
-            "host": {"name": host},
-            "event": {"code": str(event_id), "provider": provider},
-            "winlog": {
-                "channel": channel,
-                "event_id": event_id,
-                "computer_name": f"{host}.horizon.local",
-                "provider_name": provider,
-                "record_id": self.rec,
-                "event_data": data,
-            },
-        }
         service = "sysmon" if "Sysmon" in channel else "security"
         fields = {"EventID": str(event_id), "Channel": channel, "Computer": f"{host}.horizon.local", **data}
         self.w.add(
@@ -178,7 +163,7 @@ class _Clinic:
                 service,
                 "winjson",
                 fields,
-                orjson.dumps(doc).decode(),
+                winlog_line(when, host, channel, event_id, self.rec, data),
             )
         )
 

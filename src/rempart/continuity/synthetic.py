@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from rempart.continuity.fhir_import import RESOURCE_TYPES
+
 INS_TEST_OID = "urn:oid:1.2.250.1.213.1.4.10"
 RPPS_OID = "urn:oid:1.2.250.1.71.4.2.1"
 ATC = "http://www.whocc.no/atc"
@@ -321,17 +323,7 @@ def synth_resources(
     taken = (taken_at or datetime(2026, 1, 1, tzinfo=UTC)).astimezone(UTC)
     n_units = units or min(len(UNITS), max(2, patients // 25 + 2))
     chosen = sorted(rng.sample(range(len(UNITS)), n_units))
-    out: dict[str, list[dict[str, Any]]] = {
-        k: []
-        for k in (
-            "Practitioner",
-            "Location",
-            "Patient",
-            "Encounter",
-            "AllergyIntolerance",
-            "MedicationRequest",
-        )
-    }
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in RESOURCE_TYPES}
     docs: dict[int, list[str]] = {}
     for u in chosen:
         code, name = UNITS[u]

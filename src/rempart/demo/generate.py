@@ -140,7 +140,10 @@ def _users(rng: random.Random, n: int) -> list[str]:
     return sorted({f"{rng.choice(FIRST)[0]}.{rng.choice(LAST)}" for _ in range(n * 2)})[:n]
 
 
-def _winlog(when: datetime, host: str, channel: str, event_id: int, record: int, data: dict[str, str]) -> str:
+def winlog_line(
+    when: datetime, host: str, channel: str, event_id: int, record: int, data: dict[str, str]
+) -> str:
+    """One Windows event as Winlogbeat 7 writes it (JSON line)."""
     provider = "Microsoft-Windows-Sysmon" if "Sysmon" in channel else "Microsoft-Windows-Security-Auditing"
     return orjson.dumps(
         {
@@ -209,7 +212,7 @@ class _Clinic:
         self.w.add(
             self.out / f"windows-{day}.ndjson.gz",
             when,
-            _winlog(when, host, channel, event_id, self.record, data),
+            winlog_line(when, host, channel, event_id, self.record, data),
         )
 
     def vpn_log(self, when: datetime, fields: dict[str, str | int]) -> None:
