@@ -28,7 +28,7 @@ def _read(root: Path, workers: int, resolver: Resolver | None) -> tuple[pa.Table
     report = IngestReport()
     fields = ["EventID", "Channel", "Image", "CommandLine", "User", "id.orig_h", "sentbyte"]
     tables = list(read_paths([root], resolver, fields=fields, report=report, workers=workers))
-    return pa.concat_tables(tables), report
+    return pa.concat_tables(tables, promote_options="default"), report
 
 
 def test_parallel_read_equals_sequential_read(tmp_path: Path, example_group_path: Path) -> None:

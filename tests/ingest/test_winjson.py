@@ -52,8 +52,8 @@ def test_core_columns_follow_the_contract(fixtures: Path) -> None:
 def test_fields_narrow_the_table_case_insensitively(fixtures: Path) -> None:
     table, _ = read_all([fixtures / "windows.jsonl"], fields=["image", "PROCESSID", "Nope", "CommandLine"])
     assert table is not None
-    assert table.schema.names[len(CORE_SCHEMA) :] == ["Image", "ProcessId", "Nope", "CommandLine", "_raw"]
-    assert table.column("Nope").null_count == table.num_rows
+    # a wanted field no event has gets no column: the store would carry it empty in every row
+    assert table.schema.names[len(CORE_SCHEMA) :] == ["Image", "ProcessId", "CommandLine", "_raw"]
     assert table.column("ProcessId").to_pylist() == ["4242", "4243", "4244", "0x1f0"]
 
 

@@ -137,9 +137,10 @@ class EventStore:
         """
         if table.num_rows == 0:
             return 0
-        # Every column a batch names is declared, even when empty here: with `fields` given, the first
-        # batch names them all, so columns are added while the table is still empty — a column added to
-        # a filled table makes DuckDB rewrite the whole table at the next checkpoint.
+        # Every column a batch names is declared, even when empty here. A column added to a filled table
+        # makes DuckDB rewrite the whole table at the next checkpoint (8 s for Security-Datasets), but
+        # declaring up front every field the rules name costs more: each insert writes the columns no
+        # event fills, 15 s there (benchmarks/hunt.py). So readers name only the fields their events have.
         for name in table.column_names:
             key = name.lower()
             if key not in self._columns and key not in self._new_columns:

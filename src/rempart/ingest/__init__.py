@@ -15,10 +15,12 @@ Public API (other stages depend on these names)::
 - Each table: the core columns of ``CORE_SCHEMA`` (``_ts``, ``_host``, ``_product``, ``_service``,
   ``_format``, ``_source``, ``_record``, ``_establishment``, ``_asset``), then one ``string`` column per
   original field under its canonical name (:func:`canonical_field`), then ``_raw`` (the original record).
-- ``fields``: when given, the field names (case-insensitive) to keep; every table then has exactly those
-  columns (NULL where a log lacks them), in the order given, spelled as :class:`FieldCanon` canonicalises
-  them (EVTX spelling when known, else the caller's). When None every field found becomes a column and
-  the set of columns differs from batch to batch (concatenate with ``promote_options="default"``).
+- ``fields``: when given, the field names (case-insensitive) to keep; a table has those of them that its
+  events have, in the order given, spelled as :class:`FieldCanon` canonicalises them (EVTX spelling when
+  known, else the caller's). When None every field found becomes a column. Either way the set of columns
+  differs from batch to batch (concatenate with ``promote_options="default"``): a wanted field that no
+  event has is left out rather than carried as an empty column, which the event store would have to
+  write in every row (on Security-Datasets, 110 such columns cost 15 s of a 60 s hunt).
 - ``resolver``: attributes each event's ``_host`` (hostname or IP) to ``_establishment`` / ``_asset``,
   once per distinct host per batch; unknown or no resolver → NULL, counted in the report.
 - ``on_progress(n)``: called with the number of bytes of the files on disk just consumed (increments;

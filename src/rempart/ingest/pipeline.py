@@ -180,9 +180,9 @@ def _assemble(
     }
     columns = [core[name] for name in CORE_SCHEMA.names]
     schema_fields = list(CORE_SCHEMA)
-    keys = names if names is not None else sorted(batch.fields)
+    keys = [k for k in names if k in batch.fields] if names is not None else sorted(batch.fields)
     for key in keys:
-        columns.append(batch.fields.get(key, pa.nulls(n, pa.string())))
+        columns.append(batch.fields[key])
         schema_fields.append(pa.field(key, pa.string()))
     columns.append(batch.raw)
     schema_fields.append(pa.field(RAW, pa.string()))
