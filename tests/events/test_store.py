@@ -3,8 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from rempart.events import EventStore
+from rempart.events import store as store_module
+from rempart.ingest.staged import write_staged
 from tests.events.helpers import events_table
 
 
@@ -68,3 +71,48 @@ def test_field_not_materialised_is_read_from_a_key_value_raw_line() -> None:
         ("2345", "fw1")
     ]
     assert store.query(f"SELECT {store.field_sql('absent')} FROM events") == [(None,)]
+
+
+def test_batches_are_staged_then_inserted_together_and_the_staging_folder_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "FLUSH_ROWS", 1)  # every batch to its own staged file
+    store = EventStore(tmp_path / "events.duckdb")
+    store.append(events_table([{"Image": "a"}]))
+    store.append(events_table([{"DestinationIp": "10.0.0.1"}]))
+    store.append(events_table([{"Image": "c", "DestinationIp": "10.0.0.3"}]))
+    folder = store.staging_folder()
+    assert folder == tmp_path / "events.duckdb.staging"
+    assert len(list(folder.glob("*.arrow"))) >= 2  # the last may still be pending
+    assert store.count() == 3  # reading flushes
+    assert not folder.exists()
+    assert sorted(store.query('SELECT "Image", "DestinationIp" FROM events'), key=str) == [
+        ("a", None), ("c", "10.0.0.3"), (None, "10.0.0.1")
+    ]
+    store.close()
+
+
+def test_files_staged_by_another_writer_are_inserted_with_the_store_spelling(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "events.duckdb")
+    store.append(events_table([{"ProcessId": "1"}]))
+    store.flush()
+    folder = store.staging_folder()
+    first, second = folder / "w1.arrow", folder / "w2.arrow"
+    write_staged(events_table([{"ProcessID": "2", "Image": "b"}]), first)
+    write_staged(events_table([{"processid": "3", "Image": "c"}]), second)
+    store.stage_files([first, second])
+    assert sorted(store.query('SELECT "ProcessId", "Image" FROM events'), key=str) == [
+        ("1", None), ("2", "b"), ("3", "c")
+    ]
+    assert [c for c in store.columns.values() if c.lower() == "processid"] == ["ProcessId"]
+    assert not first.exists() and not second.exists()
+    store.close()
+
+
+def test_a_staging_folder_left_by_a_killed_run_is_removed(tmp_path: Path) -> None:
+    leftover = tmp_path / "events.duckdb.staging"
+    leftover.mkdir()
+    write_staged(events_table([{"Image": "never inserted"}]), leftover / "main-000000.arrow")
+    with EventStore(tmp_path / "events.duckdb") as store:
+        assert not leftover.exists()
+        assert store.count() == 0

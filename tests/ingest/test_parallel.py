@@ -7,8 +7,9 @@ import shutil
 from pathlib import Path
 
 import pyarrow as pa
+from pyarrow import ipc
 
-from rempart.ingest import IngestReport, read_paths
+from rempart.ingest import IngestReport, read_paths, stage_parallel
 from rempart.inventory import Resolver, load_group
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -50,3 +51,21 @@ def test_parallel_read_reports_a_missing_path(tmp_path: Path) -> None:
     tables = list(read_paths([FIXTURES / "auth.log", tmp_path / "absent.log"], report=report, workers=2))
     assert sum(t.num_rows for t in tables) > 0
     assert [f.reason for f in report.failed] == ["no such file or directory"]
+
+
+def test_staging_on_workers_writes_what_one_process_reads(tmp_path: Path, example_group_path: Path) -> None:
+    root = _corpus(tmp_path)
+    resolver = Resolver(load_group(example_group_path))
+    one, r1 = _read(root, 1, resolver)
+    folder = tmp_path / "staged"
+    folder.mkdir()
+    report = IngestReport()
+    fields = ["EventID", "Channel", "Image", "CommandLine", "User", "id.orig_h", "sentbyte"]
+    staged = stage_parallel([root], resolver, folder=folder, fields=fields, report=report, workers=2)
+    tables = [ipc.open_file(path).read_all() for path, _ in staged]
+    assert [t.num_rows for t in tables] == [rows for _, rows in staged]
+    two = pa.concat_tables(tables, promote_options="default")
+    # a staged table leaves out the fields none of its events has; they read NULL all the same
+    assert set(two.column_names) <= set(one.column_names)
+    assert two.to_pylist() == one.select(two.column_names).to_pylist()
+    assert report.events == r1.events and report.quarantined_count == r1.quarantined_count

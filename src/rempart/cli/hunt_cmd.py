@@ -81,8 +81,10 @@ def hunt_command(
     db: Annotated[str | None, typer.Option("--db", help="Case store URL for incidents.")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Compiled-rule cache folder.")] = None,
     workers: Annotated[
-        int, typer.Option(min=1, help="Processes that parse the logs (more than 1 pays off beyond 2 cores).")
-    ] = 1,
+        int | None,
+        typer.Option(min=1, help="Processes that parse the logs (default: one per CPU, up to 4, for 32 MB "
+                     "of logs or more; else 1)."),
+    ] = None,
 ) -> None:
     """Hunt PATHS with the Sigma rules of --rules; alerts grouped into incidents in the case store.
 

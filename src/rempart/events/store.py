@@ -14,25 +14,30 @@ read it directly):
 - a field that was not materialised at ingest (see ``read_paths(fields=…)``) is still in ``_raw``;
   :meth:`EventStore.field_sql` gives an expression reading it either way.
 
-Events are appended as Arrow batches, columnar, straight from the readers.
+Events are appended as Arrow batches, columnar, straight from the readers, staged, and inserted together
+(:class:`EventStore`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from pyarrow import ipc
 
 from rempart.domain.events import CORE_SCHEMA, is_core
+from rempart.ingest.staged import write_staged
 
 TABLE = "events"
-# At least one DuckDB row group (122,880 rows): a larger insert is written straight to the database file;
-# a smaller one goes to the write-ahead log first and is written a second time at checkpoint.
-FLUSH_ROWS = 131_072
+FLUSH_ROWS = 131_072  # rows per staged file
 MEMORY_LIMIT = "2GB"
 RAW = "_raw"
 
@@ -70,7 +75,15 @@ def _duck_type(dtype: pa.DataType) -> str:
 
 
 class EventStore:
-    """Events in DuckDB: a file by default (``Settings().event_store_path``), ``":memory:"`` on request."""
+    """Events in DuckDB: a file by default (``Settings().event_store_path``), ``":memory:"`` on request.
+
+    Appended batches are *staged* before they are written: gathered into Arrow IPC files (LZ4) beside the
+    database, then inserted into ``events`` in one statement by :meth:`flush` (which :attr:`connection`,
+    :meth:`count` and every read call first). Adding a column to a filled DuckDB table makes DuckDB rewrite
+    the whole table at the next checkpoint, and a hunt meets new fields all along its files: inserted as
+    they came, the 677k events of Security-Datasets were written twice (13 s of inserts, then 8 s at close).
+    Staged, the columns are all known before the first row is written: one insert, 9 s, and no rewrite.
+    """
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         target = str(path)
@@ -89,17 +102,17 @@ class EventStore:
             self._con.execute("SET zstd_min_string_length = 256")
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
-        self._new_columns: dict[str, tuple[str, str]] = {}  # lower-case name → (spelling, type) to add
-        # one writer thread: DuckDB converts and writes a batch while the readers parse the next one
+        self._staging = _Staging(None if target == ":memory:" else Path(target))
+        # one writer thread: it compresses a staged file while the readers parse the next batches
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-store")
         self._inflight: Future[None] | None = None
-        self._writer_con = self._con.cursor()  # its own connection to the same database
         self._columns: dict[str, str] = {}  # lower-case name → the column's spelling
         self._load_columns()
         if not self._columns:
             core = ", ".join(f"{quote_ident(f.name)} {_duck_type(f.type)}" for f in CORE_SCHEMA)
             self._con.execute(f"CREATE TABLE {TABLE} ({core}, {RAW} VARCHAR)")
             self._load_columns()
+        self._spelling: dict[str, str] = dict(self._columns)  # ... and of the fields staged, not yet columns
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -130,85 +143,99 @@ class EventStore:
         return field_sql(self._columns, field) or "NULL"
 
     def append(self, table: pa.Table) -> int:
-        """Append one batch of events; returns the number of rows added.
-
-        Batches of one schema are gathered and written together (one INSERT per ~FLUSH_ROWS rows):
-        many small inserts, each a commit, cost far more than the rows themselves.
-        """
+        """Stage one batch of events; returns the number of rows added (written at the next :meth:`flush`)."""
         if table.num_rows == 0:
             return 0
-        # Every column a batch names is declared, even when empty here. A column added to a filled table
-        # makes DuckDB rewrite the whole table at the next checkpoint (8 s for Security-Datasets), but
-        # declaring up front every field the rules name costs more: each insert writes the columns no
-        # event fills, 15 s there (benchmarks/hunt.py). So readers name only the fields their events have.
-        for name in table.column_names:
-            key = name.lower()
-            if key not in self._columns and key not in self._new_columns:
-                dtype = table.schema.field(name).type
-                self._new_columns[key] = (name, _duck_type(dtype) if is_core(name) else "VARCHAR")
-        # A batch materialises every field the rules name, mostly empty for any one log: columns that
-        # are NULL throughout are left out here (they read NULL in the table all the same), which spares
-        # DuckDB converting millions of empty cells.
-        empty = [
-            i for i, name in enumerate(table.column_names)
-            if not is_core(name) and table.column(i).null_count == table.num_rows
-        ]
-        if empty:
-            table = table.remove_column(empty[0]) if len(empty) == 1 else table.drop_columns(
-                [table.column_names[i] for i in empty])
+        table = self._conform(table)
         self._pending.append(table)
         self._pending_rows += table.num_rows
         if self._pending_rows >= FLUSH_ROWS:
-            self._submit()
+            self._wait()
+            self._inflight = self._writer.submit(self._staging.write, self._take_pending())
         return int(table.num_rows)
 
-    def _submit(self) -> None:
-        self._wait()
+    def _conform(self, table: pa.Table) -> pa.Table:
+        """The batch as ``events`` stores it: one column per field under the store's spelling (the
+        first seen: ``ProcessID`` after ``ProcessId`` lands in ``ProcessId``), fields as text, and
+        without the fields that are NULL throughout (they read NULL in the table all the same, and
+        DuckDB would spend time writing millions of empty cells)."""
+        groups: dict[str, list[int]] = {}
+        for i, name in enumerate(table.column_names):
+            column = table.column(i)
+            if is_core(name) or column.null_count < table.num_rows:
+                groups.setdefault(name.lower(), []).append(i)
+        names, arrays = [], []
+        for key, positions in groups.items():
+            first = table.column_names[positions[0]]
+            name = first if is_core(first) else self._spelling.setdefault(key, first)
+            parts = [self._text(table.column(i), table.column_names[i]) for i in positions]
+            names.append(name)
+            arrays.append(parts[0] if len(parts) == 1 else pc.coalesce(*parts))
+        return pa.table(arrays, names=names)
+
+    @staticmethod
+    def _text(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+        if is_core(name) or pa.types.is_string(column.type):
+            return column
+        return column.cast(pa.string())
+
+    def _take_pending(self) -> pa.Table:
         pending = self._pending
-        table = pa.concat_tables(pending, promote_options="default") if len(pending) > 1 else pending[0]
         self._pending, self._pending_rows = [], 0
-        new, self._new_columns = self._new_columns, {}
-        self._inflight = self._writer.submit(self._insert, table, new)
+        return pa.concat_tables(pending, promote_options="default") if len(pending) > 1 else pending[0]
 
     def _wait(self) -> None:
         if self._inflight is not None:
             inflight, self._inflight = self._inflight, None
             inflight.result()  # a failed write raises here, in the caller's thread
 
+    def staging_folder(self) -> Path:
+        """The folder where batches wait to be inserted; other writers may put Arrow IPC files there
+        and hand them over with :meth:`stage_files` (see :func:`rempart.ingest.stage_parallel`)."""
+        return self._staging.folder()
+
+    def stage_files(self, files: Iterable[Path]) -> None:
+        """Add Arrow IPC files of event batches (core columns, text fields) to what :meth:`flush` inserts."""
+        if self._pending:
+            self._wait()
+            self._staging.write(self._take_pending())  # rows keep the order they were given in
+        self._staging.files.extend(files)
+
     def flush(self) -> None:
         """Write every appended batch (and wait for it)."""
-        if self._pending:
-            self._submit()
         self._wait()
-
-    def _insert(self, table: pa.Table, new: dict[str, tuple[str, str]]) -> None:
-        for key, (name, kind) in new.items():
-            if key not in self._columns:
-                self._writer_con.execute(f"ALTER TABLE {TABLE} ADD COLUMN {quote_ident(name)} {kind}")
-                self._columns[key] = name
-        groups: dict[str, list[str]] = {}
-        for name in table.column_names:
-            groups.setdefault(name.lower(), []).append(name)
-        # DuckDB would itself rename a second spelling (ProcessID_1): read columns by position instead
-        position = {name: f"c{i}" for i, name in enumerate(table.column_names)}
-        table = table.rename_columns(list(position.values()))
-        select = []
-        for key, names in groups.items():
-            target = self._columns[key]
-            parts = [self._cast(position[n], table.schema.field(position[n]).type, n) for n in names]
-            expr = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
-            select.append(f"{expr} AS {quote_ident(target)}")
-        self._writer_con.register("_incoming", table)
+        if not self._pending and not self._staging.files:
+            return
+        pending = self._take_pending() if self._pending else None
+        if self._staging.files and pending is not None:
+            self._staging.write(pending)
+            pending = None
         try:
-            self._writer_con.execute(f"INSERT INTO {TABLE} BY NAME SELECT {', '.join(select)} FROM _incoming")
+            if pending is not None:
+                self._insert(pending)
+            else:
+                dataset = self._staging.dataset()
+                if dataset is not None:
+                    self._insert(dataset)
+                else:  # files that spell one field differently: each brought to the store's spelling
+                    for path in self._staging.files:
+                        self._insert(self._conform(ipc.open_file(path).read_all()))
         finally:
-            self._writer_con.unregister("_incoming")
+            self._staging.clear()
 
-    @staticmethod
-    def _cast(expr: str, dtype: pa.DataType, name: str) -> str:
-        if is_core(name) or pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
-            return expr
-        return f"CAST({expr} AS VARCHAR)"
+    def _insert(self, incoming: pa.Table | ds.Dataset) -> None:
+        for field in incoming.schema:  # every column before the first row: no table rewrite later
+            key = field.name.lower()
+            if key not in self._columns:
+                kind = _duck_type(field.type) if is_core(field.name) else "VARCHAR"
+                self._con.execute(f"ALTER TABLE {TABLE} ADD COLUMN {quote_ident(field.name)} {kind}")
+                self._columns[key] = field.name
+                self._spelling.setdefault(key, field.name)
+        self._con.register("_incoming", incoming)
+        try:
+            self._con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM _incoming")
+        finally:
+            self._con.unregister("_incoming")
 
     def count(self) -> int:
         rows = self.connection.execute(f"SELECT count(*) FROM {TABLE}").fetchall()
@@ -222,7 +249,7 @@ class EventStore:
             self.flush()
         finally:
             self._writer.shutdown()
-            self._writer_con.close()
+            self._staging.clear()
             self._con.close()
 
     def __enter__(self) -> EventStore:
@@ -230,3 +257,48 @@ class EventStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Staging:
+    """Event batches waiting to be inserted, as LZ4-compressed Arrow IPC files in a folder beside the
+    database (``events.duckdb.staging``), or in the system's temporary folder for an in-memory store."""
+
+    def __init__(self, database: Path | None) -> None:
+        self._database = database
+        self._folder: Path | None = None
+        self.files: list[Path] = []
+        if database is not None:  # what a run that was killed left behind was never inserted
+            shutil.rmtree(self._folder_for(database), ignore_errors=True)
+
+    @staticmethod
+    def _folder_for(database: Path) -> Path:
+        return database.with_name(database.name + ".staging")
+
+    def folder(self) -> Path:
+        if self._folder is None:
+            if self._database is None:
+                self._folder = Path(tempfile.mkdtemp(prefix="rempart-staging-"))
+            else:
+                self._folder = self._folder_for(self._database)
+                self._folder.mkdir(exist_ok=True)
+        return self._folder
+
+    def write(self, table: pa.Table) -> None:
+        path = self.folder() / f"main-{len(self.files):06d}.arrow"
+        write_staged(table, path)
+        self.files.append(path)
+
+    def dataset(self) -> ds.Dataset | None:
+        """Every staged file as one dataset over the union of their columns (NULL where one lacks a
+        column); None when two files spell a field differently (``ProcessId``, ``ProcessID``)."""
+        schema = pa.unify_schemas([ipc.open_file(f).schema for f in self.files], promote_options="permissive")
+        if len({name.lower() for name in schema.names}) < len(schema.names):
+            return None
+        return ds.dataset([str(f) for f in self.files], schema=schema, format="ipc")
+
+    def clear(self) -> None:
+        for path in self.files:
+            path.unlink(missing_ok=True)
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+        self._folder, self.files = None, []

@@ -28,9 +28,13 @@ Public API (other stages depend on these names)::
 - Bad records go to the quarantine (``report.quarantined``: source, line/record, reason, excerpt), bad or
   cut files to ``report.failed``; the run always goes on. Exit status: see :mod:`rempart.ingest.report`.
 - ``reference_year``: year for year-less syslog timestamps (default: the file's modification year).
+
+:func:`stage_parallel` reads the same way on several processes but writes the tables to Arrow IPC files
+(for an event store to insert) instead of yielding them.
 """
 
 from rempart.ingest.fields import FieldCanon, canonical_field
+from rempart.ingest.parallel import stage_parallel
 from rempart.ingest.pipeline import RAW, read_paths
 from rempart.ingest.registry import registry
 from rempart.ingest.report import FailedFile, IngestReport, QuarantinedRecord
@@ -46,4 +50,5 @@ __all__ = [
     "iter_files",
     "read_paths",
     "registry",
+    "stage_parallel",
 ]

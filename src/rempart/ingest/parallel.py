@@ -1,5 +1,7 @@
 """Reading many files on several processes: parsing is CPU-bound Python and Arrow work, and files are
-independent, so each worker reads whole files and sends their event tables back.
+independent, so each worker reads whole files and sends their event tables back (:func:`read_parallel`),
+or writes them to Arrow IPC files that an event store inserts later (:func:`stage_parallel`): then the
+tables never travel through the parent process, which stays free for the workers.
 
 Workers are started with ``spawn`` (not ``fork``): the caller may have threads running (the event store's
 writer), and a forked child could inherit one of their locks held forever. Results come back in the order
@@ -14,24 +16,31 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
 from rempart.domain.inventory import Group
 from rempart.ingest.report import IngestReport
 from rempart.ingest.sources import iter_files
+from rempart.ingest.staged import write_staged
 from rempart.inventory import Resolver
 
 # set in each worker by _init: what every file of the run is read with
 _settings: dict[str, object] = {}
 
 
-def _init(group: Group | None, fields: list[str] | None, batch_size: int, reference_year: int | None) -> None:
+Transform = Callable[[pa.Table], pa.Table]
+
+
+def _init(group: Group | None, fields: list[str] | None, batch_size: int, reference_year: int | None,
+          transform: Transform | None = None) -> None:
     _settings.update(
         resolver=Resolver(group) if group is not None else None,
         fields=fields,
         batch_size=batch_size,
         reference_year=reference_year,
+        transform=transform,
     )
 
 
@@ -53,6 +62,56 @@ def _read_one(path: str, explicit: bool) -> tuple[list[pa.Table], IngestReport]:
     return tables, report
 
 
+def _stage_one(path: str, explicit: bool, prefix: str) -> tuple[list[tuple[str, int]], IngestReport]:
+    """Read one file and write its tables as LZ4-compressed Arrow IPC files ``<prefix>-<n>.arrow``."""
+    tables, report = _read_one(path, explicit)
+    transform: Transform | None = _settings["transform"]  # type: ignore[assignment]
+    staged = []
+    for n, read in enumerate(tables):
+        table = transform(read) if transform is not None else read
+        # a field that no event of the table has is left out (it reads NULL in the store all the same)
+        table = table.select([
+            name for i, name in enumerate(table.column_names)
+            if name.startswith("_") or table.column(i).null_count < table.num_rows
+        ])
+        target = f"{prefix}-{n:04d}.arrow"
+        write_staged(table, target)
+        staged.append((target, table.num_rows))
+    return staged, report
+
+
+def stage_parallel(
+    paths: Sequence[Path],
+    resolver: Resolver | None,
+    *,
+    folder: Path,
+    fields: Collection[str] | None,
+    report: IngestReport,
+    workers: int,
+    transform: Transform | None = None,
+    batch_size: int = 65536,
+    on_progress: Callable[[int], None] | None = None,
+    reference_year: int | None = None,
+) -> list[tuple[Path, int]]:
+    """Read ``paths`` on ``workers`` processes, as :func:`read_paths` would, each table written to an
+    Arrow IPC file in ``folder`` (after ``transform``, a picklable callable, when given).
+
+    Returns the files with their row counts, in the order in which ``read_paths`` would have yielded
+    their tables.
+    """
+    def task(pool: ProcessPoolExecutor, path: Path, explicit: bool, n: int
+             ) -> Future[tuple[list[tuple[str, int]], IngestReport]]:
+        return pool.submit(_stage_one, str(path), explicit, str(folder / f"{n:06d}"))
+
+    out: list[tuple[Path, int]] = []
+    for staged, _path in _in_order(
+        paths, resolver, fields=fields, batch_size=batch_size, on_progress=on_progress, report=report,
+        reference_year=reference_year, workers=workers, transform=transform, task=task,
+    ):
+        out.extend((Path(name), rows) for name, rows in staged)
+    return out
+
+
 def read_parallel(
     paths: Sequence[Path],
     resolver: Resolver | None,
@@ -64,6 +123,29 @@ def read_parallel(
     reference_year: int | None,
     workers: int,
 ) -> Iterator[pa.Table]:
+    for tables, _path in _in_order(
+        paths, resolver, fields=fields, batch_size=batch_size, on_progress=on_progress, report=report,
+        reference_year=reference_year, workers=workers, transform=None,
+        task=lambda pool, path, explicit, n: pool.submit(_read_one, str(path), explicit),
+    ):
+        yield from tables
+
+
+def _in_order(
+    paths: Sequence[Path],
+    resolver: Resolver | None,
+    *,
+    fields: Collection[str] | None,
+    batch_size: int,
+    on_progress: Callable[[int], None] | None,
+    report: IngestReport,
+    reference_year: int | None,
+    workers: int,
+    transform: Transform | None,
+    task: Callable[[ProcessPoolExecutor, Path, bool, int], Future[tuple[Any, IngestReport]]],
+) -> Iterator[tuple[Any, Path]]:
+    """Run ``task`` for each file on a pool of ``workers`` processes; results in the order of the files,
+    each file's report merged into ``report`` as its result is taken."""
     named = {p for p in paths if not p.is_dir()}
     files: list[Path] = []
     for path in iter_files(paths):
@@ -73,21 +155,21 @@ def read_parallel(
             report.fail(str(path), "no such file or directory")
     group = resolver.group if resolver is not None else None
     context = multiprocessing.get_context("spawn")
-    init = (group, list(fields) if fields is not None else None, batch_size, reference_year)
+    init = (group, list(fields) if fields is not None else None, batch_size, reference_year, transform)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init, initargs=init) as pool:
-        pending: deque[tuple[Path, Future[tuple[list[pa.Table], IngestReport]]]] = deque()
-        queue = iter(files)
-        for path in queue:
-            pending.append((path, pool.submit(_read_one, str(path), path in named)))
+        pending: deque[tuple[Path, Future[tuple[Any, IngestReport]]]] = deque()
+        queue = iter(enumerate(files))
+        for n, path in queue:
+            pending.append((path, task(pool, path, path in named, n)))
             if len(pending) >= 2 * workers:
                 break
         while pending:
             path, future = pending.popleft()
-            tables, sub = future.result()
+            result, sub = future.result()
             nxt = next(queue, None)
             if nxt is not None:
-                pending.append((nxt, pool.submit(_read_one, str(nxt), nxt in named)))
+                pending.append((nxt[1], task(pool, nxt[1], nxt[1] in named, nxt[0])))
             report.merge(sub)
             if on_progress is not None:
                 on_progress(path.stat().st_size)
-            yield from tables
+            yield result, path
