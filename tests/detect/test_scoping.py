@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.detect.helpers import detect, fired, rule
+from rempart.detect.backend import columns_used
+from tests.detect.helpers import detect, fired, plan_for, rule
 
 SYSMON = {"_product": "windows", "_service": "microsoft-windows-sysmon/operational",
           "Channel": "Microsoft-Windows-Sysmon/Operational"}
 SECURITY = {"_product": "windows", "_service": "security", "Channel": "Security"}
 SSHD = {"_product": "linux", "_service": "sshd"}
 
+PROC_ID, SYSMON_ID, AUTH_ID = (f"40000000-0000-4000-8000-00000000000{n}" for n in (2, 5, 4))
 KEYWORD = "  keywords:\n    - 'whoami'\n  condition: keywords\n"
 LINUX_KW = rule("40000000-0000-4000-8000-000000000001", KEYWORD, logsource="product: linux")
 PROC = rule("40000000-0000-4000-8000-000000000002",
@@ -31,6 +33,16 @@ def test_linux_rule_never_fires_on_windows_events(tmp_path: Path) -> None:
             {**SSHD, "message": "session: whoami", "_raw": "sshd: whoami"}]
     alerts = detect(tmp_path, {"l.yml": LINUX_KW}, rows)
     assert [(a.rule_id, a.events[0].record) for a in alerts] == [("40000000-0000-4000-8000-000000000001", 3)]
+
+
+def test_compiled_predicates_leave_the_logsource_to_the_scope(tmp_path: Path) -> None:
+    # the scope table holds only the logsource's events: its conditions are not tested again per rule
+    plan = plan_for(tmp_path, {"p.yml": PROC, "s.yml": SYSMON_ONLY, "a.yml": AUTH})
+    read = {r.id: {f for _, f in columns_used(r.predicate or "")} for r in plan.base_rules}
+    assert read == {PROC_ID: {"image"}, SYSMON_ID: {"eventid"}, AUTH_ID: {"message"}}
+    scopes = {r.id: r.scope for r in plan.base_rules}
+    assert scopes[PROC_ID] is not None and scopes[PROC_ID].event_ids == (1, 4688)
+    assert scopes[AUTH_ID] is not None and scopes[AUTH_ID].services == ("auth", "sshd", "sudo")
 
 
 def test_sysmon_rule_does_not_fire_on_security_events(tmp_path: Path) -> None:

@@ -11,6 +11,9 @@ whole original record, ``_raw``.
 
 A field absent from the events reads as NULL; every negation is null-safe (``NOT coalesce(x, false)``)
 so that ``not filter`` holds for an event that lacks the filter's field, as Sigma means it.
+
+The conditions the processing pipelines add for a rule's logsource (``Channel``, ``EventID``, ``_product``)
+are left out: a scope table holds only its logsource's events (see :mod:`rempart.detect.pipelines`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, ClassVar, cast
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
+    ConditionIdentifier,
     ConditionItem,
     ConditionNOT,
     ConditionOR,
@@ -45,7 +49,9 @@ from sigma.types import (
     SpecialChars,
 )
 
-BACKEND_VERSION = "rempart-duckdb-6"
+from rempart.detect.pipelines import LOGSOURCE_CONDITION
+
+BACKEND_VERSION = "rempart-duckdb-7"
 RAW_FIELD = "_raw"
 LOWER_PREFIX = "l:"
 ORIGINAL_PREFIX = "o:"
@@ -135,6 +141,19 @@ def _regex_body(value: SigmaString, anchored: bool) -> str:
         else:
             out.append("$")
     return "".join(out)
+
+
+def _from_logsource(node: object) -> bool:
+    """Whether a condition node comes from a logsource condition a pipeline added: the detection it
+    belongs to (the nearest identifier above it) is named with :data:`LOGSOURCE_CONDITION`."""
+    parent = getattr(node, "parent", None)
+    for _ in range(16):  # node → detection item → detection → identifier, or up through AND / OR / NOT
+        if parent is None:
+            return False
+        if isinstance(parent, ConditionIdentifier):
+            return str(parent.identifier).startswith(LOGSOURCE_CONDITION)
+        parent = getattr(parent, "parent", None)
+    return False
 
 
 def keyword_regex(values: list[SigmaString]) -> str:
@@ -366,6 +385,20 @@ class DuckDBBackend(TextQueryBackend):
         raise SigmaFeatureNotSupportedByBackendError("query expressions are not supported")
 
     # --- boolean structure ------------------------------------------------------------------------
+
+    def convert_condition_and(
+        self, cond: ConditionAND, state: ConversionState
+    ) -> str | DeferredQueryExpression | None:
+        # A pipeline adds a logsource's conditions as `<name> and (<condition>)`: always an AND's operand.
+        kept = [a for a in cond.args if not _from_logsource(a)]
+        if len(kept) == len(cond.args):
+            return super().convert_condition_and(cond, state)
+        if not kept:
+            return "true"
+        if len(kept) == 1:
+            return self.convert_condition_group(kept[0], state) if isinstance(kept[0], ConditionItem) \
+                else self.convert_condition(kept[0], state)
+        return super().convert_condition_and(ConditionAND(kept, cond.source), state)
 
     def convert_condition_not(
         self, cond: ConditionNOT, state: ConversionState
