@@ -96,7 +96,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1, help="measured runs per corpus (the best is kept)")
     ap.add_argument("--store", choices=["file", "memory"], default="file",
                     help="event store: a DuckDB file (rempart hunt's default) or in memory")
-    ap.add_argument("--workers", type=int, nargs="+", default=[1],
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                     help="parsing processes; several values are measured in the same run (e.g. 1 2)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
+import pytest
+
 from rempart.detect.hunt import hunt
+from rempart.errors import InputError
 from rempart.events import EventStore
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
@@ -73,3 +77,22 @@ def test_a_field_is_stored_only_on_the_services_whose_rules_read_it_and_stays_in
         ("Application", "Product: AteraAgent installed", "Product: AteraAgent installed"),
         ("Security", None, "An account was successfully logged on. atera"),  # not stored, still in _raw
     ]
+
+
+def test_a_hunt_that_cannot_write_its_events_says_where_and_stores_none_of_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rempart.events.store as store_mod
+
+    def full_disk(table: object, path: Path | str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(store_mod, "FLUSH_ROWS", 1)  # every batch staged on disk
+    monkeypatch.setattr(store_mod, "write_staged", full_disk)
+    path = tmp_path / "events.duckdb"
+    with EventStore(path) as store:
+        with pytest.raises(InputError) as caught:
+            hunt([SAMPLES], [RULES], store=store, cache_dir=tmp_path / "cache", workers=1)
+        assert "No space left on device" in str(caught.value)
+        assert "events.duckdb.staging" in str(caught.value)
+        assert store.count() == 0

@@ -105,6 +105,26 @@ def hunt(
         workers = min(os.cpu_count() or 1, MAX_WORKERS) if size >= PARALLEL_BYTES else 1
     first_row = _next_rowid(store)
     report = IngestReport()
+    try:
+        events = _ingest(paths, resolver, store, plan, report, workers, progress, timings)
+    except OSError as exc:  # writing the staged batches: a full or read-only disk
+        store.discard()
+        raise InputError(
+            f"could not store the events: {exc.strerror or exc}",
+            Location(exc.filename or store.staging_folder()),
+            "free space on that disk or give --events-db a store on another one; nothing of this hunt "
+            "was stored, and rerunning it reads the logs again",
+        ) from None
+    t0 = time.perf_counter()
+    alerts = plan.evaluate(store, min_level, first_row=first_row,
+                           on_progress=progress.groups_evaluated)
+    timings.detect = time.perf_counter() - t0
+    return HuntResult(plan, report, alerts, events, Counter(report.events), timings)
+
+
+def _ingest(paths: Sequence[Path], resolver: Resolver | None, store: EventStore, plan: DetectionPlan,
+            report: IngestReport, workers: int, progress: HuntProgress, timings: Timings) -> int:
+    """Read the logs into the store; the number of events stored."""
     only_where_read = _Narrower(plan.field_services)
     t0 = time.perf_counter()
     if workers > 1:  # the workers write their tables where the store picks them up
@@ -120,11 +140,7 @@ def hunt(
     t0 = time.perf_counter()
     store.flush()  # one insert of everything staged: storing time
     timings.store += time.perf_counter() - t0
-    t0 = time.perf_counter()
-    alerts = plan.evaluate(store, min_level, first_row=first_row,
-                           on_progress=progress.groups_evaluated)
-    timings.detect = time.perf_counter() - t0
-    return HuntResult(plan, report, alerts, events, Counter(report.events), timings)
+    return events
 
 
 def _read_into(store: EventStore, batches: Iterator[pa.Table], narrow: _Narrower, timings: Timings) -> int:

@@ -20,6 +20,7 @@ Events are appended as Arrow batches, columnar, straight from the readers, stage
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -200,6 +201,14 @@ class EventStore:
             self._wait()
             self._staging.write(self._take_pending())  # rows keep the order they were given in
         self._staging.files.extend(files)
+
+    def discard(self) -> None:
+        """Drop every batch appended or staged since the last :meth:`flush` (after a failed hunt: what
+        it stored is then all or nothing)."""
+        with contextlib.suppress(OSError):  # the failure being cleaned up after
+            self._wait()
+        self._pending, self._pending_rows = [], 0
+        self._staging.clear()
 
     def flush(self) -> None:
         """Write every appended batch (and wait for it)."""
