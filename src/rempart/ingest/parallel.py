@@ -104,10 +104,8 @@ def stage_parallel(
         return pool.submit(_stage_one, str(path), explicit, str(folder / f"{n:06d}"))
 
     out: list[tuple[Path, int]] = []
-    for staged, _path in _in_order(
-        paths, resolver, fields=fields, batch_size=batch_size, on_progress=on_progress, report=report,
-        reference_year=reference_year, workers=workers, transform=transform, task=task,
-    ):
+    init = _settings_for(resolver, fields, batch_size, reference_year, transform)
+    for staged in _in_order(paths, report, on_progress, workers, init, task):
         out.extend((Path(name), rows) for name, rows in staged)
     return out
 
@@ -123,29 +121,29 @@ def read_parallel(
     reference_year: int | None,
     workers: int,
 ) -> Iterator[pa.Table]:
-    for tables, _path in _in_order(
-        paths, resolver, fields=fields, batch_size=batch_size, on_progress=on_progress, report=report,
-        reference_year=reference_year, workers=workers, transform=None,
-        task=lambda pool, path, explicit, n: pool.submit(_read_one, str(path), explicit),
-    ):
+    init = _settings_for(resolver, fields, batch_size, reference_year, None)
+    for tables in _in_order(paths, report, on_progress, workers, init,
+                            lambda pool, path, explicit, n: pool.submit(_read_one, str(path), explicit)):
         yield from tables
+
+
+def _settings_for(resolver: Resolver | None, fields: Collection[str] | None, batch_size: int,
+                  reference_year: int | None, transform: Transform | None) -> tuple[Any, ...]:
+    """The arguments of :func:`_init`, picklable: each worker rebuilds its resolver from the group."""
+    group = resolver.group if resolver is not None else None
+    return (group, list(fields) if fields is not None else None, batch_size, reference_year, transform)
 
 
 def _in_order(
     paths: Sequence[Path],
-    resolver: Resolver | None,
-    *,
-    fields: Collection[str] | None,
-    batch_size: int,
-    on_progress: Callable[[int], None] | None,
     report: IngestReport,
-    reference_year: int | None,
+    on_progress: Callable[[int], None] | None,
     workers: int,
-    transform: Transform | None,
+    init: tuple[Any, ...],
     task: Callable[[ProcessPoolExecutor, Path, bool, int], Future[tuple[Any, IngestReport]]],
-) -> Iterator[tuple[Any, Path]]:
-    """Run ``task`` for each file on a pool of ``workers`` processes; results in the order of the files,
-    each file's report merged into ``report`` as its result is taken."""
+) -> Iterator[Any]:
+    """Run ``task`` for each file on a pool of ``workers`` processes (set up with ``init``); results in
+    the order of the files, each file's report merged into ``report`` as its result is taken."""
     named = {p for p in paths if not p.is_dir()}
     files: list[Path] = []
     for path in iter_files(paths):
@@ -153,9 +151,7 @@ def _in_order(
             files.append(path)
         else:
             report.fail(str(path), "no such file or directory")
-    group = resolver.group if resolver is not None else None
     context = multiprocessing.get_context("spawn")
-    init = (group, list(fields) if fields is not None else None, batch_size, reference_year, transform)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init, initargs=init) as pool:
         pending: deque[tuple[Path, Future[tuple[Any, IngestReport]]]] = deque()
         queue = iter(enumerate(files))
@@ -172,4 +168,4 @@ def _in_order(
             report.merge(sub)
             if on_progress is not None:
                 on_progress(path.stat().st_size)
-            yield result, path
+            yield result
