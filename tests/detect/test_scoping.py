@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from rempart.detect.backend import columns_used
+from rempart.events import EventStore
 from tests.detect.helpers import detect, fired, plan_for, rule
+from tests.events.helpers import events_table
 
 SYSMON = {"_product": "windows", "_service": "microsoft-windows-sysmon/operational",
           "Channel": "Microsoft-Windows-Sysmon/Operational"}
@@ -117,3 +119,28 @@ def test_process_creation_rules_also_read_security_4688_with_its_own_field_names
     alerts = detect(tmp_path, {"p.yml": proc, "n.yml": native}, rows)
     assert sorted((a.rule_id[-2:], a.events[0].record) for a in alerts) == [
         ("10", 1), ("10", 4), ("11", 1), ("11", 2)]
+
+
+def test_a_rule_runs_only_where_one_of_its_event_ids_is(tmp_path: Path) -> None:
+    logons = rule("40000000-0000-4000-8000-000000000012",
+                  "  sel:\n    EventID: [4624, 4625]\n    LogonType: 3\n  other:\n    EventID: 4688\n"
+                  "  filter:\n    EventID: 1\n  condition: (sel or other) and not filter\n")
+    anything = rule("40000000-0000-4000-8000-000000000013",
+                    "  sel:\n    LogonType: 3\n  filter:\n    EventID: 4624\n"
+                    "  condition: sel and not filter\n")
+    plan = plan_for(tmp_path / "rules", {"l.yml": logons, "a.yml": anything})
+    ids = {r.id: r.event_ids for r in plan.base_rules}
+    assert ids == {"40000000-0000-4000-8000-000000000012": ("4624", "4625", "4688"),
+                   "40000000-0000-4000-8000-000000000013": None}
+    # the rule still fires where its event ids are, among others
+    rows = [{**SECURITY, "EventID": "4625", "LogonType": "3"},
+            {**SECURITY, "EventID": "4634", "LogonType": "3"}]
+    assert fired(detect(tmp_path / "a", {"l.yml": logons}, rows)) == {
+        "40000000-0000-4000-8000-000000000012": 1}
+    # and where none is, the scope is not even evaluated
+    store = EventStore()
+    store.append(events_table([{**SECURITY, "EventID": "4634", "LogonType": "3"}]))
+    only_logons = plan_for(tmp_path / "b", {"l.yml": logons})
+    assert only_logons.evaluate(store) == [] and only_logons.groups_evaluated == 0
+    assert [a.rule_id for a in plan.evaluate(store)] == ["40000000-0000-4000-8000-000000000013"]
+    store.close()

@@ -51,7 +51,7 @@ from sigma.types import (
 
 from rempart.detect.pipelines import LOGSOURCE_CONDITION
 
-BACKEND_VERSION = "rempart-duckdb-7"
+BACKEND_VERSION = "rempart-duckdb-8"
 RAW_FIELD = "_raw"
 LOWER_PREFIX = "l:"
 ORIGINAL_PREFIX = "o:"

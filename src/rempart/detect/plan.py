@@ -48,13 +48,15 @@ class CompiledRule:
     predicate: str | None = None
     scope: Scope | None = None
     correlation: dict[str, Any] | None = None
+    event_ids: tuple[str, ...] | None = None  # an event must have one of these to match (None: any)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CompiledRule:
         scope = Scope.from_list(d["scope"]) if d.get("scope") is not None else None
         return cls(key=d["key"], title=d["title"], level=d["level"], path=d["path"], kind=d["kind"],
                    id=d.get("id"), name=d.get("name"), tags=tuple(d.get("tags", ())),
-                   predicate=d.get("predicate"), scope=scope, correlation=d.get("correlation"))
+                   predicate=d.get("predicate"), scope=scope, correlation=d.get("correlation"),
+                   event_ids=tuple(d["event_ids"]) if d.get("event_ids") is not None else None)
 
     @property
     def label(self) -> str:
@@ -187,14 +189,16 @@ class DetectionPlan:
 
     # --- scope tables ---------------------------------------------------------------------------
 
-    def _live_scopes(self, store: EventStore, scopes: Iterable[Scope], first_row: int) -> set[Scope]:
-        """The scopes that have at least one event, found from one pass over the store."""
+    def _live_scopes(self, store: EventStore, scopes: Iterable[Scope], first_row: int
+                     ) -> dict[Scope, set[str | None]]:
+        """The scopes that have at least one event, with the event ids they hold, from one pass over
+        the store."""
         has_eid = store.column("EventID") is not None
         eid = quote_ident(store.columns["eventid"]) if has_eid else "NULL"
         rows = store.query(
             f"SELECT DISTINCT _product, lower(_service), {eid} FROM {TABLE} WHERE rowid >= {first_row}"
         )
-        live: set[Scope] = set()
+        live: dict[Scope, set[str | None]] = {}
         for scope in scopes:
             for product, service, event_id in rows:
                 if product != scope.product:
@@ -203,9 +207,23 @@ class DetectionPlan:
                     continue
                 if scope.event_ids is not None and str(event_id) not in {str(i) for i in scope.event_ids}:
                     continue
-                live.add(scope)
-                break
+                live.setdefault(scope, set()).add(None if event_id is None else str(event_id))
         return live
+
+    def _runnable(self, store: EventStore, by_scope: dict[Scope, list[CompiledRule]], first_row: int
+                  ) -> list[tuple[Scope, list[CompiledRule]]]:
+        """The scopes that have events, each with the rules that may match them: a rule that names
+        event ids none of the scope's events has cannot match, and is not even bound."""
+        live = self._live_scopes(store, by_scope, first_row)
+        pending = []
+        for scope, group in by_scope.items():
+            present = live.get(scope)
+            if present is None:
+                continue
+            runnable = [r for r in group if r.event_ids is None or present.intersection(r.event_ids)]
+            if runnable:
+                pending.append((scope, runnable))
+        return pending
 
     def _run_scopes(self, store: EventStore, rules: list[CompiledRule], index: dict[str, int],
                     first_row: int, on_progress: Callable[[int, int], None] | None) -> None:
@@ -219,8 +237,7 @@ class DetectionPlan:
         for rule in rules:
             if rule.scope is not None:
                 by_scope.setdefault(rule.scope, []).append(rule)
-        live = self._live_scopes(store, by_scope, first_row)
-        pending = [(scope, group) for scope, group in by_scope.items() if scope in live]
+        pending = self._runnable(store, by_scope, first_row)
         pending.sort(key=lambda item: -len(item[1]))  # the longest first, so that threads end together
         total, done = len(by_scope), len(by_scope) - len(pending)
         self.groups_evaluated = len(pending)
