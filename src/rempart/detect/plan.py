@@ -200,12 +200,13 @@ class DetectionPlan:
         )
         live: dict[Scope, set[str | None]] = {}
         for scope in scopes:
+            ids = {str(i) for i in scope.event_ids} if scope.event_ids is not None else None
             for product, service, event_id in rows:
                 if product != scope.product:
                     continue
                 if scope.services is not None and service not in scope.services:
                     continue
-                if scope.event_ids is not None and str(event_id) not in {str(i) for i in scope.event_ids}:
+                if ids is not None and str(event_id) not in ids:
                     continue
                 live.setdefault(scope, set()).add(None if event_id is None else str(event_id))
         return live

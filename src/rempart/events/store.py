@@ -35,7 +35,7 @@ import pyarrow.dataset as ds
 from pyarrow import ipc
 
 from rempart.domain.events import CORE_SCHEMA, is_core
-from rempart.ingest.staged import write_staged
+from rempart.ingest.staged import without_empty_fields, write_staged
 
 TABLE = "events"
 FLUSH_ROWS = 131_072  # rows per staged file
@@ -158,13 +158,11 @@ class EventStore:
     def _conform(self, table: pa.Table) -> pa.Table:
         """The batch as ``events`` stores it: one column per field under the store's spelling (the
         first seen: ``ProcessID`` after ``ProcessId`` lands in ``ProcessId``), fields as text, and
-        without the fields that are NULL throughout (they read NULL in the table all the same, and
-        DuckDB would spend time writing millions of empty cells)."""
+        without the fields that are NULL throughout."""
+        table = without_empty_fields(table)
         groups: dict[str, list[int]] = {}
         for i, name in enumerate(table.column_names):
-            column = table.column(i)
-            if is_core(name) or column.null_count < table.num_rows:
-                groups.setdefault(name.lower(), []).append(i)
+            groups.setdefault(name.lower(), []).append(i)
         names, arrays = [], []
         for key, positions in groups.items():
             first = table.column_names[positions[0]]

@@ -23,7 +23,7 @@ import pyarrow as pa
 from rempart.domain.inventory import Group
 from rempart.ingest.report import IngestReport
 from rempart.ingest.sources import iter_files
-from rempart.ingest.staged import write_staged
+from rempart.ingest.staged import without_empty_fields, write_staged
 from rempart.inventory import Resolver
 
 # set in each worker by _init: what every file of the run is read with
@@ -68,12 +68,7 @@ def _stage_one(path: str, explicit: bool, prefix: str) -> tuple[list[tuple[str, 
     transform: Transform | None = _settings["transform"]  # type: ignore[assignment]
     staged = []
     for n, read in enumerate(tables):
-        table = transform(read) if transform is not None else read
-        # a field that no event of the table has is left out (it reads NULL in the store all the same)
-        table = table.select([
-            name for i, name in enumerate(table.column_names)
-            if name.startswith("_") or table.column(i).null_count < table.num_rows
-        ])
+        table = without_empty_fields(transform(read) if transform is not None else read)
         target = f"{prefix}-{n:04d}.arrow"
         write_staged(table, target)
         staged.append((target, table.num_rows))

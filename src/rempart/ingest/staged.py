@@ -7,7 +7,19 @@ from pathlib import Path
 import pyarrow as pa
 from pyarrow import ipc
 
+from rempart.domain.events import is_core
+
 BATCH_ROWS = 8_192  # rows per record batch of a staged file: DuckDB scans the batches in parallel
+
+
+def without_empty_fields(table: pa.Table) -> pa.Table:
+    """`table` without the fields (non-core columns) that are NULL in every row: they read NULL in the
+    store all the same, and DuckDB spends about 50 ns writing each empty cell."""
+    keep = [
+        i for i, name in enumerate(table.column_names)
+        if is_core(name) or table.column(i).null_count < table.num_rows
+    ]
+    return table if len(keep) == table.num_columns else table.select(keep)
 
 
 def write_staged(table: pa.Table, path: Path | str) -> None:
