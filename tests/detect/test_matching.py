@@ -68,6 +68,25 @@ def test_regex_is_case_sensitive_unless_flagged(tmp_path: Path) -> None:
     assert one(tmp_path / "i", d, [{"CommandLine": "Net  user x"}, {"CommandLine": "net user x"}]) == [1, 2]
 
 
+def test_run_of_n_characters_counts_characters_and_stops_at_newlines(tmp_path: Path) -> None:
+    # compiled without running RE2 on every value (see backend.long_run_match): same answers as RE2
+    rows = [
+        {"CommandLine": "a" * 12},  # 1: long enough
+        {"CommandLine": "a" * 9},  # 2: too short
+        {"CommandLine": "a" * 6 + "\n" + "a" * 6},  # 3: 13 characters, but no run of 10 without a newline
+        {"CommandLine": "a" * 10 + "\n"},  # 4: a run of 10, then a newline
+        {"CommandLine": "é" * 10},  # 5: 10 characters in 20 bytes
+        {"CommandLine": "é" * 9},  # 6: 9 characters in 18 bytes
+        {"CommandLine": None},  # 7: no command line
+    ]
+    d = "  sel:\n    CommandLine|re: '.{10,}'\n  condition: sel\n"
+    assert one(tmp_path, d, rows) == [1, 4, 5]
+    d = "  sel:\n    CommandLine|re|s: '.{10,}'\n  condition: sel\n"
+    assert one(tmp_path / "s", d, rows) == [1, 3, 4, 5]
+    d = "  sel:\n    CommandLine|re: '.{10,}'\n  condition: not sel\n"
+    assert one(tmp_path / "not", d, rows) == [2, 3, 6, 7]
+
+
 def test_cased_modifier(tmp_path: Path) -> None:
     d = "  sel:\n    CommandLine|cased|contains: 'ExecutionPolicy'\n  condition: sel\n"
     assert one(tmp_path, d, [{"CommandLine": "-ExecutionPolicy"}, {"CommandLine": "-executionpolicy"}]) == [1]

@@ -8,6 +8,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import pyarrow.compute as pc
+
 from rempart.ingest import iter_files
 from rempart.inventory import Resolver, load_group
 
@@ -135,3 +137,61 @@ def test_batches_respect_batch_size(tmp_path: Path) -> None:
     report = IngestReport()
     sizes = [t.num_rows for t in read_paths([path], batch_size=300, report=report)]
     assert sizes == [300, 300, 300, 100]
+
+
+def _zip(path: Path, members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> None:
+    with zipfile.ZipFile(path, "w", method) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+
+
+def _events(n: int, start: int = 0) -> bytes:
+    return b"".join(
+        b'{"@timestamp":"2026-11-28T10:00:00Z","Channel":"Security","EventID":%d,"Computer":"h"}\n' % i
+        for i in range(start, start + n)
+    )
+
+
+def test_zip_members_inflate_whole_deflated_or_stored(tmp_path: Path) -> None:
+    big = _events(60000)  # several MB inflated: many reads, each within the caller's size
+    _zip(tmp_path / "d.zip", {"a.json": big, "b.json": _events(3)})
+    _zip(tmp_path / "s.zip", {"c.json": _events(5)}, zipfile.ZIP_STORED)
+    table, report = read_all([tmp_path])
+    assert table is not None and not report.failed
+    assert report.events[(f"{tmp_path / 'd.zip'}!a.json", "winjson")] == 60000
+    assert report.events[(f"{tmp_path / 'd.zip'}!b.json", "winjson")] == 3
+    assert report.events[(f"{tmp_path / 's.zip'}!c.json", "winjson")] == 5
+    records = table.filter(pc.equal(table["_source"], f"{tmp_path / 'd.zip'}!a.json"))["_record"]
+    assert records.to_pylist() == list(range(1, 60001))
+
+
+def test_corrupt_zip_member_is_reported_and_the_next_member_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "bad.zip"
+    _zip(path, {"a.json": _events(2000), "b.json": _events(4)})
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("a.json")
+    middle = info.header_offset + 30 + len("a.json") + info.compress_size // 2
+    data[middle] ^= 0xFF  # one flipped byte in a.json's compressed data
+    path.write_bytes(bytes(data))
+    table, report = read_all([path])
+    assert table is not None
+    assert report.events[(f"{path}!b.json", "winjson")] == 4
+    assert report.events[(f"{path}!a.json", "winjson")] < 2000  # what came before the damage, at most
+    failed = {f.source: f.reason for f in report.failed}
+    assert list(failed) == [f"{path}!a.json"]
+    assert "truncated or corrupt" in failed[f"{path}!a.json"]
+
+
+def test_zip_member_with_a_wrong_crc_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "crc.zip"
+    _zip(path, {"a.json": _events(10)})
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("a.json")
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 16] ^= 0xFF  # the CRC-32 the central directory states
+    path.write_bytes(bytes(data))
+    _, report = read_all([path])
+    assert [f.source for f in report.failed] == [f"{path}!a.json"]
+    assert "bad CRC-32" in report.failed[0].reason and info.CRC

@@ -51,7 +51,7 @@ from sigma.types import (
 
 from rempart.detect.pipelines import LOGSOURCE_CONDITION
 
-BACKEND_VERSION = "rempart-duckdb-8"
+BACKEND_VERSION = "rempart-duckdb-9"
 RAW_FIELD = "_raw"
 LOWER_PREFIX = "l:"
 ORIGINAL_PREFIX = "o:"
@@ -183,6 +183,21 @@ def alternation_match(field: str, values: list[SigmaString], anchored: bool, cas
     return f"regexp_matches({column(kind, field)}, {sql_literal(flags + body)})"
 
 
+# `.{1000,}`: "some run of that many characters", SigmaHQ's idiom for over-long command lines.
+LONG_RUN = re.compile(r"\.\{(\d+),\}")
+
+
+def long_run_match(field: str, n: int, dotall: bool, regex: str) -> str:
+    """`field` holding a run of `n` characters (none of them a newline unless `dotall`), without running
+    RE2 over every value: a shorter value cannot match, and a value without a newline matches from its
+    length alone. On the 2,492 process creations of Security-Datasets, RE2 spent 0.6 s on this one rule.
+    """
+    if dotall:
+        return f"(length({field}) >= {n})"
+    return (f"(length({field}) >= {n} AND (NOT contains({field}, chr(10)) "
+            f"OR regexp_matches({field}, {regex})))")
+
+
 # From this many alternatives on one field, one regular expression beats one substring scan each:
 # SigmaHQ has rules with hundreds of `contains` values over kilobytes-long PowerShell payloads.
 ALTERNATION_MIN = 4
@@ -261,8 +276,13 @@ class DuckDBBackend(TextQueryBackend):
     def convert_condition_field_eq_val_re(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        regex = self._regex(cast(SigmaRegularExpression, cond.value))
-        return f"regexp_matches({column('o', cond.field)}, {regex})"
+        value = cast(SigmaRegularExpression, cond.value)
+        field = column("o", cond.field)
+        long_run = LONG_RUN.fullmatch(str(value.regexp))
+        if long_run is not None:
+            return long_run_match(field, int(long_run.group(1)),
+                                  SigmaRegularExpressionFlag.DOTALL in value.flags, self._regex(value))
+        return f"regexp_matches({field}, {self._regex(value)})"
 
     def convert_condition_field_eq_val_cidr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState

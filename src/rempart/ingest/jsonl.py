@@ -34,7 +34,29 @@ class JsonBlock:
     records: pa.Array  # int64: its 1-based line number
 
 
-def iter_line_chunks(stream: BinaryIO, source: Source, ctx: ReaderContext) -> Iterator[tuple[bytes, int]]:
+@dataclass
+class LineChunk:
+    """Whole lines of a stream, with the number of the first. The JSON parser splits them into lines with
+    Arrow; that split also gives the count of newlines that numbers the next chunk's lines, so the bytes
+    are not scanned a second time for it (about a second on Security-Datasets' 1.7 GB)."""
+
+    data: bytes
+    first_line: int
+    _lines: pa.Array | None = None
+
+    @property
+    def lines(self) -> pa.Array:
+        """binary: the text between newlines, then what follows the last one ('' after a final newline)."""
+        if self._lines is None:
+            self._lines = pc.split_pattern(pa.array([self.data], pa.binary()), b"\n").flatten()
+        return self._lines
+
+    @property
+    def newlines(self) -> int:
+        return len(self._lines) - 1 if self._lines is not None else self.data.count(b"\n")
+
+
+def iter_line_chunks(stream: BinaryIO, source: Source, ctx: ReaderContext) -> Iterator[LineChunk]:
     """Blocks of whole lines with the number of their first line. An over-long line with no end in sight
     is quarantined and skipped without being held in memory."""
     carry = b""
@@ -54,31 +76,33 @@ def iter_line_chunks(stream: BinaryIO, source: Source, ctx: ReaderContext) -> It
                 ctx.quarantine(source, line_no, f"over-long line (> {MAX_LINE_BYTES:,} bytes)", carry[:200])
                 carry, skipping = b"", True
             continue
-        chunk, carry = buf[: cut + 1], buf[cut + 1 :]
-        yield chunk, line_no
-        line_no += chunk.count(b"\n")
+        piece, carry = LineChunk(buf[: cut + 1], line_no), buf[cut + 1 :]
+        yield piece
+        line_no += piece.newlines
     if carry and not skipping:
-        yield carry, line_no
+        yield LineChunk(carry, line_no)
 
 
-def parse_chunk(chunk: bytes, first_line: int, source: Source, ctx: ReaderContext) -> Iterator[JsonBlock]:
-    block = _fast(chunk, first_line)
+def parse_chunk(chunk: LineChunk, source: Source, ctx: ReaderContext) -> Iterator[JsonBlock]:
+    block = _fast(chunk)
     if block is not None:
         yield block
         return
-    if len(chunk) > MIN_FAST_BYTES:
-        middle = chunk.find(b"\n", len(chunk) // 2)
-        if 0 <= middle < len(chunk) - 1:
-            head = chunk[: middle + 1]
-            yield from parse_chunk(head, first_line, source, ctx)
-            yield from parse_chunk(chunk[middle + 1 :], first_line + head.count(b"\n"), source, ctx)
+    data, first_line = chunk.data, chunk.first_line
+    if len(data) > MIN_FAST_BYTES:
+        middle = data.find(b"\n", len(data) // 2)
+        if 0 <= middle < len(data) - 1:
+            head = LineChunk(data[: middle + 1], first_line)
+            yield from parse_chunk(head, source, ctx)
+            yield from parse_chunk(LineChunk(data[middle + 1 :], first_line + head.newlines), source, ctx)
             return
-    yield from _slow(chunk, first_line, source, ctx)
+    yield from _slow(data, first_line, source, ctx)
 
 
-def _fast(chunk: bytes, first_line: int) -> JsonBlock | None:
+def _fast(piece: LineChunk) -> JsonBlock | None:
+    chunk, first_line = piece.data, piece.first_line
     try:
-        lines = pc.split_pattern(pa.array([chunk], pa.binary()), b"\n").flatten()
+        lines = piece.lines
         if pc.max(pc.binary_length(lines)).as_py() > MAX_LINE_BYTES:
             return None
         text = lines.cast(pa.string())  # validates UTF-8
@@ -135,8 +159,8 @@ def _slow(chunk: bytes, first_line: int, source: Source, ctx: ReaderContext) -> 
 
 def iter_json_blocks(source: Source, ctx: ReaderContext) -> Iterator[JsonBlock]:
     """Every JSON-lines block of ``source``, no larger than ``ctx.batch_size`` rows."""
-    for chunk, first in iter_line_chunks(source.stream, source, ctx):
-        for block in parse_chunk(chunk, first, source, ctx):
+    for chunk in iter_line_chunks(source.stream, source, ctx):
+        for block in parse_chunk(chunk, source, ctx):
             for start in range(0, block.table.num_rows, ctx.batch_size):
                 end = start + ctx.batch_size
                 yield JsonBlock(

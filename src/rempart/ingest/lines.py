@@ -19,11 +19,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def iter_text_lines(source: Source, ctx: ReaderContext) -> Iterator[tuple[int, str]]:
     """(line number, text) of every non-blank line; over-long lines and binary garbage are quarantined."""
-    for chunk, first in iter_line_chunks(source.stream, source, ctx):
-        for offset, line in enumerate(chunk.split(b"\n")):
+    for chunk in iter_line_chunks(source.stream, source, ctx):
+        for offset, line in enumerate(chunk.data.split(b"\n")):
             if not line.strip():
                 continue
-            number = first + offset
+            number = chunk.first_line + offset
             if len(line) > MAX_LINE_BYTES:
                 reason = f"over-long line ({len(line):,} bytes > {MAX_LINE_BYTES:,})"
                 ctx.quarantine(source, number, reason, line[:200])

@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import gzip
 import io
+import struct
 import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, cast
+
+from isal import isal_zlib
 
 from rempart.ingest.report import IngestReport
 
-READ_ERRORS = (EOFError, OSError, zlib.error, tarfile.TarError, zipfile.BadZipFile, ValueError)
+_ISAL_ERROR = cast(type[Exception], isal_zlib.error)  # its stub declares an instance, not the class
+READ_ERRORS = (
+    EOFError, OSError, zlib.error, _ISAL_ERROR, tarfile.TarError, zipfile.BadZipFile, ValueError,
+)
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 
 
@@ -150,7 +156,7 @@ def _sources(path: Path, raw: _Counting, mtime: float, report: IngestReport) -> 
                     continue
                 label = f"{path}!{info.filename}"
                 try:
-                    member = archive.open(info)
+                    member = _open_member(archive, buffered, info)
                 except READ_ERRORS as exc:
                     report.fail(label, f"unreadable zip member: {exc}")
                     continue
@@ -195,6 +201,87 @@ def _tar_members(path: Path, raw: IO[bytes], mtime: float, report: IngestReport)
         except READ_ERRORS as exc:
             after = f" after member {last}" if last else ""
             report.fail(str(path), f"truncated archive{after}: {exc}")
+
+
+def _open_member(archive: zipfile.ZipFile, file: IO[bytes], info: zipfile.ZipInfo) -> IO[bytes]:
+    """A zip member's bytes: deflated ones (nearly every log archive) inflated by ISA-L, the rest by
+    :mod:`zipfile`, which also refuses encrypted members with its own message."""
+    if info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 0x1:
+        return cast(IO[bytes], _InflatedMember(file, info))
+    return archive.open(info)
+
+
+class _InflatedMember(io.RawIOBase):
+    """One deflated zip member, inflated by ISA-L (``isal``): twice zlib's speed, and zlib was a tenth of
+    reading Security-Datasets. Like :mod:`zipfile`, it checks the size and CRC-32 at the end of the member
+    and raises :class:`zipfile.BadZipFile` when either is wrong, :class:`EOFError` when the data stops
+    short. The archive's file is shared: members are read one after the other, each seeking to its own
+    place before every read."""
+
+    _STEP = 1 << 20  # compressed bytes per read
+    _OUT = 4 << 20  # at most this much inflated per call, so a zip bomb cannot fill memory
+
+    def __init__(self, file: IO[bytes], info: zipfile.ZipInfo) -> None:
+        file.seek(info.header_offset)
+        header = file.read(30)
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"bad local file header for {info.filename!r}")
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        self._file = file
+        self._info = info
+        self._position = info.header_offset + 30 + name_length + extra_length
+        self._compressed_left = info.compress_size
+        self._inflater = isal_zlib.decompressobj(-15)
+        self._crc = 0
+        self._size = 0
+        self._ended = False
+        self._pending = b""  # inflated, not yet read
+        self._offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while self._offset >= len(self._pending) and not self._ended:
+            self._pending, self._offset = self._inflate(), 0
+        end = len(self._pending) if size < 0 else self._offset + size
+        data = self._pending[self._offset : end]
+        self._offset += len(data)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _inflate(self) -> bytes:
+        if self._inflater.unconsumed_tail:
+            data = self._inflater.decompress(self._inflater.unconsumed_tail, self._OUT)
+        elif self._compressed_left > 0:
+            self._file.seek(self._position)
+            chunk = self._file.read(min(self._STEP, self._compressed_left))
+            if not chunk:
+                raise EOFError(f"zip member {self._info.filename!r} ends before its compressed size")
+            self._position += len(chunk)
+            self._compressed_left -= len(chunk)
+            data = self._inflater.decompress(chunk, self._OUT)
+        else:
+            self._finish()
+            return b""
+        self._crc = isal_zlib.crc32(data, self._crc)
+        self._size += len(data)
+        return data
+
+    def _finish(self) -> None:
+        self._ended = True
+        name = self._info.filename
+        if not self._inflater.eof:
+            raise EOFError(f"compressed data of zip member {name!r} ends before its end-of-stream marker")
+        if self._size != self._info.file_size:
+            raise zipfile.BadZipFile(f"zip member {name!r} inflates to {self._size:,} bytes, "
+                                     f"not the {self._info.file_size:,} its archive states")
+        if self._crc != self._info.CRC:
+            raise zipfile.BadZipFile(f"bad CRC-32 for zip member {name!r}")
 
 
 def _is_metadata(member: str) -> bool:
