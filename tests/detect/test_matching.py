@@ -156,3 +156,19 @@ def test_long_value_lists_match_like_short_ones(tmp_path: Path) -> None:
     rows = [{"F": "A.B(C)$"}, {"F": "aXb(c)$"}, {"F": "c:\\x\\y"}, {"F": "run.ps1"}, {"F": "run.ps1x"},
             {"F": "x[IN]y"}, {"F": "EXACT"}, {"F": "exactly"}, {}]
     assert one(tmp_path, d, rows) == [1, 3, 4, 6, 7]
+
+
+def test_rules_over_repeated_values_fire_on_every_event(tmp_path: Path) -> None:
+    # 300 events repeating 3 value sets, one of them with no Image at all: the scope is evaluated on its
+    # distinct values (plan._repetitive) and every event of a matching set must still be reported
+    images = ["C:\\Windows\\lsass.exe", "C:\\Tools\\Procdump.exe", None]
+    rows = [{"Image": images[i % 3], "GrantedAccess": "0x1010"} for i in range(300)]
+    ids = ["00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-00000000000b"]
+    rules = {
+        "a.yml": rule(ids[0], "  sel:\n    Image|endswith: '\\procdump.exe'\n  condition: sel\n"),
+        "b.yml": rule(ids[1], "  sel:\n    Image|endswith: '.exe'\n  condition: not sel\n"),
+    }
+    alerts = detect(tmp_path, rules, [{**SEC, **r} for r in rows])
+    records = {i: sorted(e.record for a in alerts if a.rule_id == i for e in a.events) for i in ids}
+    assert records[ids[0]] == list(range(2, 301, 3))
+    assert records[ids[1]] == list(range(3, 301, 3))
