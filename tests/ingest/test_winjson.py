@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from rempart.domain.events import CORE_SCHEMA
 from rempart.ingest import canonical_field
@@ -144,3 +145,45 @@ def test_an_odd_time_field_does_not_hide_a_good_one(tmp_path: Path) -> None:
     table, report = read_all([path])
     assert table is not None and not report.skipped
     assert str(table.column("_ts")[0].as_py()) == "2020-10-29 08:23:18+00:00"
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 150, 4096])
+def test_lines_cut_across_reads_keep_their_numbers_and_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    # a read boundary may fall anywhere in a line (a few bytes, or many lines per read); each line
+    # must come out whole, numbered as in the file, blank and bad lines counted in the numbering
+    from rempart.ingest import jsonl
+
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", chunk)
+    lines = []
+    for i in range(40):
+        pad = "x" * (i * 7 % 90)
+        lines.append(f'{{"@timestamp":"2026-11-28T10:00:{i:02d}Z","Channel":"Security","EventID":{i},'
+                     f'"Computer":"h","Note":"{pad}"}}')
+    lines[10] = ""
+    lines[25] = '{"EventID": '
+    path = tmp_path / "cut.json"
+    path.write_text("\n".join(lines) + "\n")
+    table, report = read_all([path])
+    got = rows(table)
+    expected = [n for n in range(1, 41) if n not in (11, 26)]
+    assert [r["_record"] for r in got] == expected
+    assert [r["_raw"] for r in got] == [lines[n - 1] for n in expected]
+    assert [q.record for q in report.quarantined] == [26]
+
+
+def test_an_over_long_line_across_many_reads_is_skipped_and_the_numbering_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rempart.ingest import jsonl
+
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", 4096)
+    good = '{"@timestamp":"2026-11-28T10:00:00Z","Channel":"Security","EventID":%d,"Computer":"h"}'
+    lines = [good % 1, '{"Note":"' + "A" * (MAX_LINE_BYTES + 100_000) + '"}', good % 3, good % 4]
+    path = tmp_path / "long.json"
+    path.write_text("\n".join(lines) + "\n")
+    table, report = read_all([path])
+    assert [r["_record"] for r in rows(table)] == [1, 3, 4]
+    reason = f"over-long line (> {MAX_LINE_BYTES:,} bytes)"  # cut while reading, never held whole
+    assert [(q.record, q.reason) for q in report.quarantined] == [(2, reason)]

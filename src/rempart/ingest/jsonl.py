@@ -8,7 +8,6 @@ block is halved and retried down to :data:`MIN_FAST_BYTES` before falling back t
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -68,15 +67,16 @@ def iter_line_chunks(stream: BinaryIO, source: Source, ctx: ReaderContext) -> It
             if cut < 0:
                 continue
             data, skipping, line_no = data[cut + 1 :], False, line_no + 1
-        buf = carry + data if carry else data
-        cut = buf.rfind(b"\n")
+        cut = data.rfind(b"\n")
         if cut < 0:
-            carry = buf
+            carry += data
             if len(carry) > MAX_LINE_BYTES:
                 ctx.quarantine(source, line_no, f"over-long line (> {MAX_LINE_BYTES:,} bytes)", carry[:200])
                 carry, skipping = b"", True
             continue
-        piece, carry = LineChunk(buf[: cut + 1], line_no), buf[cut + 1 :]
+        # one copy of the block: the line begun in the previous read, then this read up to its last newline
+        whole = b"".join((carry, memoryview(data)[: cut + 1])) if carry else data[: cut + 1]
+        piece, carry = LineChunk(whole, line_no), data[cut + 1 :]
         yield piece
         line_no += piece.newlines
     if carry and not skipping:
@@ -111,7 +111,7 @@ def _fast(piece: LineChunk) -> JsonBlock | None:
         # empty lines are skipped by the JSON reader; a whitespace-only line makes the counts differ
         # below and sends the block to the exact per-line path
         keep = pc.greater(pc.binary_length(text), 0)
-        table = pj.read_json(io.BytesIO(chunk), read_options=_READ_OPTIONS)
+        table = pj.read_json(pa.BufferReader(chunk), read_options=_READ_OPTIONS)  # no copy, no GIL
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     blanks = len(keep) - (pc.sum(keep).as_py() or 0)

@@ -55,13 +55,11 @@ class GuardedStream(io.RawIOBase):
         if self.failed:
             return 0
         try:
-            data = self._inner.read(len(buffer))
+            return int(self._inner.readinto(buffer))  # type: ignore[attr-defined]  # straight into it
         except READ_ERRORS as exc:
             self.failed = True
             self._report.fail(self._name, f"truncated or corrupt, read stopped: {exc}")
             return 0
-        buffer[: len(data)] = data
-        return len(data)
 
     def read_all(self) -> bytes:
         chunks = []
@@ -241,18 +239,13 @@ class _InflatedMember(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         while self._offset >= len(self._pending) and not self._ended:
             self._pending, self._offset = self._inflate(), 0
-        end = len(self._pending) if size < 0 else self._offset + size
-        data = self._pending[self._offset : end]
-        self._offset += len(data)
-        return data
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        n = min(len(buffer), len(self._pending) - self._offset)
+        buffer[:n] = memoryview(self._pending)[self._offset : self._offset + n]
+        self._offset += n
+        return n
 
     def _inflate(self) -> bytes:
         if self._inflater.unconsumed_tail:
