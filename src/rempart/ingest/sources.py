@@ -233,6 +233,7 @@ class _InflatedMember(io.RawIOBase):
         self._crc = 0
         self._size = 0
         self._ended = False
+        self._flushed = False
         self._pending = b""  # inflated, not yet read
         self._offset = 0
 
@@ -258,6 +259,9 @@ class _InflatedMember(io.RawIOBase):
             self._position += len(chunk)
             self._compressed_left -= len(chunk)
             data = self._inflater.decompress(chunk, self._OUT)
+        elif not self._inflater.eof and not self._flushed:
+            self._flushed = True  # all input given: what inflating held back for lack of room (as zipfile)
+            data = self._inflater.flush()
         else:
             self._finish()
             return b""
