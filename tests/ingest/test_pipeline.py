@@ -11,6 +11,8 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from rempart.ingest import iter_files
+from rempart.ingest.report import IngestReport
+from rempart.ingest.sources import open_sources
 from rempart.inventory import Resolver, load_group
 
 from .conftest import read_all, rows
@@ -195,3 +197,16 @@ def test_zip_member_with_a_wrong_crc_is_reported(tmp_path: Path) -> None:
     _, report = read_all([path])
     assert [f.source for f in report.failed] == [f"{path}!a.json"]
     assert "bad CRC-32" in report.failed[0].reason and info.CRC
+
+
+def test_zip_members_inflating_to_just_over_a_read_step_come_out_whole(tmp_path: Path) -> None:
+    # very compressible data whose inflated size ends just past the 4 MB a single inflate call may
+    # return: the last bytes are held back by the inflater and must be flushed, not reported as a cut
+    step = 4 << 20
+    for size in (step - 1, step, step + 1, step + 8, 2 * step + 1):
+        path = tmp_path / f"{size}.zip"
+        _zip(path, {"m.json": b"a" * size})
+        report = IngestReport()
+        got = [source.stream.read() for source in open_sources(path, report)]
+        assert not report.failed, (size, report.failed)
+        assert got == [b"a" * size]
