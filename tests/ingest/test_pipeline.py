@@ -210,3 +210,20 @@ def test_zip_members_inflating_to_just_over_a_read_step_come_out_whole(tmp_path:
         got = [source.stream.read() for source in open_sources(path, report)]
         assert not report.failed, (size, report.failed)
         assert got == [b"a" * size]
+
+
+def test_zip_member_with_a_broken_local_header_is_reported_and_the_others_read(tmp_path: Path) -> None:
+    path = tmp_path / "header.zip"
+    _zip(path, {"a.json": _events(3), "b.json": _events(5), "c.json": _events(2)})
+    with zipfile.ZipFile(path) as z:
+        offset = z.getinfo("b.json").header_offset
+    data = bytearray(path.read_bytes())
+    data[offset : offset + 4] = b"XXXX"  # b.json's local header signature
+    path.write_bytes(bytes(data))
+    _, report = read_all([path])
+    assert report.events[(f"{path}!a.json", "winjson")] == 3
+    assert report.events[(f"{path}!c.json", "winjson")] == 2
+    failed = {f.source: f.reason for f in report.failed}
+    assert list(failed) == [f"{path}!b.json"]
+    reason = failed[f"{path}!b.json"]
+    assert "unreadable zip member" in reason and "bad local file header" in reason

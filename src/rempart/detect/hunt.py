@@ -88,7 +88,8 @@ def hunt(
     ``workers``: processes that parse the files; by default (None) one per CPU, up to
     :data:`MAX_WORKERS`, once the input is :data:`PARALLEL_BYTES` or more, else none besides this one.
     Workers write their tables straight to the store's staging folder, so this process stays free; on
-    2 cores, 2 workers hunt Security-Datasets about 20 % faster than 1 (benchmarks/hunt.py --workers 1 2).
+    2 cores, 2 workers hunt Security-Datasets about a quarter faster than 1
+    (benchmarks/hunt.py --workers 1 2).
     Workers are started with ``spawn``: a script calling this needs the usual ``if __name__ ==
     "__main__":`` guard, or ``workers=1``.
     """
