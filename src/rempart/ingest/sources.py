@@ -2,12 +2,18 @@
 
 A :class:`Source` is one stream of log bytes: a plain file, the content of a ``.gz``, or one member of a
 ``.zip`` / ``.tar`` / ``.tar.gz`` / ``.tgz``. Its name is the path, with ``!member`` for an archive member.
+Archives inside archives are opened too, down to :data:`MAX_NESTING` levels: a server's ``/var/log``
+collected as a ``.tar.gz`` holds its rotated ``auth.log.2.gz``, and that is where an intrusion begins.
 Streams are *guarded*: a read error (truncated gzip, corrupt zip member, disk error) ends the stream and is
 recorded once in the report as a failed file, so readers keep every whole record read before it.
+
+Text in UTF-16 (what Windows PowerShell 5.1 writes with ``>`` or ``Out-File``) is handed to the readers as
+UTF-8, and a UTF-8 byte-order mark is dropped, so an export made on a Windows server reads like any other.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import struct
@@ -28,6 +34,8 @@ READ_ERRORS = (
     EOFError, OSError, zlib.error, _ISAL_ERROR, tarfile.TarError, zipfile.BadZipFile, ValueError,
 )
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+MAX_NESTING = 3  # archives inside archives opened, counting the file itself
+NESTED_ZIP_BYTES = 512 << 20  # a zip inside an archive is read into memory (zipfile must seek): at most this
 
 
 @dataclass
@@ -114,11 +122,6 @@ def iter_files(paths: Sequence[Path]) -> Iterator[Path]:
             yield path  # a missing path is reported by open_sources, not silently dropped
 
 
-def is_archive(path: Path) -> bool:
-    name = path.name.lower()
-    return name.endswith((".zip", ".gz", ".tgz", ".tar"))
-
-
 def open_sources(
     path: Path, report: IngestReport, progress: Callable[[int], None] | None = None
 ) -> Iterator[Source]:
@@ -143,35 +146,72 @@ def open_sources(
 
 
 def _sources(path: Path, raw: _Counting, mtime: float, report: IngestReport) -> Iterator[Source]:
-    name = path.name.lower()
     buffered = io.BufferedReader(raw, 1 << 20)
-    if name.endswith(_TAR_SUFFIXES):
-        yield from _tar_members(path, buffered, mtime, report)
+    yield from _unpack(_Origin(path, mtime, report), str(path), None, buffered, 1)
+
+
+@dataclass
+class _Origin:
+    path: Path  # the file on disk
+    mtime: float
+    report: IngestReport
+
+
+def _unpack(origin: _Origin, label: str, member: str | None, stream: IO[bytes], level: int
+            ) -> Iterator[Source]:
+    """The log streams of `stream` (the file itself at level 1, or an archive member below it): itself,
+    or the members of the archive it is, named by `label` (``a.zip!logs.tar.gz!auth.log.2.gz``)."""
+    name = (member or origin.path.name).lower().rsplit("/", 1)[-1]
+    archive = name.endswith((*_TAR_SUFFIXES, ".zip", ".gz"))
+    if archive and level > MAX_NESTING:
+        origin.report.fail(label, f"archive nested more than {MAX_NESTING} levels deep, not opened: "
+                                  "extract the outer ones and hunt the folder")
+    elif name.endswith(_TAR_SUFFIXES):
+        yield from _tar_members(origin, label, name, stream, level)
     elif name.endswith(".zip"):
-        with zipfile.ZipFile(buffered) as archive:
-            for info in archive.infolist():
-                if info.is_dir() or _is_metadata(info.filename):
-                    continue
-                label = f"{path}!{info.filename}"
-                try:
-                    member = _open_member(archive, buffered, info)
-                except READ_ERRORS as exc:
-                    report.fail(label, f"unreadable zip member: {exc}")
-                    continue
-                with member:
-                    yield Source(label, path, info.filename, mtime, _guard(member, label, report))
+        if level > 1:  # zipfile seeks, and a member's stream cannot
+            data = stream.read(NESTED_ZIP_BYTES + 1)
+            if len(data) > NESTED_ZIP_BYTES:
+                origin.report.fail(label, f"zip inside an archive is over {NESTED_ZIP_BYTES >> 20:,} MB, "
+                                          "not opened: extract it and hunt it on its own")
+                return
+            stream = io.BytesIO(data)
+        yield from _zip_members(origin, label, stream, level)
     elif name.endswith(".gz"):
-        label = str(path)
-        gz: IO[bytes] = gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[assignment]
-        yield Source(label, path, None, mtime, _guard(gz, label, report))
+        gz: IO[bytes] = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+        yield Source(label, origin.path, member, origin.mtime, _guard(gz, label, origin.report))
     else:
-        yield Source(str(path), path, None, mtime, _guard(buffered, str(path), report))
+        yield Source(label, origin.path, member, origin.mtime, _guard(stream, label, origin.report))
 
 
-def _tar_members(path: Path, raw: IO[bytes], mtime: float, report: IngestReport) -> Iterator[Source]:
+def _member(origin: _Origin, label: str, member: str, stream: IO[bytes], level: int) -> Iterator[Source]:
+    """One archive member; when it is an archive too, a broken one is reported and its siblings still read."""
+    try:
+        yield from _unpack(origin, label, member, stream, level)
+    except READ_ERRORS as exc:
+        origin.report.fail(label, f"unreadable archive: {exc}")
+
+
+def _zip_members(origin: _Origin, label: str, stream: IO[bytes], level: int) -> Iterator[Source]:
+    with zipfile.ZipFile(stream) as archive:
+        for info in archive.infolist():
+            if info.is_dir() or _is_metadata(info.filename):
+                continue
+            inner = f"{label}!{info.filename}"
+            try:
+                member = _open_member(archive, stream, info)
+            except READ_ERRORS as exc:
+                origin.report.fail(inner, f"unreadable zip member: {exc}")
+                continue
+            with member:
+                yield from _member(origin, inner, info.filename, member, level + 1)
+
+
+def _tar_members(origin: _Origin, label: str, name: str, raw: IO[bytes], level: int) -> Iterator[Source]:
     # streaming mode ('r|'): members are read in order, without seeking, so a cut archive still
     # yields every member before the cut. The gzip layer is ours: tarfile's own stops silently at a cut.
-    if not path.name.lower().endswith(".tar"):
+    report = origin.report
+    if not name.endswith(".tar"):
         raw = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
     with tarfile.open(fileobj=raw, mode="r|") as archive:
         last = None
@@ -180,25 +220,24 @@ def _tar_members(path: Path, raw: IO[bytes], mtime: float, report: IngestReport)
                 if not info.isfile() or _is_metadata(info.name):
                     continue
                 last = info.name
-                label = f"{path}!{info.name}"
                 member = archive.extractfile(info)
                 if member is not None:
-                    yield Source(label, path, info.name, mtime, _guard(member, label, report))
+                    yield from _member(origin, f"{label}!{info.name}", info.name, member, level + 1)
         except READ_ERRORS as exc:
             after = f" after member {last}" if last else ""
-            report.fail(str(path), f"truncated archive{after}: {exc}")
+            report.fail(label, f"truncated archive{after}: {exc}")
             return
         try:
             while raw.read(1 << 20):  # what follows the end-of-archive marker must decompress too
                 pass
         except gzip.BadGzipFile as exc:
             report.fail(
-                str(path),
+                label,
                 f"unexpected bytes after the compressed data, ignored ({exc}); every member was read",
             )
         except READ_ERRORS as exc:
             after = f" after member {last}" if last else ""
-            report.fail(str(path), f"truncated archive{after}: {exc}")
+            report.fail(label, f"truncated archive{after}: {exc}")
 
 
 def _open_member(archive: zipfile.ZipFile, file: IO[bytes], info: zipfile.ZipInfo) -> IO[bytes]:
@@ -288,4 +327,70 @@ def _is_metadata(member: str) -> bool:
 
 
 def _guard(stream: IO[bytes], label: str, report: IngestReport) -> BinaryIO:
-    return io.BufferedReader(GuardedStream(stream, label, report), 1 << 20)
+    return as_utf8(io.BufferedReader(GuardedStream(stream, label, report), 1 << 20), label, report)
+
+
+_BOMS = ((codecs.BOM_UTF8, None), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+def as_utf8(stream: io.BufferedReader, label: str, report: IngestReport) -> io.BufferedReader:
+    """`stream` without a UTF-8 byte-order mark, or UTF-16 text (told by its mark, or by a NUL byte beside
+    every ASCII one when it has none) re-encoded as UTF-8; any other stream as it is."""
+    head = stream.peek(64)[:64]
+    if head.startswith(b"\xff\xfe\x00\x00"):  # UTF-32: no Windows tool writes logs so
+        return stream
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            stream.read(len(bom))
+            return stream if encoding is None else _utf16(stream, encoding, label, report)
+    encoding = _unmarked_utf16(head)
+    return stream if encoding is None else _utf16(stream, encoding, label, report)
+
+
+def _utf16(stream: io.BufferedReader, encoding: str, label: str, report: IngestReport) -> io.BufferedReader:
+    return io.BufferedReader(_Utf16(stream, encoding, label, report), 1 << 20)
+
+
+def _unmarked_utf16(head: bytes) -> str | None:
+    even = len(head) & ~1
+    if even < 8:
+        return None
+    low, high = head[0:even:2], head[1:even:2]
+    for text, zeros, encoding in ((low, high, "utf-16-le"), (high, low, "utf-16-be")):
+        if zeros.count(0) == len(zeros) and all(c in b"\t\r\n" or 0x20 <= c < 0x7F for c in text):
+            return encoding
+    return None
+
+
+class _Utf16(io.RawIOBase):
+    """UTF-16 text read as UTF-8. A lone surrogate is passed through (``surrogatepass``): it is not valid
+    UTF-8, so the line holding it is quarantined as binary data while the others read."""
+
+    def __init__(self, inner: io.BufferedReader, encoding: str, label: str, report: IngestReport) -> None:
+        self._inner = inner
+        self._label = label
+        self._report = report
+        self._decoder = codecs.getincrementaldecoder(encoding)("surrogatepass")
+        self._pending = b""
+        self._offset = 0
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while self._offset >= len(self._pending) and not self._ended:
+            data = self._inner.read(1 << 20)
+            self._ended = not data
+            try:
+                text = self._decoder.decode(data, final=self._ended)
+            except UnicodeDecodeError:  # one odd byte at the end: the file was cut
+                text = ""
+                if not getattr(self._inner.raw, "failed", False):  # a cut already reported says it all
+                    self._report.fail(self._label, "truncated UTF-16 text: it ends in the middle of a "
+                                                   "character, which was dropped; the text before it is kept")
+            self._pending, self._offset = text.encode("utf-8", "surrogatepass"), 0
+        n = min(len(buffer), len(self._pending) - self._offset)
+        buffer[:n] = memoryview(self._pending)[self._offset : self._offset + n]
+        self._offset += n
+        return n
