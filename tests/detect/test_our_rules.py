@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -76,3 +79,19 @@ def test_parallel_parsing_finds_the_same_alerts(tmp_path: Path) -> None:
 
     one = alerts(1)
     assert one and alerts(2) == one
+
+
+def test_ssh_brute_force_is_seen_in_a_journal_export_of_openssh_10(tmp_path: Path) -> None:
+    """The positive sample as a Debian 13 server keeps it: in the journal, logged by ``sshd-session``."""
+    lines = (SAMPLES / "linux_sshd_brute_force" / "positive.log").read_text().splitlines()
+    with (tmp_path / "journal.json").open("w") as out:
+        for line in lines:
+            m = re.match(r"(\w{3} [ \d]\d \S+) (\S+) sshd\[(\d+)\]: (.*)$", line)
+            assert m is not None, line
+            when = datetime.strptime(f"2026 {m[1]}", "%Y %b %d %H:%M:%S").replace(tzinfo=UTC)
+            out.write(json.dumps({
+                "__REALTIME_TIMESTAMP": str(int(when.timestamp() * 1_000_000)), "_HOSTNAME": m[2],
+                "SYSLOG_FACILITY": "4", "SYSLOG_IDENTIFIER": "sshd-session", "_PID": m[3], "MESSAGE": m[4],
+            }) + "\n")
+    brute_force = _rules()["linux_sshd_brute_force"]
+    assert _fired(tmp_path / "journal.json", brute_force, RULES, tmp_path / "cache") >= 1

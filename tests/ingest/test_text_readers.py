@@ -123,3 +123,22 @@ def test_syslog_with_garbage_first_binary_and_over_long_lines(fixtures: Path, tm
     reasons = {q.record: q.reason for q in report.quarantined}
     assert set(reasons) == {1, 3, 4}
     assert "not a syslog line" in reasons[1] and "binary" in reasons[3] and "over-long" in reasons[4]
+
+
+def test_syslog_as_journalctl_prints_it_and_openssh_sessions(tmp_path: Path) -> None:
+    path = tmp_path / "ssh.txt"  # journalctl -u ssh -o short-precise > ssh.txt, on Debian 13
+    path.write_text(
+        "-- Boot 5f1c0a9e3b7d4c2a8e6f1a2b3c4d5e6f --\n"
+        "Nov 28 10:02:11.120034 tls-cap-dpi01 sshd-session[4242]: Failed password for root from 203.0.113.7 "
+        "port 51240 ssh2\n"
+        "2026-11-28T11:02:12+0100 tls-cap-dpi01 sshd-auth[4243]: Invalid user oracle from 203.0.113.7 "
+        "port 51300\n"
+        "-- No entries --\n"
+    )
+    table, report = read_all([path], reference_year=2026)
+    got = rows(table)
+    assert [(r["_service"], r["program"], r["outcome"]) for r in got] == [
+        ("sshd", "sshd-session", "failure"), ("sshd", "sshd-auth", "invalid_user")]
+    assert [r["_ts"] for r in got] == [datetime(2026, 11, 28, 10, 2, 11, 120034, tzinfo=UTC),
+                                       datetime(2026, 11, 28, 10, 2, 12, tzinfo=UTC)]
+    assert [r["_record"] for r in got] == [2, 3] and not report.quarantined  # the '--' lines are not events

@@ -119,6 +119,8 @@ GENERIC_TOOLS = frozenset(
         "sh",
         "sudo",
         "sshd",
+        "sshd-session",  # OpenSSH 9.8+
+        "sshd-auth",  # OpenSSH 10
         "python",
         "python3",
         "-",

@@ -5,10 +5,12 @@ Samples::
     Nov 28 10:02:11 dpi-srv01 sshd[4242]: Failed password for invalid user admin from 203.0.113.7 port 51234 ssh2
     <38>1 2026-11-28T10:02:13.120+01:00 dpi-srv01 sudo - - - alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id
 
-Also accepted: RFC 3164 with a leading ``<PRI>`` and rsyslog's ISO timestamps in place of ``Mmm dd hh:mm:ss``.
+Also accepted: RFC 3164 with a leading ``<PRI>`` and rsyslog's ISO timestamps in place of ``Mmm dd hh:mm:ss``,
+and what ``journalctl`` prints (``-o short``, ``short-precise`` with microseconds, ``short-iso``); its
+``-- Boot … --`` lines are skipped, being neither events nor bad records.
 
 Fields: ``hostname``, ``program``, ``pid``, ``message`` (and ``facility`` / ``severity`` from ``<PRI>``,
-``msgid`` for RFC 5424). sshd adds ``outcome`` (``failure`` / ``success`` / ``invalid_user``), ``user``,
+``msgid`` for RFC 5424). sshd (and OpenSSH 9.8+'s ``sshd-session`` / ``sshd-auth``) adds ``outcome`` (``failure`` / ``success`` / ``invalid_user``), ``user``,
 ``source_ip``, ``source_port``, ``auth_method``; sudo adds ``user``, ``target_user``, ``command``, ``tty``,
 ``pwd`` (and ``outcome=failure`` for "incorrect password attempts").
 
@@ -27,29 +29,21 @@ from datetime import UTC, datetime
 from rempart.domain.events import Product
 from rempart.ingest.interface import Batch, Reader, ReaderContext
 from rempart.ingest.lines import RowBuffer, iter_text_lines
+from rempart.ingest.linux import message_fields, service_of
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
 
 _PRI = r"(?:<(?P<pri>\d{1,3})>)?"
 _RFC3164 = re.compile(
-    _PRI + r"(?P<ts>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+)\s+(?P<host>\S+)\s+"
-    r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:\s?(?P<message>.*)$"
+    _PRI + r"(?P<ts>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?|\d{4}-\d\d-\d\dT\S+)\s+"
+    r"(?P<host>\S+)\s+(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:\s?(?P<message>.*)$"
 )
 _RFC5424 = re.compile(
     r"<(?P<pri>\d{1,3})>1 (?P<ts>\S+) (?P<host>\S+) (?P<program>\S+) (?P<pid>\S+) (?P<msgid>\S+) "
     r"(?P<sd>-|(?:\[(?:[^\]\\]|\\.)*\])+)\s?(?P<message>.*)$"
 )
-_PEER = r" from (?P<source_ip>\S+) port (?P<source_port>\d+)"
-_SSHD = [
-    (re.compile(r"^Accepted (?P<auth_method>\S+) for (?P<user>\S+)" + _PEER), "success"),
-    (re.compile(r"^Failed (?P<auth_method>\S+) for invalid user (?P<user>.*?)" + _PEER), "invalid_user"),
-    (re.compile(r"^Failed (?P<auth_method>\S+) for (?P<user>\S+)" + _PEER), "failure"),
-    (re.compile(r"^Invalid user (?P<user>.*?) from (?P<source_ip>\S+)(?: port (?P<source_port>\d+))?"),
-     "invalid_user"),
-]  # fmt: skip
-_SUDO = re.compile(
-    r"^\s*(?P<user>\S+) : (?:(?P<fail>.*?incorrect password attempts?) ; )?(?:.*?)?TTY=(?P<tty>\S+) ; "
-    r"PWD=(?P<pwd>.*?) ; USER=(?P<target_user>\S+) ;(?: .*?;)? COMMAND=(?P<command>.*)$"
+_JOURNAL_MARK = re.compile(  # what journalctl prints between entries: not events, not bad records
+    r"^-- (?:Boot [0-9a-f]{32}|No entries|Reboot|Logs begin at .*|Journal begins at .*) --$"
 )
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
@@ -76,13 +70,14 @@ class SyslogReader(Reader):
         auth_file = (source.member or source.path.name).lower().rsplit("/", 1)[-1].startswith(_AUTH_FILES)
         buffer = RowBuffer(Product.LINUX.value)
         for number, text in iter_text_lines(source, ctx):
+            if _JOURNAL_MARK.match(text):
+                continue
             parsed = _parse(text, year, base if ctx.reference_year is None else None)
             if isinstance(parsed, str):
                 ctx.quarantine(source, number, parsed, text)
                 continue
             row, ts = parsed
-            program = (row.get("program") or "").lower()
-            service = program if program in ("sshd", "sudo") else ("auth" if auth_file else "syslog")
+            service = service_of(row.get("program") or "", auth_file)
             buffer.add(row, ts, row.get("hostname"), service, number, text)
             if len(buffer) >= ctx.batch_size:
                 yield buffer.batch(ctx, ("source_ip",))
@@ -110,11 +105,7 @@ def _parse(text: str, year: int, mtime: datetime | None) -> tuple[dict[str, str 
         row["facility"], row["severity"] = str(pri // 8), str(pri % 8)
     if groups.get("msgid") not in (None, "-"):
         row["msgid"] = groups["msgid"]
-    program = groups["program"].lower()
-    if program == "sshd":
-        row.update(_sshd(groups["message"]))
-    elif program == "sudo":
-        row.update(_sudo(groups["message"]))
+    row.update(message_fields(groups["program"], groups["message"]))
     return row, ts
 
 
@@ -125,32 +116,17 @@ def _time(text: str, year: int, mtime: datetime | None) -> datetime | None:
         except ValueError:
             return None
         return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
+    clock_text, _, fraction = text[4:].strip().partition(".")
     try:
         month = _MONTHS[text[:3]]
-        clock = datetime.strptime(text[4:].strip(), "%d %H:%M:%S")
+        clock = datetime.strptime(clock_text, "%d %H:%M:%S")
     except (KeyError, ValueError):
         return None
-    ts = datetime(year, month, clock.day, clock.hour, clock.minute, clock.second, tzinfo=UTC)
+    micro = int(fraction.ljust(6, "0")) if fraction else 0
+    ts = datetime(year, month, clock.day, clock.hour, clock.minute, clock.second, micro, tzinfo=UTC)
     if mtime is not None and ts > mtime.replace(microsecond=0) and (ts - mtime).days > 1:
         ts = ts.replace(year=year - 1)  # a December line in a file last written in January
     return ts
-
-
-def _sshd(message: str) -> dict[str, str | None]:
-    for pattern, outcome in _SSHD:
-        m = pattern.match(message)
-        if m:
-            return {**m.groupdict(), "outcome": outcome}
-    return {}
-
-
-def _sudo(message: str) -> dict[str, str | None]:
-    m = _SUDO.match(message)
-    if m is None:
-        return {}
-    found = m.groupdict()
-    failed = found.pop("fail")
-    return {**found, "outcome": "failure" if failed else "success"}
 
 
 registry.register(SyslogReader)
