@@ -10,6 +10,7 @@ import pytest
 from rempart.detect.hunt import hunt
 from rempart.errors import InputError
 from rempart.events import EventStore
+from tests.detect.helpers import rule, write_rules
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 SAMPLES = RULES / "samples"
@@ -96,3 +97,19 @@ def test_a_hunt_that_cannot_write_its_events_says_where_and_stores_none_of_them(
         assert "No space left on device" in str(caught.value)
         assert "events.duckdb.staging" in str(caught.value)
         assert store.count() == 0
+
+
+def test_a_service_install_shipped_by_nxlog_fires_a_provider_name_rule(tmp_path: Path) -> None:
+    # NXLog names the provider 'SourceName'; 106 SigmaHQ rules test 'Provider_Name'
+    psexec = rule("40000000-0000-4000-8000-000000000042",
+                  "  sel:\n    Provider_Name: 'Service Control Manager'\n    EventID: 7045\n"
+                  "    ImagePath|contains: 'PSEXESVC'\n  condition: sel\n",
+                  logsource="product: windows\n  service: system")
+    system = Path(__file__).resolve().parents[1] / "ingest" / "fixtures" / "nxlog_system.json"
+    store = EventStore(":memory:")
+    try:
+        result = hunt([system], [write_rules(tmp_path / "rules", {"p.yml": psexec})],
+                      store=store, cache_dir=tmp_path / "cache")
+    finally:
+        store.close()
+    assert [a.rule_id for a in result.alerts] == ["40000000-0000-4000-8000-000000000042"]

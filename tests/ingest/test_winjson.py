@@ -187,3 +187,28 @@ def test_an_over_long_line_across_many_reads_is_skipped_and_the_numbering_goes_o
     assert [r["_record"] for r in rows(table)] == [1, 3, 4]
     reason = f"over-long line (> {MAX_LINE_BYTES:,} bytes)"  # cut while reading, never held whole
     assert [(q.record, q.reason) for q in report.quarantined] == [(2, reason)]
+
+
+
+
+def test_nxlog_system_values_under_their_evtx_names(fixtures: Path, tmp_path: Path) -> None:
+    # NXLog im_msvistalog, to_json(): a PsExec service installed, with no @timestamp added
+    nxlog_system = json.loads((fixtures / "nxlog_system.json").read_text())
+    sysmon = {**nxlog_system, "Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1,
+              "SourceName": "Microsoft-Windows-Sysmon", "ProcessID": 3140, "ProcessId": 7777,
+              "UtcTime": "2026-11-28 08:59:59.123"}
+    other = {"@timestamp": "2026-11-28T09:00:00Z", "Channel": "Security", "EventID": 4624,
+             "Hostname": "h", "SourceName": "kept as it is", "ProcessID": 5}  # not NXLog: no marker
+    (tmp_path / "nxlog.json").write_text("\n".join(json.dumps(e) for e in (nxlog_system, sysmon, other)))
+    table, report = read_all([tmp_path / "nxlog.json"])
+    assert not report.quarantined  # EventTime was the only time of the first event
+    service, process, plain = rows(table)
+    assert str(service["_ts"]) == "2026-11-28 10:00:00+00:00"
+    assert (service["Provider_Name"], service["SourceName"]) == ("Service Control Manager",) * 2
+    assert (service["EventRecordID"], service["Provider_Guid"]) == ("4242", nxlog_system["ProviderGuid"])
+    assert (service["Execution_ProcessID"], service["Execution_ThreadID"], service["ProcessId"]) == (
+        "640", "4120", None)  # NXLog's ProcessID is the producer's, not a field of the event
+    assert service["Security_UserID"] == "S-1-5-21-1-2-3-500"
+    assert (process["ProcessId"], process["Execution_ProcessID"]) == ("7777", "3140")
+    assert str(process["_ts"]) == "2026-11-28 08:59:59.123000+00:00"  # Sysmon's UtcTime comes first
+    assert (plain["Provider_Name"], plain["ProcessId"], plain["Execution_ProcessID"]) == (None, "5", None)

@@ -8,6 +8,13 @@ Layouts understood (all end up with the same names):
   children of ``Event.UserData.<element>`` at the top level; unnamed ``Data`` items stay ``Data``.
 - Flat exports (Security-Datasets, NXLog): already EVTX names at the top level (``Channel``, ``EventID``,
   ``Hostname``, ``@timestamp``…).
+- NXLog's own names for the ``System`` values (``im_msvistalog``, its ``to_json()`` output; such an event
+  carries ``SourceModuleType`` or ``EventReceivedTime``): ``SourceName`` is also ``Provider_Name`` (which
+  106 SigmaHQ rules test: service installs by the Service Control Manager, a cleared event log…),
+  ``ProviderGuid`` ``Provider_Guid``, ``RecordNumber`` ``EventRecordID``, ``UserID`` ``Security_UserID``;
+  ``ProcessID`` / ``ThreadID`` become ``Execution_ProcessID`` / ``Execution_ThreadID``, so that they do not
+  merge with an event's own ``ProcessId``. ``EventTime`` is the time when no other is given; NXLog writes
+  it in the agent's local time with no zone, read as UTC like every zone-less time.
 - Winlogbeat 6.x: ``log_name`` → ``Channel``, ``event_id`` → ``EventID``, ``computer_name`` → ``Computer``,
   ``source_name`` → ``Provider_Name``, ``record_number`` → ``EventRecordID``, ``event_data.*`` /
   ``user_data.*`` at the top level.
@@ -57,8 +64,18 @@ _SYSTEM = {"TimeCreated_SystemTime": "TimeCreated", "EventID_Qualifiers": "Event
 _DATA_PREFIXES = ("event_data.", "user_data.", "winlog.event_data.", "winlog.user_data.")
 
 # columns the core values are computed from, kept even when the caller did not ask for them
-CORE_SOURCES = frozenset({"timecreated", "@timestamp", "utctime", "computer", "hostname", "channel"})
-TIME_FIELDS = ("TimeCreated", "@timestamp", "UtcTime")
+CORE_SOURCES = frozenset(
+    {"timecreated", "@timestamp", "utctime", "eventtime", "computer", "hostname", "channel"}
+)
+TIME_FIELDS = ("TimeCreated", "@timestamp", "UtcTime", "EventTime")
+_NXLOG_MARKERS = ("SourceModuleType", "EventReceivedTime")
+_NXLOG_ALSO = {  # NXLog's name → the EVTX one, given too (a Defender rule tests SourceName itself)
+    "SourceName": "Provider_Name",
+    "ProviderGuid": "Provider_Guid",
+    "RecordNumber": "EventRecordID",
+    "UserID": "Security_UserID",
+}
+_NXLOG_INSTEAD = {"ProcessID": "Execution_ProcessID", "ThreadID": "Execution_ThreadID"}
 HOST_FIELDS = ("Computer", "Hostname")
 
 
@@ -86,7 +103,29 @@ def windows_name(path: str) -> str | None:  # noqa: PLR0911 - one return per lay
     return path
 
 
+def nxlog_names(table: pa.Table) -> pa.Table:
+    """The NXLog events of `table` with their ``System`` values under EVTX names too (see above); rows of
+    other shippers in the same table keep theirs."""
+    markers = [table.column(n) for n in _NXLOG_MARKERS if n in table.column_names]
+    if not markers:
+        return table
+    nxlog = pc.is_valid(markers[0]) if len(markers) == 1 else pc.or_(*map(pc.is_valid, markers))
+    if not pc.any(nxlog).as_py():
+        return table
+    for original, evtx in (*_NXLOG_ALSO.items(), *_NXLOG_INSTEAD.items()):
+        if original not in table.column_names:
+            continue
+        column = table.column(original)
+        nothing = pa.scalar(None, column.type)
+        if original in _NXLOG_INSTEAD:
+            i = table.column_names.index(original)
+            table = table.set_column(i, original, pc.if_else(nxlog, nothing, column))
+        table = table.append_column(evtx, pc.if_else(nxlog, column, nothing))
+    return table
+
+
 def windows_batch(table: pa.Table, raw: pa.Array, records: pa.Array, ctx: ReaderContext) -> Batch:
+    table = nxlog_names(table)
     cols = shape(zip(table.column_names, table.columns, strict=True), windows_name, ctx, CORE_SOURCES)
     n = len(raw)
     # each time field parsed on its own (one in an odd format must not hide a good one after it),
