@@ -212,3 +212,12 @@ def test_nxlog_system_values_under_their_evtx_names(fixtures: Path, tmp_path: Pa
     assert (process["ProcessId"], process["Execution_ProcessID"]) == ("7777", "3140")
     assert str(process["_ts"]) == "2026-11-28 08:59:59.123000+00:00"  # Sysmon's UtcTime comes first
     assert (plain["Provider_Name"], plain["ProcessId"], plain["Execution_ProcessID"]) == (None, "5", None)
+
+
+def test_time_and_host_fields_are_found_whatever_case_another_product_gave_them(fixtures: Path) -> None:
+    # FortiGate's 'eventtime' comes first and sets the run's spelling; NXLog's 'EventTime' is that field
+    table, report = read_all([fixtures / "fortigate.log", fixtures / "nxlog_system.json"])
+    nxlog = [r for r in rows(table) if str(r["_source"]).endswith("nxlog_system.json")]
+    assert [str(r["_ts"]) for r in nxlog] == ["2026-11-28 10:00:00+00:00"]
+    assert nxlog[0]["_host"] == "tls-cap-dc01.capitouls.local"
+    assert not any("nxlog" in q.source for q in report.quarantined)
