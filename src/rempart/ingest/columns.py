@@ -66,9 +66,16 @@ def shape(
     return out
 
 
+def spelled(cols: dict[str, pa.Array], names: Iterable[str]) -> list[str]:
+    """The keys of `cols` that are `names`, whatever their case: the first product to bring a name sets
+    its spelling for the whole run (FortiGate's ``eventtime`` before NXLog's ``EventTime``)."""
+    keys = {k.lower(): k for k in cols}
+    return [keys[n.lower()] for n in names if n.lower() in keys]
+
+
 def first_of(cols: dict[str, pa.Array], names: Iterable[str], length: int) -> pa.Array:
-    """Row-wise first non-null value among ``names`` (absent columns skipped), NULLs when none."""
-    found = [cols[n] for n in names if n in cols]
+    """Row-wise first non-null value among ``names`` (any case; absent columns skipped), NULLs when none."""
+    found = [cols[k] for k in spelled(cols, names)]
     if not found:
         return pa.nulls(length, pa.string())
     return found[0] if len(found) == 1 else pc.coalesce(*found)

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rempart.domain.events import Product
-from rempart.ingest.columns import TS_TYPE, first_of, parse_iso, shape
+from rempart.ingest.columns import TS_TYPE, first_of, parse_iso, shape, spelled
 from rempart.ingest.interface import Batch, ReaderContext
 
 _BEAT = {
@@ -128,21 +128,14 @@ def windows_batch(table: pa.Table, raw: pa.Array, records: pa.Array, ctx: Reader
     table = nxlog_names(table)
     cols = shape(zip(table.column_names, table.columns, strict=True), windows_name, ctx, CORE_SOURCES)
     n = len(raw)
-    # the names as this run spells them: the first product to bring a name sets its case for all
-    # (FortiGate's 'eventtime' before NXLog's 'EventTime')
-    spelled = {name.lower(): name for name in cols}
-
-    def named(wanted: tuple[str, ...]) -> list[str]:
-        return [spelled[w.lower()] for w in wanted if w.lower() in spelled]
-
     # each time field parsed on its own (one in an odd format must not hide a good one after it),
     # and only while some rows still have no time
     ts = pa.nulls(n, TS_TYPE)
-    for name in named(TIME_FIELDS):
+    for name in spelled(cols, TIME_FIELDS):
         if ts.null_count:
             parsed = parse_iso(cols[name])
             ts = parsed if ts.null_count == n else pc.coalesce(ts, parsed)
-    host = first_of(cols, named(HOST_FIELDS), n)
-    service = pc.utf8_lower(first_of(cols, named(("Channel",)), n))
+    host = first_of(cols, HOST_FIELDS, n)
+    service = pc.utf8_lower(first_of(cols, ("Channel",), n))
     fields = {k: v for k, v in cols.items() if ctx.keep(k)}
     return Batch(fields, ts, host, service, records, raw, Product.WINDOWS.value)

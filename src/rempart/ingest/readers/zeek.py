@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rempart.domain.events import Product
-from rempart.ingest.columns import TS_TYPE, first_of, parse_iso, shape, to_string
+from rempart.ingest.columns import TS_TYPE, first_of, parse_iso, shape, spelled, to_string
 from rempart.ingest.interface import Batch, Reader, ReaderContext
 from rempart.ingest.jsonl import iter_json_blocks
 from rempart.ingest.lines import RowBuffer, iter_text_lines
@@ -61,7 +61,7 @@ class ZeekReader(Reader):
             ts = _epoch_or_iso(first_of(cols, ("ts",), n))
             service = first_of(cols, ("orig_path", "@stream"), n)
             host = first_of(cols, ("@system", "id.orig_h"), n)
-            hints = [cols[k] for k in ("id.orig_h", "id.resp_h") if k in cols]
+            hints = [cols[k] for k in spelled(cols, ("id.orig_h", "id.resp_h"))]
             fields = {k: v for k, v in cols.items() if ctx.keep(k)}
             yield Batch(fields, ts, host, service, block.records, block.raw, Product.ZEEK.value, hints)
 
