@@ -107,3 +107,15 @@ def test_resolver_by_name_fqdn_ip_and_network(example_group_path: Path) -> None:
     assert by_net is not None and (by_net.establishment, by_net.asset) == ("saint-cyprien", None)
     assert r.resolve("unknown-host") is None and r.resolve("8.8.8.8") is None and r.resolve(None) is None
     assert Resolver(None).resolve("tls-scy-dc01") is None
+
+
+def test_an_unknown_time_zone_names_its_line_and_field(example_group_path: Path, tmp_path: Path) -> None:
+    path = _broken(example_group_path, tmp_path, "    region: Occitanie\n",
+                   "    region: Occitanie\n    timezone: Europe/Toulouse\n")
+    with pytest.raises(ConfigErrors) as info:
+        load_group(path)
+    (err,) = info.value.errors
+    assert err.location is not None and err.location.line == _line_of(path, "Europe/Toulouse")
+    assert err.location.field == "poles[0].establishments[0].timezone"
+    assert "unknown time zone 'Europe/Toulouse'" in str(err) and "Europe/Paris" in str(err)
+    assert load_group(example_group_path).timezone == "Europe/Paris"  # the default, for a French group

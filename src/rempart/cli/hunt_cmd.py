@@ -20,11 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from rempart.cli.console import EXIT_USER_ERROR, console, err_console, report_errors
+from rempart.cli.options import TimeZone, resolver_for
 from rempart.detect.hunt import HuntProgress, HuntResult, hunt
 from rempart.detect.incidents import DEFAULT_WINDOW, open_incidents
 from rempart.domain.alerts import Alert, Level
 from rempart.events import EventStore
-from rempart.inventory import Resolver, load_group
 from rempart.settings import Settings
 from rempart.store.db import Store
 
@@ -73,6 +73,7 @@ def hunt_command(
     paths: Annotated[list[Path], typer.Argument(help="Log files or folders (EVTX, JSON, syslog…).")],
     rules: Annotated[list[Path], typer.Option("--rules", help="Folder or file of Sigma rules; repeatable.")],
     inventory: Annotated[Path | None, typer.Option(help="group.yaml, to attribute events.")] = None,
+    timezone: TimeZone = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="How alerts are printed.")] = (
         OutputFormat.TABLE
     ),
@@ -97,7 +98,7 @@ def hunt_command(
         err_console.print(f"[red]error[/red] --min-level: {exc}")
         raise typer.Exit(EXIT_USER_ERROR) from None
     settings = Settings()
-    resolver = Resolver(load_group(inventory)) if inventory else None
+    resolver = resolver_for(inventory, timezone)
     store = EventStore(events_db or settings.event_store_path)
     bar, progress = _progress()
     try:

@@ -9,8 +9,8 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from rempart.cli.console import console, report_errors
+from rempart.cli.options import TimeZone, resolver_for
 from rempart.ingest import IngestReport, iter_files, read_paths
-from rempart.inventory import Resolver, load_group
 
 
 @report_errors
@@ -19,13 +19,14 @@ def ingest(
         list[Path], typer.Argument(help="Log files or folders (.evtx, JSON, syslog, archives…).")
     ],
     inventory: Annotated[Path | None, typer.Option(help="group.yaml, to attribute events.")] = None,
+    timezone: TimeZone = None,
     year: Annotated[
         int | None, typer.Option(help="Year of year-less syslog dates (default: file's).")
     ] = None,
     show: Annotated[int, typer.Option(help="How many quarantined records to list.")] = 20,
 ) -> None:
     """Read PATHS as rempart would for a hunt; exit 1 when records or files were skipped."""
-    resolver = Resolver(load_group(inventory)) if inventory else None
+    resolver = resolver_for(inventory, timezone)
     report = IngestReport()
     total = sum(p.stat().st_size for p in iter_files(paths) if p.exists())
     columns = (TextColumn("reading"), BarColumn(), DownloadColumn(), TransferSpeedColumn())

@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
+from rempart.domain.inventory import time_zone
 from rempart.errors import InputError
+from rempart.inventory import Resolver, load_group
 from rempart.settings import Settings
 from rempart.store.db import Store
 
@@ -24,6 +26,29 @@ Inventory = Annotated[
 CaseDb = Annotated[
     str | None, typer.Option("--db", help="case store URL (default: REMPART_DATABASE_URL or SQLite)")
 ]
+
+
+# the zone of log times written with no zone (RFC 3164 syslog…), for hosts the inventory does not place
+TimeZone = Annotated[
+    str | None,
+    typer.Option(
+        "--timezone",
+        help="IANA time zone of log times written without one (syslog), for hosts outside the inventory "
+        "(default: the inventory's, Europe/Paris unless it says otherwise; UTC without an inventory)",
+    ),
+]
+
+
+def resolver_for(inventory: Path | None, zone: str | None) -> Resolver | None:
+    """What attributes events to establishments and reads their zone-less times (None: neither)."""
+    if zone is not None:
+        try:
+            time_zone(zone)
+        except ValueError as exc:
+            raise InputError(str(exc), hint="--timezone") from None
+    if inventory is None and zone is None:
+        return None
+    return Resolver(load_group(inventory) if inventory is not None else None, zone)
 
 
 def open_case_store(db: str | None = None) -> Store:

@@ -179,7 +179,8 @@ def _fortigate(when: datetime, devname: str, fields: dict[str, str | int]) -> st
 
 
 def _syslog(when: datetime, host: str, program: str, pid: int, message: str) -> str:
-    return f"{when.strftime('%b %e %H:%M:%S')} {host} {program}[{pid}]: {message}"
+    # as rsyslog writes it on a server set to French time: the local clock, with no zone
+    return f"{when.astimezone(PARIS).strftime('%b %e %H:%M:%S')} {host} {program}[{pid}]: {message}"
 
 
 class _Clinic:

@@ -6,10 +6,27 @@ import ipaddress
 import re
 from enum import StrEnum
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+ZONE_HELP = ("time zone (IANA name) of the times that logs write without one: RFC 3164 syslog, FortiGate "
+             "logs without tz, NXLog's EventTime")
+
+
+def time_zone(value: str) -> str:
+    """`value` when it names a time zone of the IANA database, else a ValueError saying what to write."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone '{value}': give an IANA name such as Europe/Paris or Indian/Reunion"
+        ) from None
+    return value
+
+
+Zone = Annotated[str, AfterValidator(time_zone)]
 
 
 class AssetRole(StrEnum):
@@ -71,6 +88,7 @@ class Asset(Strict):
     )
     critical: bool = False
     ssh_user: str | None = None
+    timezone: Zone | None = Field(default=None, description=ZONE_HELP + "; default: its establishment's")
 
     @field_validator("ips")
     @classmethod
@@ -127,6 +145,7 @@ class Establishment(Strict):
     nis2: NisCategory | None = Field(default=None, description="NIS2 category; derived from staff if absent")
     assets: list[Asset] = Field(default_factory=list)
     external_accesses: list[ExternalAccess] = Field(default_factory=list)
+    timezone: Zone | None = Field(default=None, description=ZONE_HELP + "; default: the group's")
 
     @field_validator("networks")
     @classmethod
@@ -186,6 +205,7 @@ class Group(Strict):
     soc: SocSettings = Field(default_factory=SocSettings)
     contacts: list[Contact] = Field(default_factory=list)
     poles: list[Pole] = Field(min_length=1)
+    timezone: Zone = Field(default="Europe/Paris", description=ZONE_HELP)
 
     @property
     def establishments(self) -> list[Establishment]:

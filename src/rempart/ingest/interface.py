@@ -40,6 +40,9 @@ class Batch:
     product: str
     attribution_hints: list[pa.Array] = field(default_factory=list)  # more host/IP columns to try
     sources: pa.Array | None = None  # per-row source names when a batch spans files; None = this file
+    # bool: rows whose time was written with no zone (RFC 3164 syslog…); ``ts`` holds its wall clock as if
+    # UTC until the pipeline, knowing the host, reads it in the host's zone (see Resolver.zone). None = none
+    local: pa.Array | None = None
 
     @property
     def num_rows(self) -> int:

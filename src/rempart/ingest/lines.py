@@ -50,10 +50,13 @@ class RowBuffer:
     services: list[str | None] = field(default_factory=list)
     records: list[int] = field(default_factory=list)
     raws: list[str] = field(default_factory=list)
+    local: list[bool] = field(default_factory=list)  # ts written with no zone (see Batch.local)
 
     def add(
-        self, row: dict[str, str | None], ts: datetime, host: str | None, service: str, record: int, raw: str
+        self, row: dict[str, str | None], ts: datetime, host: str | None, service: str, record: int, raw: str,
+        *, local: bool = False,
     ) -> None:
+        self.local.append(local)
         self.rows.append(row)
         self.ts.append(ts)
         self.hosts.append(host)
@@ -77,8 +80,10 @@ class RowBuffer:
             pa.array(self.raws, pa.string()),
             self.product,
             hints,
+            local=pa.array(self.local, pa.bool_()) if any(self.local) else None,
         )
         self.rows, self.ts, self.hosts, self.services, self.records, self.raws = [], [], [], [], [], []
+        self.local = []
         return out
 
 

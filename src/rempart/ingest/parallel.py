@@ -33,10 +33,10 @@ _settings: dict[str, object] = {}
 Transform = Callable[[pa.Table], pa.Table]
 
 
-def _init(group: Group | None, fields: list[str] | None, batch_size: int, reference_year: int | None,
-          transform: Transform | None = None) -> None:
+def _init(group: Group | None, zone: str | None, fields: list[str] | None, batch_size: int,
+          reference_year: int | None, transform: Transform | None = None) -> None:
     _settings.update(
-        resolver=Resolver(group) if group is not None else None,
+        resolver=Resolver(group, zone) if group is not None or zone is not None else None,
         fields=fields,
         batch_size=batch_size,
         reference_year=reference_year,
@@ -126,7 +126,8 @@ def _settings_for(resolver: Resolver | None, fields: Collection[str] | None, bat
                   reference_year: int | None, transform: Transform | None) -> tuple[Any, ...]:
     """The arguments of :func:`_init`, picklable: each worker rebuilds its resolver from the group."""
     group = resolver.group if resolver is not None else None
-    return (group, list(fields) if fields is not None else None, batch_size, reference_year, transform)
+    zone = resolver.default_zone if resolver is not None else None
+    return (group, zone, list(fields) if fields is not None else None, batch_size, reference_year, transform)
 
 
 def _in_order(

@@ -145,6 +145,29 @@ class _Attributor:
                 self._report.unattributed_hosts[item["values"]] += item["counts"]
         return est, asset
 
+    def in_zone(self, batch: Batch, est: pa.Array, asset: pa.Array) -> pa.Array:
+        """``batch.ts`` with its zone-less times read in the zone of the host that logged them."""
+        if self._resolver is None or batch.local is None or not pc.any(batch.local).as_py():
+            return batch.ts
+        resolver = self._resolver
+        pairs = pc.binary_join_element_wise(
+            pc.fill_null(est, ""), pc.fill_null(asset, ""), "\x00"
+        )  # one zone per (establishment, asset), asked once
+        distinct = pc.unique(pairs)
+        names = []
+        for pair in distinct.to_pylist():
+            e, _, a = pair.partition("\x00")
+            names.append(resolver.zone(e or None, a or None))
+        zones = pa.array(names, pa.string()).take(pc.index_in(pairs, value_set=distinct))
+        wall = batch.ts.cast(pa.timestamp("us"))  # the clock as written
+        ts = batch.ts
+        for zone in set(pc.unique(zones.filter(batch.local)).to_pylist()) - {"UTC"}:
+            # a time in the hour that a DST change repeats is taken at its first passing; one in the hour
+            # it skips (nobody's clock shows it) at the end of the skip
+            read = pc.assume_timezone(wall, timezone=zone, ambiguous="earliest", nonexistent="latest")
+            ts = pc.if_else(pc.and_(batch.local, pc.equal(zones, zone)), read.cast(ts.type), ts)
+        return ts
+
     def _resolve(self, column: pa.Array) -> tuple[pa.Array, pa.Array]:
         assert self._resolver is not None
         distinct = pc.unique(column)
@@ -168,7 +191,7 @@ def _assemble(
     sources = batch.sources if batch.sources is not None else pa.array([source] * n, pa.string())
     est, asset = attribute(batch)
     core = {
-        TS: batch.ts,
+        TS: attribute.in_zone(batch, est, asset),
         HOST: batch.host,
         PRODUCT: pa.array([batch.product] * n, pa.string()) if n else pa.array([], pa.string()),
         SERVICE: batch.service,
@@ -213,4 +236,5 @@ def _drop_timeless(batch: Batch, source: str, report: IngestReport) -> Batch:
         batch.product,
         [h.filter(keep) for h in batch.attribution_hints],
         None if batch.sources is None else batch.sources.filter(keep),
+        None if batch.local is None else batch.local.filter(keep),
     )

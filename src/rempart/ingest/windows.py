@@ -14,7 +14,7 @@ Layouts understood (all end up with the same names):
   ``ProviderGuid`` ``Provider_Guid``, ``RecordNumber`` ``EventRecordID``, ``UserID`` ``Security_UserID``;
   ``ProcessID`` / ``ThreadID`` become ``Execution_ProcessID`` / ``Execution_ThreadID``, so that they do not
   merge with an event's own ``ProcessId``. ``EventTime`` is the time when no other is given; NXLog writes
-  it in the agent's local time with no zone, read as UTC like every zone-less time.
+  it in the agent's local time with no zone, which the pipeline reads in the host's zone (as syslog's).
 - Winlogbeat 6.x: ``log_name`` → ``Channel``, ``event_id`` → ``EventID``, ``computer_name`` → ``Computer``,
   ``source_name`` → ``Provider_Name``, ``record_number`` → ``EventRecordID``, ``event_data.*`` /
   ``user_data.*`` at the top level.
@@ -68,6 +68,7 @@ CORE_SOURCES = frozenset(
     {"timecreated", "@timestamp", "utctime", "eventtime", "computer", "hostname", "channel"}
 )
 TIME_FIELDS = ("TimeCreated", "@timestamp", "UtcTime", "EventTime")
+_EVENT_TIME_WITH_ZONE = r'(?i)"eventtime"\s*:\s*"[^"]*(?:Z|[+-]\d\d:?\d\d)"'
 _NXLOG_MARKERS = ("SourceModuleType", "EventReceivedTime")
 _NXLOG_ALSO = {  # NXLog's name → the EVTX one, given too (a Defender rule tests SourceName itself)
     "SourceName": "Provider_Name",
@@ -103,6 +104,12 @@ def windows_name(path: str) -> str | None:  # noqa: PLR0911 - one return per lay
     return path
 
 
+def _no_zone(raw: pa.Array) -> pa.Array:
+    """bool: the rows whose EventTime was written with no zone, told from the record as written: Arrow's
+    JSON reader types a column of ISO times itself, applying any offset and dropping it."""
+    return pc.invert(pc.match_substring_regex(raw, _EVENT_TIME_WITH_ZONE))
+
+
 def nxlog_names(table: pa.Table) -> pa.Table:
     """The NXLog events of `table` with their ``System`` values under EVTX names too (see above); rows of
     other shippers in the same table keep theirs."""
@@ -131,11 +138,14 @@ def windows_batch(table: pa.Table, raw: pa.Array, records: pa.Array, ctx: Reader
     # each time field parsed on its own (one in an odd format must not hide a good one after it),
     # and only while some rows still have no time
     ts = pa.nulls(n, TS_TYPE)
+    local = None
     for name in spelled(cols, TIME_FIELDS):
         if ts.null_count:
             parsed = parse_iso(cols[name])
+            if name.lower() == "eventtime":  # NXLog's: the agent's clock, usually written with no zone
+                local = pc.and_(pc.and_(pc.is_null(ts), pc.is_valid(parsed)), _no_zone(raw))
             ts = parsed if ts.null_count == n else pc.coalesce(ts, parsed)
     host = first_of(cols, HOST_FIELDS, n)
     service = pc.utf8_lower(first_of(cols, ("Channel",), n))
     fields = {k: v for k, v in cols.items() if ctx.keep(k)}
-    return Batch(fields, ts, host, service, records, raw, Product.WINDOWS.value)
+    return Batch(fields, ts, host, service, records, raw, Product.WINDOWS.value, local=local)

@@ -16,17 +16,27 @@ class Attribution:
 
 
 class Resolver:
-    """Host → establishment lookup; an unknown host resolves to None (kept, attributed to nobody)."""
+    """Host → establishment lookup; an unknown host resolves to None (kept, attributed to nobody).
 
-    def __init__(self, group: Group | None) -> None:
+    It also tells the time zone of an event's zone-less times (see :meth:`zone`): the asset's, else its
+    establishment's, else the group's; ``default_zone`` (else the group's, else UTC) for a host outside
+    the inventory.
+    """
+
+    def __init__(self, group: Group | None, default_zone: str | None = None) -> None:
         self.group = group
+        self.default_zone = default_zone or (group.timezone if group is not None else "UTC")
+        self._zones: dict[tuple[str, str | None], str] = {}
         self._by_name: dict[str, Attribution] = {}
         self._by_ip: dict[str, Attribution] = {}
         self._networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = []
         if group is None:
             return
         for est in group.establishments:
+            zone = est.timezone or group.timezone
+            self._zones[(est.id, None)] = zone
             for asset in est.assets:
+                self._zones[(est.id, asset.hostname)] = asset.timezone or zone
                 att = Attribution(est.id, asset.hostname)
                 self._by_name[asset.short_name] = att
                 self._by_name[asset.hostname.lower()] = att
@@ -40,6 +50,14 @@ class Resolver:
 
     def resolve(self, host: str | None) -> Attribution | None:
         return self._resolve(host)
+
+    def zone(self, establishment: str | None, asset: str | None) -> str:
+        """The time zone of zone-less times logged by `asset` of `establishment` (both None: outside the
+        inventory)."""
+        if establishment is None:
+            return self.default_zone
+        return self._zones.get((establishment, asset)) or self._zones.get((establishment, None)) or \
+            self.default_zone
 
     def _resolve(self, host: str | None) -> Attribution | None:
         if not host:

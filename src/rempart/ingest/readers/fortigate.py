@@ -9,7 +9,8 @@ syslog header. Samples (FortiOS 7.2, as sent to syslog)::
 Field names are FortiOS's own (``srcip``, ``dstip``, ``remip``, ``user``, ``action``, ``sentbyte``,
 ``rcvdbyte``, ``tunnelip``…). ``_service`` is ``subtype`` for events (``vpn``, ``system``…) and ``traffic``
 for traffic logs; ``_host`` is ``devname``. Time: ``eventtime`` (epoch in s, ms, µs or ns) when present,
-else ``date`` + ``time`` with ``tz`` (UTC when absent).
+else ``date`` + ``time`` with ``tz``; without ``tz``, the device's local time, read by the pipeline in the
+zone of the establishment it belongs to (see :meth:`rempart.inventory.Resolver.zone`).
 """  # noqa: E501 - real log lines as samples
 
 from __future__ import annotations
@@ -48,13 +49,14 @@ class FortigateReader(Reader):
             if not row:
                 ctx.quarantine(source, number, "no key=value pairs", text)
                 continue
-            ts = _time(row)
-            if ts is None:
+            when = _time(row)
+            if when is None:
                 ctx.quarantine(source, number, "no valid date/time or eventtime", text)
                 continue
+            ts, local = when
             kind = row.get("type")
             service = "traffic" if kind == "traffic" else (row.get("subtype") or kind or "event")
-            buffer.add(row, ts, row.get("devname"), service, number, text)
+            buffer.add(row, ts, row.get("devname"), service, number, text, local=local)
             if len(buffer) >= ctx.batch_size:
                 yield buffer.batch(ctx, hints)
         if len(buffer):
@@ -68,23 +70,24 @@ def parse_pairs(text: str) -> dict[str, str | None]:
     return out
 
 
-def _time(row: dict[str, str | None]) -> datetime | None:
+def _time(row: dict[str, str | None]) -> tuple[datetime, bool] | None:
+    """The time, and whether it has no zone (its wall clock then returned as UTC)."""
     epoch = row.get("eventtime")
     if epoch and epoch.isdigit():
         # seconds (10 digits), ms (13), µs (16) or ns (19): integer arithmetic, no float rounding
         scale = 10 ** max(0, min(len(epoch) - 10, 9))
         micros = int(epoch) * 1_000_000 // scale
-        return _EPOCH + timedelta(microseconds=micros)
+        return _EPOCH + timedelta(microseconds=micros), False
     try:
         local = datetime.strptime(f"{row.get('date')} {row.get('time')}", "%Y-%m-%d %H:%M:%S")
     except ValueError:
         return None
     zone = _TZ.match(row.get("tz") or "")
-    offset = UTC
-    if zone:
-        sign = -1 if zone.group(1) == "-" else 1
-        offset = timezone(sign * timedelta(hours=int(zone.group(2)), minutes=int(zone.group(3))))
-    return local.replace(tzinfo=offset).astimezone(UTC)
+    if zone is None:
+        return local.replace(tzinfo=UTC), True
+    sign = -1 if zone.group(1) == "-" else 1
+    offset = timezone(sign * timedelta(hours=int(zone.group(2)), minutes=int(zone.group(3))))
+    return local.replace(tzinfo=offset).astimezone(UTC), False
 
 
 registry.register(FortigateReader)

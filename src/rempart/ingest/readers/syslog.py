@@ -16,7 +16,9 @@ Fields: ``hostname``, ``program``, ``pid``, ``message`` (and ``facility`` / ``se
 
 Time: RFC 3164 has no year and no zone. The year is ``reference_year`` when given, else the year of the
 file's modification time, minus one for a date after that time (a December line in a file written in
-January); the zone is taken as UTC. ``_service``: ``sshd`` for sshd lines, ``sudo`` for sudo lines,
+January). A time with no zone is the server's local time: the pipeline reads it in the zone of the host
+that logged it (``timezone`` of the inventory: the asset's, its establishment's or the group's, Europe/Paris
+by default), or ``--timezone`` / UTC for a host outside the inventory. ``_service``: ``sshd`` for sshd lines, ``sudo`` for sudo lines,
 ``auth`` for other lines of a file named ``auth.log*`` / ``secure*``, ``syslog`` otherwise.
 """  # noqa: E501 - real log lines as samples
 
@@ -76,22 +78,23 @@ class SyslogReader(Reader):
             if isinstance(parsed, str):
                 ctx.quarantine(source, number, parsed, text)
                 continue
-            row, ts = parsed
+            row, ts, local = parsed
             service = service_of(row.get("program") or "", auth_file)
-            buffer.add(row, ts, row.get("hostname"), service, number, text)
+            buffer.add(row, ts, row.get("hostname"), service, number, text, local=local)
             if len(buffer) >= ctx.batch_size:
                 yield buffer.batch(ctx, ("source_ip",))
         if len(buffer):
             yield buffer.batch(ctx, ("source_ip",))
 
 
-def _parse(text: str, year: int, mtime: datetime | None) -> tuple[dict[str, str | None], datetime] | str:
+def _parse(text: str, year: int, mtime: datetime | None
+           ) -> tuple[dict[str, str | None], datetime, bool] | str:
     m = _RFC5424.match(text) or _RFC3164.match(text)
     if m is None:
         return "not a syslog line (RFC 3164 / RFC 5424)"
     groups = m.groupdict()
-    ts = _time(groups["ts"], year, mtime)
-    if ts is None:
+    when = _time(groups["ts"], year, mtime)
+    if when is None:
         return f"bad syslog timestamp {groups['ts']!r}"
     pid = groups.get("pid")
     row: dict[str, str | None] = {
@@ -106,16 +109,17 @@ def _parse(text: str, year: int, mtime: datetime | None) -> tuple[dict[str, str 
     if groups.get("msgid") not in (None, "-"):
         row["msgid"] = groups["msgid"]
     row.update(message_fields(groups["program"], groups["message"]))
-    return row, ts
+    return row, *when
 
 
-def _time(text: str, year: int, mtime: datetime | None) -> datetime | None:
+def _time(text: str, year: int, mtime: datetime | None) -> tuple[datetime, bool] | None:
+    """The time, and whether it was written with no zone (its wall clock is then returned as UTC)."""
     if text[:1].isdigit():
         try:
             ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             return None
-        return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
+        return (ts.astimezone(UTC), False) if ts.tzinfo else (ts.replace(tzinfo=UTC), True)
     clock_text, _, fraction = text[4:].strip().partition(".")
     try:
         month = _MONTHS[text[:3]]
@@ -126,7 +130,7 @@ def _time(text: str, year: int, mtime: datetime | None) -> datetime | None:
     ts = datetime(year, month, clock.day, clock.hour, clock.minute, clock.second, micro, tzinfo=UTC)
     if mtime is not None and ts > mtime.replace(microsecond=0) and (ts - mtime).days > 1:
         ts = ts.replace(year=year - 1)  # a December line in a file last written in January
-    return ts
+    return ts, True
 
 
 registry.register(SyslogReader)
