@@ -44,7 +44,7 @@ class EvtxReader(Reader):
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         # Records of consecutive files are pooled (most EVTX files hold a few dozen records, and the
         # column work costs per batch, not per record); a pool is yielded once it reaches batch_size.
-        pool: _Pool = ctx.pending.setdefault(self.name, _Pool())
+        pool: EventPool = ctx.pending.setdefault(self.name, EventPool())
         data = source.stream.read()
         short = _truncation(data)
         if short:
@@ -68,12 +68,12 @@ class EvtxReader(Reader):
             ctx.fail(source, f"corrupt EVTX, {len(problems)} parts skipped: {problems[0][:200]}{more}")
 
     def flush(self, ctx: ReaderContext) -> Iterator[Batch]:
-        pool: _Pool | None = ctx.pending.pop(self.name, None)
+        pool: EventPool | None = ctx.pending.pop(self.name, None)
         if pool is not None:
             yield from pool.drain(ctx)
 
     @staticmethod
-    def _add(record: Any, pool: _Pool, source: Source, ctx: ReaderContext) -> None:
+    def _add(record: Any, pool: EventPool, source: Source, ctx: ReaderContext) -> None:
         number = int(record.get("event_record_id") or 0)
         try:
             event = orjson.loads(record["data"])
@@ -89,16 +89,14 @@ class EvtxReader(Reader):
             if "TimeCreated" not in system and record.get("timestamp"):
                 # rare: no TimeCreated in the record; the record header's time stands in for it
                 system["TimeCreated"] = {"#attributes": {"SystemTime": str(record["timestamp"])}}
-        pool.raws.append(orjson.dumps(event))
-        _settle_types(event)
-        pool.events.append(event)
-        pool.parse.append(orjson.dumps(event))
-        pool.numbers.append(number)
-        pool.sources.append(source.name)
+        pool.add(event, number, source.name)
 
 
 @dataclass
-class _Pool:
+class EventPool:
+    """Windows events as EVTX renders them to JSON (``{"Event": {"System": …, "EventData": …}}``), from
+    the files of a run, turned into batches together (see :meth:`EvtxReader.read`)."""
+
     events: list[dict[str, Any]] = field(default_factory=list)
     raws: list[bytes] = field(default_factory=list)  # the records as read, for _raw
     parse: list[bytes] = field(default_factory=list)  # the same with types settled, for Arrow
@@ -107,6 +105,14 @@ class _Pool:
 
     def __len__(self) -> int:
         return len(self.events)
+
+    def add(self, event: dict[str, Any], number: int, source: str) -> None:
+        self.raws.append(orjson.dumps(event))
+        _settle_types(event)
+        self.events.append(event)
+        self.parse.append(orjson.dumps(event))
+        self.numbers.append(number)
+        self.sources.append(source)
 
     def drain(self, ctx: ReaderContext) -> Iterator[Batch]:
         yield from _batches(self.events, self.raws, self.parse, self.numbers, self.sources, ctx)
