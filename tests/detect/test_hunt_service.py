@@ -113,3 +113,18 @@ def test_a_service_install_shipped_by_nxlog_fires_a_provider_name_rule(tmp_path:
     finally:
         store.close()
     assert [a.rule_id for a in result.alerts] == ["40000000-0000-4000-8000-000000000042"]
+
+
+@pytest.mark.shared
+def test_sigmahq_linux_process_rules_fire_on_sysmon_for_linux(shared_data: Path, tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "ingest" / "fixtures" / "sysmon_linux.log"
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    name = "proc_creation_lnx_base64_decode.yml"  # Image|endswith '/base64', CommandLine|contains '-d'
+    (rules / name).write_bytes((shared_data / "sigma/rules/linux/process_creation" / name).read_bytes())
+    store = EventStore(":memory:")
+    try:
+        result = hunt([sample], [rules], store=store, cache_dir=tmp_path / "cache")
+    finally:
+        store.close()
+    assert [a.title for a in result.alerts] == ["Decode Base64 Encoded Text"]

@@ -144,3 +144,16 @@ def test_a_rule_runs_only_where_one_of_its_event_ids_is(tmp_path: Path) -> None:
     assert only_logons.evaluate(store) == [] and only_logons.groups_evaluated == 0
     assert [a.rule_id for a in plan.evaluate(store)] == ["40000000-0000-4000-8000-000000000013"]
     store.close()
+
+
+def test_linux_process_creation_rules_read_sysmon_for_linux(tmp_path: Path) -> None:
+    base64 = rule("40000000-0000-4000-8000-000000000012",
+                  "  sel:\n    Image|endswith: '/base64'\n    CommandLine|contains: '-d'\n  condition: sel\n",
+                  logsource="product: linux\n  category: process_creation")
+    linux_sysmon = {"_product": "linux", "_service": "sysmon", "Channel": "Linux-Sysmon/Operational",
+                    "Image": "/usr/bin/base64", "CommandLine": "base64 -d x"}
+    rows = [{**linux_sysmon, "EventID": "1"},
+            {**linux_sysmon, "EventID": "3"},  # a network connection of the same process
+            {**SYSMON, "EventID": "1", "Image": "/usr/bin/base64", "CommandLine": "base64 -d x"},  # Windows
+            {**SSHD, "Image": "/usr/bin/base64", "CommandLine": "base64 -d x"}]
+    assert [a.events[0].record for a in detect(tmp_path, {"b.yml": base64}, rows)] == [1]

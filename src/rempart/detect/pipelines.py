@@ -106,6 +106,19 @@ PRODUCT_SERVICES: dict[str, dict[str, list[str] | None]] = {
     "fortigate": {"vpn": ["vpn"], "traffic": ["traffic"], "event": ["event", "vpn"]},
     "zeek": {},
 }
+# Outside Windows, the categories our readers give: product → category → (`_service` values, event ids).
+# Linux: Sysmon for Linux, which logs Sysmon's event ids and field names (rempart.ingest.linux); auditd is
+# not read, so a rule for it matches nothing.
+PRODUCT_CATEGORIES: dict[str, dict[str, tuple[list[str], list[int]]]] = {
+    "linux": {
+        "process_creation": (["sysmon"], [1]),
+        "network_connection": (["sysmon"], [3]),
+        "process_termination": (["sysmon"], [5]),
+        "raw_access_thread": (["sysmon"], [9]),
+        "file_event": (["sysmon"], [11]),
+        "file_delete": (["sysmon"], [23]),
+    },
+}
 NOTHING = "\x00none"  # a `_service` value no reader produces: the scope of a logsource we do not ingest
 LOGSOURCE_CONDITION = "_rempart_logsource"  # name prefix of the conditions a pipeline adds for a logsource
 
@@ -202,7 +215,11 @@ def scope_of(logsource: SigmaLogSource) -> Scope:  # noqa: PLR0911 - one return 
         services = known.get(service, [service])
         return Scope(product, tuple(services) if services is not None else None)
     if category is not None:
-        return Scope(product, (NOTHING,))  # e.g. linux process_creation (auditd): not ingested
+        categories = PRODUCT_CATEGORIES.get(product, {})
+        if category not in categories:
+            return Scope(product, (NOTHING,))  # e.g. linux auditd categories: not ingested
+        services, ids = categories[category]
+        return Scope(product, tuple(services), tuple(ids))
     return Scope(product)
 
 
@@ -268,7 +285,8 @@ def detection_pipeline() -> ProcessingPipeline:
 def pipeline_fingerprint() -> str:
     """Changes whenever the mapping data changes: part of the compiled-rule cache key."""
     data = json.dumps(
-        [windows_logsource_mapping, WINDOWS_CATEGORIES, CATEGORY_ALIASES, PRODUCT_SERVICES, "scope-v3"],
+        [windows_logsource_mapping, WINDOWS_CATEGORIES, CATEGORY_ALIASES, PRODUCT_SERVICES,
+         PRODUCT_CATEGORIES, "scope-v3"],
         sort_keys=True,
     )
     return hashlib.sha256(data.encode()).hexdigest()[:16]

@@ -1,5 +1,12 @@
-"""Linux authentication messages, shared by the ``syslog`` and ``journald`` readers: what an sshd or sudo
-message says (user, source address, outcome, command) and which ``_service`` its event belongs to.
+"""Linux messages, shared by the ``syslog`` and ``journald`` readers: what an sshd or sudo message says (user,
+source address, outcome, command), the event a Sysmon for Linux message carries, and which ``_service``
+each belongs to.
+
+Sysmon for Linux logs each event as one XML ``<Event>`` in a syslog message from ``sysmon``, with the
+Windows Sysmon field names (``Image``, ``CommandLine``, ``ParentImage``, ``User``…) and event ids (1 process
+creation, 3 network connection, 11 file creation…). Its events have the ``sysmon`` service, its ``EventID``
+and its own UTC time; they are what SigmaHQ's Linux ``process_creation``, ``network_connection`` and
+``file_event`` rules look at.
 
 OpenSSH 9.8 moved the per-connection work out of ``sshd`` into ``sshd-session`` (and 10.0 the
 authentication into ``sshd-auth``), so on current distributions (Debian 13, Fedora 41) "Failed password"
@@ -9,9 +16,61 @@ comes from those programs: they are sshd to the rules, and the ``program`` field
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from xml.etree.ElementTree import ParseError, fromstring
+
+from rempart.ingest.windows import event_from_xml
 
 SSHD_PROGRAMS = frozenset({"sshd", "sshd-session", "sshd-auth"})
 AUTH_FACILITIES = frozenset({"4", "10"})  # auth, authpriv: what auth.log / secure collect
+SYSMON = "sysmon"  # Sysmon for Linux: its program name and its events' service
+_SYSMON_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$")
+
+
+@dataclass
+class LinuxMessage:
+    fields: dict[str, str | None]
+    service: str
+    time: datetime | None = None  # a time of its own, with its zone (Sysmon's, UTC); None: the line's
+
+
+def read_message(program: str, message: str, auth: bool) -> LinuxMessage:
+    """What a message of `program` says; `auth`: it comes from the authentication facility."""
+    if program.lower() == SYSMON:
+        event = sysmon_event(message)
+        if event is not None:
+            return event
+    return LinuxMessage(message_fields(program, message), service_of(program, auth))
+
+
+def sysmon_event(message: str) -> LinuxMessage | None:
+    """The event of a Sysmon for Linux message: its EventData fields with its EventID, Channel and
+    Computer; None when the message is not one (or not well-formed, or declares entities: never in Sysmon)."""
+    if not message.startswith("<Event") or "<!" in message:
+        return None
+    try:
+        event = event_from_xml(fromstring(message))
+    except ParseError:
+        return None
+    system = event.get("System") if isinstance(event, dict) else None
+    if not isinstance(system, dict):
+        return None
+    data = event.get("EventData")
+    fields: dict[str, str | None] = dict(data) if isinstance(data, dict) else {}
+    for name in ("EventID", "Channel", "Computer"):
+        value = system.get(name)
+        fields[name] = value.get("#text") if isinstance(value, dict) else value
+    return LinuxMessage(fields, SYSMON, _sysmon_time(system.get("TimeCreated")))
+
+
+def _sysmon_time(created: object) -> datetime | None:
+    stamp = created.get("#attributes", {}).get("SystemTime") if isinstance(created, dict) else None
+    m = _SYSMON_TIME.match(stamp or "")
+    if m is None:
+        return None
+    whole = datetime.fromisoformat(m[1]).replace(tzinfo=UTC)
+    return whole.replace(microsecond=int((m[2] or "0")[:6].ljust(6, "0")))
 
 _PEER = r" from (?P<source_ip>\S+) port (?P<source_port>\d+)"
 _SSHD = [

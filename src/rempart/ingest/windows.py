@@ -26,6 +26,8 @@ Other nested keys keep their dotted path (``host.name``, ``beat.version``).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
+from xml.etree.ElementTree import Element
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -149,3 +151,46 @@ def windows_batch(table: pa.Table, raw: pa.Array, records: pa.Array, ctx: Reader
     service = pc.utf8_lower(first_of(cols, ("Channel",), n))
     fields = {k: v for k, v in cols.items() if ctx.keep(k)}
     return Batch(fields, ts, host, service, records, raw, Product.WINDOWS.value, local=local)
+
+
+def local_name(tag: str) -> str:
+    """An XML tag without its namespace."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _text(element: Element) -> str | None:
+    """The text of `element`. Whitespace alone with a line break is the indentation of a pretty-printed
+    export (``<Data>`` and ``</Data>`` on two lines), not a value; Windows writes its XML on one line."""
+    text = element.text
+    return None if text is not None and not text.strip() and "\n" in text else text
+
+
+def event_from_xml(element: Element) -> Any:
+    """An ``<Event>`` element (or any of its children) as the ``evtx`` package renders the same record in
+    JSON: attributes under ``#attributes``, an element with attributes and text as ``#text``, named
+    ``Data`` by their name, unnamed ones as ``Data``'s ``#text``, a repeated element as a list."""
+    attributes = {local_name(k): v for k, v in element.attrib.items()}
+    children = list(element)
+    if not children:
+        text = _text(element)
+        if attributes:
+            return {"#attributes": attributes, "#text": text} if text else {"#attributes": attributes}
+        return text
+    out: dict[str, Any] = {"#attributes": attributes} if attributes else {}
+    unnamed: list[str] = []
+    for child in children:
+        name = local_name(child.tag)
+        if name == "Data" and not list(child):
+            if "Name" in child.attrib:
+                out[child.attrib["Name"]] = _text(child) or ""
+            else:
+                unnamed.append(_text(child) or "")
+            continue
+        value = event_from_xml(child)
+        if name in out:  # a repeated element: a list, as the evtx package makes it
+            out[name] = [*out[name], value] if isinstance(out[name], list) else [out[name], value]
+        else:
+            out[name] = value
+    if unnamed:
+        out["Data"] = {"#text": unnamed if len(unnamed) > 1 else unnamed[0]}
+    return out

@@ -32,7 +32,7 @@ import orjson
 from rempart.domain.events import Product
 from rempart.ingest.interface import Batch, Reader, ReaderContext
 from rempart.ingest.lines import RowBuffer, iter_text_lines
-from rempart.ingest.linux import AUTH_FACILITIES, message_fields, service_of
+from rempart.ingest.linux import AUTH_FACILITIES, read_message
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
 
@@ -64,9 +64,10 @@ class JournaldReader(Reader):
                 ctx.quarantine(source, number, parsed, text)
                 continue
             row, ts = parsed
-            facility = row.get("facility")
-            service = service_of(row.get("program") or "", facility in AUTH_FACILITIES)
-            buffer.add(row, ts, row.get("hostname"), service, number, text)
+            said = read_message(row.get("program") or "", row.get("message") or "",
+                                row.get("facility") in AUTH_FACILITIES)
+            row.update(said.fields)
+            buffer.add(row, said.time or ts, row.get("hostname"), said.service, number, text)
             if len(buffer) >= ctx.batch_size:
                 yield buffer.batch(ctx, ("source_ip",))
         if len(buffer):
@@ -95,8 +96,6 @@ def _parse(text: str) -> tuple[dict[str, str | None], datetime] | str:
     }
     for key, name in _JOURNAL_FIELDS.items():
         row[name] = _text(entry.get(key))
-    if program and message is not None:
-        row.update(message_fields(program, message))
     return row, _EPOCH + timedelta(microseconds=int(stamp))
 
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from rempart.domain.events import Product
 from rempart.ingest.interface import Batch, Reader, ReaderContext
 from rempart.ingest.lines import RowBuffer, iter_text_lines
-from rempart.ingest.linux import message_fields, service_of
+from rempart.ingest.linux import read_message
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
 
@@ -79,8 +79,11 @@ class SyslogReader(Reader):
                 ctx.quarantine(source, number, parsed, text)
                 continue
             row, ts, local = parsed
-            service = service_of(row.get("program") or "", auth_file)
-            buffer.add(row, ts, row.get("hostname"), service, number, text, local=local)
+            said = read_message(row.get("program") or "", row.get("message") or "", auth_file)
+            row.update(said.fields)
+            if said.time is not None:  # Sysmon's own UTC time, to the microsecond
+                ts, local = said.time, False
+            buffer.add(row, ts, row.get("hostname"), said.service, number, text, local=local)
             if len(buffer) >= ctx.batch_size:
                 yield buffer.batch(ctx, ("source_ip",))
         if len(buffer):
@@ -108,7 +111,6 @@ def _parse(text: str, year: int, mtime: datetime | None
         row["facility"], row["severity"] = str(pri // 8), str(pri % 8)
     if groups.get("msgid") not in (None, "-"):
         row["msgid"] = groups["msgid"]
-    row.update(message_fields(groups["program"], groups["message"]))
     return row, *when
 
 

@@ -29,6 +29,7 @@ from rempart.ingest.interface import Batch, Reader, ReaderContext
 from rempart.ingest.readers.evtx import EventPool
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
+from rempart.ingest.windows import event_from_xml, local_name
 
 _NAMESPACE = b"schemas.microsoft.com/win/2004/08/events/event"
 _WRAPPER = b"<rempart-events>"  # wevtutil prints events with no root element: one is given
@@ -74,8 +75,8 @@ def _events(source: Source, ctx: ReaderContext) -> Iterator[dict[str, Any]]:
                 kind, element = item[0], item[1]
                 depth += 1 if kind == "start" else -1
                 root = element if root is None else root
-                if kind == "end" and _local(element.tag) == "Event":
-                    yield {"Event": _convert(element)}
+                if kind == "end" and local_name(element.tag) == "Event":
+                    yield {"Event": event_from_xml(element)}
                     if depth <= 2:
                         root.clear()  # the events read so far: memory stays flat over big exports
             if not chunk:
@@ -96,46 +97,6 @@ def _without_declaration(data: bytes) -> bytes:
         if end >= 0:
             return stripped[end + 2 :]
     return data
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _text(element: Element) -> str | None:
-    """The text of `element`. Whitespace alone with a line break is the indentation of a pretty-printed
-    export (``<Data>`` and ``</Data>`` on two lines), not a value; Windows writes its XML on one line."""
-    text = element.text
-    return None if text is not None and not text.strip() and "\n" in text else text
-
-
-def _convert(element: Element) -> Any:
-    """`element` as the ``evtx`` package renders it in JSON."""
-    attributes = {_local(k): v for k, v in element.attrib.items()}
-    children = list(element)
-    if not children:
-        text = _text(element)
-        if attributes:
-            return {"#attributes": attributes, "#text": text} if text else {"#attributes": attributes}
-        return text
-    out: dict[str, Any] = {"#attributes": attributes} if attributes else {}
-    unnamed: list[str] = []
-    for child in children:
-        name = _local(child.tag)
-        if name == "Data" and not list(child):
-            if "Name" in child.attrib:
-                out[child.attrib["Name"]] = _text(child) or ""
-            else:
-                unnamed.append(_text(child) or "")
-            continue
-        value = _convert(child)
-        if name in out:  # a repeated element: a list, as the evtx package makes it
-            out[name] = [*out[name], value] if isinstance(out[name], list) else [out[name], value]
-        else:
-            out[name] = value
-    if unnamed:
-        out["Data"] = {"#text": unnamed if len(unnamed) > 1 else unnamed[0]}
-    return out
 
 
 registry.register(WinXmlReader)
