@@ -128,3 +128,23 @@ def test_sigmahq_linux_process_rules_fire_on_sysmon_for_linux(shared_data: Path,
     finally:
         store.close()
     assert [a.title for a in result.alerts] == ["Decode Base64 Encoded Text"]
+
+
+@pytest.mark.shared
+def test_sigmahq_auditd_rules_fire_on_audit_records(shared_data: Path, tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "ingest" / "fixtures" / "audit.log"
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    auditd = shared_data / "sigma/rules/linux/auditd"
+    for name in ("execve/lnx_auditd_data_exfil_wget.yml",  # a1|startswith '--post-file=': written in hex
+                 "execve/lnx_auditd_user_discovery.yml",  # a0 whoami, on the record forwarded by node
+                 "lnx_auditd_susp_c2_commands.yml"):  # key 'susp_activity', on the SYSCALL record
+        (rules / Path(name).name).write_bytes((auditd / name).read_bytes())
+    store = EventStore(":memory:")
+    try:
+        result = hunt([sample], [rules], store=store, cache_dir=tmp_path / "cache")
+    finally:
+        store.close()
+    assert sorted((a.title, a.events[0].record) for a in result.alerts) == [
+        ("Data Exfiltration with Wget", 2), ("Suspicious C2 Activities", 1),
+        ("System Owner or User Discovery - Linux", 7)]

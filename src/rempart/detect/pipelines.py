@@ -107,8 +107,8 @@ PRODUCT_SERVICES: dict[str, dict[str, list[str] | None]] = {
     "zeek": {},
 }
 # Outside Windows, the categories our readers give: product → category → (`_service` values, event ids).
-# Linux: Sysmon for Linux, which logs Sysmon's event ids and field names (rempart.ingest.linux); auditd is
-# not read, so a rule for it matches nothing.
+# Linux: Sysmon for Linux, which logs Sysmon's event ids and field names (rempart.ingest.linux). SigmaHQ's
+# auditd rules name the service (`service: auditd`), which the audit records have.
 PRODUCT_CATEGORIES: dict[str, dict[str, tuple[list[str], list[int]]]] = {
     "linux": {
         "process_creation": (["sysmon"], [1]),
@@ -217,7 +217,7 @@ def scope_of(logsource: SigmaLogSource) -> Scope:  # noqa: PLR0911 - one return 
     if category is not None:
         categories = PRODUCT_CATEGORIES.get(product, {})
         if category not in categories:
-            return Scope(product, (NOTHING,))  # e.g. linux auditd categories: not ingested
+            return Scope(product, (NOTHING,))  # a category no reader gives
         services, ids = categories[category]
         return Scope(product, tuple(services), tuple(ids))
     return Scope(product)

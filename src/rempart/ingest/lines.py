@@ -17,8 +17,10 @@ from rempart.ingest.sources import Source
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def iter_text_lines(source: Source, ctx: ReaderContext) -> Iterator[tuple[int, str]]:
-    """(line number, text) of every non-blank line; over-long lines and binary garbage are quarantined."""
+def iter_text_lines(source: Source, ctx: ReaderContext, allow: str = "") -> Iterator[tuple[int, str]]:
+    """(line number, text) of every non-blank line; over-long lines and binary garbage are quarantined.
+    `allow`: control characters that the format itself uses (auditd's \\x1d), not taken for garbage."""
+    ignore = str.maketrans("", "", allow)
     for chunk in iter_line_chunks(source.stream, source, ctx):
         for offset, line in enumerate(chunk.data.split(b"\n")):
             if not line.strip():
@@ -33,7 +35,7 @@ def iter_text_lines(source: Source, ctx: ReaderContext) -> Iterator[tuple[int, s
             except UnicodeDecodeError:
                 ctx.quarantine(source, number, "binary data (not UTF-8 text)", line[:200])
                 continue
-            if _CONTROL.search(text):
+            if _CONTROL.search(text.translate(ignore) if allow else text):
                 ctx.quarantine(source, number, "binary data (control characters)", line[:200])
                 continue
             yield number, text

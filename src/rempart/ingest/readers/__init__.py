@@ -1,5 +1,5 @@
 """The readers; importing this package registers every one of them (see ``rempart.ingest.interface``)."""
 
-from rempart.ingest.readers import evtx, fortigate, journald, syslog, winjson, winxml, zeek
+from rempart.ingest.readers import auditd, evtx, fortigate, journald, syslog, winjson, winxml, zeek
 
-__all__ = ["evtx", "fortigate", "journald", "syslog", "winjson", "winxml", "zeek"]
+__all__ = ["auditd", "evtx", "fortigate", "journald", "syslog", "winjson", "winxml", "zeek"]
