@@ -29,6 +29,29 @@ AUDITD = "auditd"  # the service of audit records, from audit.log or forwarded t
 _AUDIT_PROGRAMS = frozenset({"audispd", "audisp-syslog", "auditd", "audit"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SYSMON_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$")
+_PEER = r" from (?P<source_ip>\S+) port (?P<source_port>\d+)"
+_SSHD = [
+    (re.compile(r"^Accepted (?P<auth_method>\S+) for (?P<user>\S+)" + _PEER), "success"),
+    (re.compile(r"^Failed (?P<auth_method>\S+) for invalid user (?P<user>.*?)" + _PEER), "invalid_user"),
+    (re.compile(r"^Failed (?P<auth_method>\S+) for (?P<user>\S+)" + _PEER), "failure"),
+    (re.compile(r"^Invalid user (?P<user>.*?) from (?P<source_ip>\S+)(?: port (?P<source_port>\d+))?"),
+     "invalid_user"),
+]  # fmt: skip
+_SUDO = re.compile(
+    r"^\s*(?P<user>\S+) : (?:(?P<fail>.*?incorrect password attempts?) ; )?(?:.*?)?TTY=(?P<tty>\S+) ; "
+    r"PWD=(?P<pwd>.*?) ; USER=(?P<target_user>\S+) ;(?: .*?;)? COMMAND=(?P<command>.*)$"
+)
+_RECORD = re.compile(
+    r"^(?:node=(?P<node>\S+) )?type=(?P<type>\S+) msg=audit\((?P<sec>\d+)\.(?P<ms>\d+):(?P<serial>\d+)\):\s?"
+)
+_PAIR = re.compile(r"([A-Za-z_][\w-]*)=('(?:[^']*)'|\"(?:[^\"]*)\"|\S*)")
+# string fields auditd writes in hexadecimal when they hold a space, a quote or a control character (it
+# quotes them otherwise); a0, a1… are strings only in EXECVE records (a SYSCALL's are register values)
+_STRINGS = re.compile(r"^(?:proctitle|name|cwd|exe|comm|path|data|key|new|old|acct|cmd)$")
+_ARGUMENT = re.compile(r"^a\d+$")
+_HEX = re.compile(r"^(?:[0-9A-F]{2})+$")
+ENRICHED = "\x1d"  # auditd's ENRICHED format: the interpreted values follow this separator
+_ENRICHED_ESCAPED = "#035"  # the same, as rsyslog escapes control characters in what it receives
 
 
 @dataclass
@@ -79,19 +102,6 @@ def _sysmon_time(created: object) -> datetime | None:
     whole = datetime.fromisoformat(m[1]).replace(tzinfo=UTC)
     return whole.replace(microsecond=int((m[2] or "0")[:6].ljust(6, "0")))
 
-_PEER = r" from (?P<source_ip>\S+) port (?P<source_port>\d+)"
-_SSHD = [
-    (re.compile(r"^Accepted (?P<auth_method>\S+) for (?P<user>\S+)" + _PEER), "success"),
-    (re.compile(r"^Failed (?P<auth_method>\S+) for invalid user (?P<user>.*?)" + _PEER), "invalid_user"),
-    (re.compile(r"^Failed (?P<auth_method>\S+) for (?P<user>\S+)" + _PEER), "failure"),
-    (re.compile(r"^Invalid user (?P<user>.*?) from (?P<source_ip>\S+)(?: port (?P<source_port>\d+))?"),
-     "invalid_user"),
-]  # fmt: skip
-_SUDO = re.compile(
-    r"^\s*(?P<user>\S+) : (?:(?P<fail>.*?incorrect password attempts?) ; )?(?:.*?)?TTY=(?P<tty>\S+) ; "
-    r"PWD=(?P<pwd>.*?) ; USER=(?P<target_user>\S+) ;(?: .*?;)? COMMAND=(?P<command>.*)$"
-)
-
 
 def message_fields(program: str, message: str) -> dict[str, str | None]:
     """The fields an sshd or sudo message carries; nothing for other programs."""
@@ -129,19 +139,6 @@ def _sudo(message: str) -> dict[str, str | None]:
     found = m.groupdict()
     failed = found.pop("fail")
     return {**found, "outcome": "failure" if failed else "success"}
-
-
-_RECORD = re.compile(
-    r"^(?:node=(?P<node>\S+) )?type=(?P<type>\S+) msg=audit\((?P<sec>\d+)\.(?P<ms>\d+):(?P<serial>\d+)\):\s?"
-)
-_PAIR = re.compile(r"([A-Za-z_][\w-]*)=('(?:[^']*)'|\"(?:[^\"]*)\"|\S*)")
-# string fields auditd writes in hexadecimal when they hold a space, a quote or a control character (it
-# quotes them otherwise); a0, a1… are strings only in EXECVE records (a SYSCALL's are register values)
-_STRINGS = re.compile(r"^(?:proctitle|name|cwd|exe|comm|path|data|key|new|old|acct|cmd)$")
-_ARGUMENT = re.compile(r"^a\d+$")
-_HEX = re.compile(r"^(?:[0-9A-F]{2})+$")
-ENRICHED = "\x1d"  # auditd's ENRICHED format: the interpreted values follow this separator
-_ENRICHED_ESCAPED = "#035"  # the same, as rsyslog escapes control characters in what it receives
 
 
 def is_audit_record(text: str) -> bool:
