@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rempart.inventory import Resolver, load_group
+
 from .conftest import read_all, rows
 
 
@@ -41,3 +43,20 @@ def test_audit_records_forwarded_to_syslog(fixtures: Path, tmp_path: Path) -> No
     assert (second["_service"], second["Type"], second["a1"]) == (
         "auditd", "EXECVE", "--post-file=/var/lib/dpi/export patients.csv")
     assert second["_ts"] == datetime(2026, 11, 28, 9, 2, 11, 123000, tzinfo=UTC)  # the record's own time
+
+
+def test_records_naming_no_host_take_the_server_folder_they_were_collected_in(
+    example_group_path: Path, fixtures: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "collecte-2026-11-28" / "tls-cap-dpi01" / "var" / "log" / "audit"
+    folder.mkdir(parents=True)
+    (folder / "audit.log").write_bytes((fixtures / "audit.log").read_bytes())
+    (folder / "messages").write_text(  # an event that names its host is attributed by it, not by the folder
+        "Nov 28 10:00:00 somewhere-else sshd[1]: Invalid user x from 203.0.113.7\n")
+    table, report = read_all([tmp_path], Resolver(load_group(example_group_path)), reference_year=2026)
+    got = rows(table)
+    audit = [r for r in got if r["_service"] == "auditd"]
+    assert {(r["_establishment"], r["_asset"]) for r in audit} == {("capitouls", "tls-cap-dpi01")}
+    assert [r["_host"] for r in audit].count(None) == 6  # the log did not say: it stays unsaid
+    (other,) = [r for r in got if r["_service"] != "auditd"]
+    assert other["_establishment"] is None and report.unattributed_hosts == {"somewhere-else": 1}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
@@ -127,7 +128,8 @@ class _Attributor:
         self._resolver = resolver
         self._report = report
 
-    def __call__(self, batch: Batch) -> tuple[pa.Array, pa.Array]:
+    def __call__(self, batch: Batch, sources: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """`sources`: each row's source name, whose path is the last clue for an event naming no host."""
         n = batch.num_rows
         est: pa.Array = pa.nulls(n, pa.string())
         asset: pa.Array = pa.nulls(n, pa.string())
@@ -137,6 +139,11 @@ class _Attributor:
                 est, asset = pc.coalesce(est, e), pc.if_else(pc.is_null(est), a, asset)
                 if est.null_count == 0:
                     break
+            hostless = pc.and_(pc.is_null(est), pc.is_null(batch.host))
+            if pc.any(hostless).as_py():
+                e, a = self._resolve(self._host_in_path(sources))
+                est = pc.if_else(hostless, e, est)
+                asset = pc.if_else(hostless, a, asset)
         missing = pc.is_null(est)
         count = pc.sum(missing.cast(pa.int64())).as_py() or 0
         if count:
@@ -168,6 +175,20 @@ class _Attributor:
             ts = pc.if_else(pc.and_(batch.local, pc.equal(zones, zone)), read.cast(ts.type), ts)
         return ts
 
+    def _host_in_path(self, sources: pa.Array) -> pa.Array:
+        """For each row, the deepest folder or archive member of its source path that the inventory knows as
+        an asset: collections keep each server's logs under its name (``collecte/tls-cap-dpi01/var/log/audit/
+        audit.log``), and an audit record without ``node=`` says nothing else of where it comes from."""
+        resolver = self._resolver
+        assert resolver is not None
+        distinct = pc.unique(sources)
+        names = []
+        for source in distinct.to_pylist():
+            parts = [p for p in re.split(r"[/\\!]", source) if p][:-1]  # not the file's own name
+            known = (p for p in reversed(parts) if (hit := resolver.resolve(p)) is not None and hit.asset)
+            names.append(next(known, None))
+        return pa.array(names, pa.string()).take(pc.index_in(sources, value_set=distinct))
+
     def _resolve(self, column: pa.Array) -> tuple[pa.Array, pa.Array]:
         assert self._resolver is not None
         distinct = pc.unique(column)
@@ -189,7 +210,7 @@ def _assemble(
     batch = _drop_timeless(batch, source, report)
     n = batch.num_rows
     sources = batch.sources if batch.sources is not None else pa.array([source] * n, pa.string())
-    est, asset = attribute(batch)
+    est, asset = attribute(batch, sources)
     core = {
         TS: attribute.in_zone(batch, est, asset),
         HOST: batch.host,

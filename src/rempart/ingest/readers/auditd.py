@@ -17,7 +17,8 @@ Samples (RHEL 9, ``log_format = ENRICHED``: the interpreted values follow a ``\\
 - Strings auditd wrote in hexadecimal (an argument with a space, a ``proctitle`` whose arguments are
   separated by NUL bytes) are decoded; NULs become spaces.
 - Time: ``msg=audit(<epoch>.<ms>:<serial>)``, UTC. Host: ``node=`` when the records were forwarded (audisp),
-  else none: the file's records are kept, attributed to no establishment.
+  else none, and the pipeline attributes them by the server folder of their path, when the inventory knows
+  one (``collecte/tls-cap-dpi01/var/log/audit/audit.log``).
 - ``_service`` is ``auditd``.
 """
 
