@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from rempart.detect.hunt import hunt
+from rempart.detect.hunt import HuntResult, hunt
 from rempart.errors import InputError
 from rempart.events import EventStore
 from tests.detect.helpers import rule, write_rules
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 SAMPLES = RULES / "samples"
+FIXTURES = Path(__file__).resolve().parents[1] / "ingest" / "fixtures"
 
 
 def test_second_hunt_into_the_same_store_alerts_only_on_its_own_events(tmp_path: Path) -> None:
@@ -105,46 +106,45 @@ def test_a_service_install_shipped_by_nxlog_fires_a_provider_name_rule(tmp_path:
                   "  sel:\n    Provider_Name: 'Service Control Manager'\n    EventID: 7045\n"
                   "    ImagePath|contains: 'PSEXESVC'\n  condition: sel\n",
                   logsource="product: windows\n  service: system")
-    system = Path(__file__).resolve().parents[1] / "ingest" / "fixtures" / "nxlog_system.json"
+    result = _hunt_fixture("nxlog_system.json", write_rules(tmp_path / "rules", {"p.yml": psexec}), tmp_path)
+    assert [a.rule_id for a in result.alerts] == ["40000000-0000-4000-8000-000000000042"]
+
+
+def _hunt_fixture(fixture: str, rules: Path, tmp_path: Path) -> HuntResult:
+    """Hunt one of the ingest tests' sample files with the rules of `rules`."""
     store = EventStore(":memory:")
     try:
-        result = hunt([system], [write_rules(tmp_path / "rules", {"p.yml": psexec})],
-                      store=store, cache_dir=tmp_path / "cache")
+        return hunt([FIXTURES / fixture], [rules], store=store, cache_dir=tmp_path / "cache")
     finally:
         store.close()
-    assert [a.rule_id for a in result.alerts] == ["40000000-0000-4000-8000-000000000042"]
+
+
+def _sigmahq_rules(shared_data: Path, tmp_path: Path, *names: str) -> Path:
+    """A folder holding the SigmaHQ rules `names` (paths under rules/linux) and no other."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    for name in names:
+        (folder / Path(name).name).write_bytes((shared_data / "sigma/rules/linux" / name).read_bytes())
+    return folder
 
 
 @pytest.mark.shared
 def test_sigmahq_linux_process_rules_fire_on_sysmon_for_linux(shared_data: Path, tmp_path: Path) -> None:
-    sample = Path(__file__).resolve().parents[1] / "ingest" / "fixtures" / "sysmon_linux.log"
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    name = "proc_creation_lnx_base64_decode.yml"  # Image|endswith '/base64', CommandLine|contains '-d'
-    (rules / name).write_bytes((shared_data / "sigma/rules/linux/process_creation" / name).read_bytes())
-    store = EventStore(":memory:")
-    try:
-        result = hunt([sample], [rules], store=store, cache_dir=tmp_path / "cache")
-    finally:
-        store.close()
+    # Image|endswith '/base64', CommandLine|contains '-d'
+    rules = _sigmahq_rules(shared_data, tmp_path, "process_creation/proc_creation_lnx_base64_decode.yml")
+    result = _hunt_fixture("sysmon_linux.log", rules, tmp_path)
     assert [a.title for a in result.alerts] == ["Decode Base64 Encoded Text"]
 
 
 @pytest.mark.shared
 def test_sigmahq_auditd_rules_fire_on_audit_records(shared_data: Path, tmp_path: Path) -> None:
-    sample = Path(__file__).resolve().parents[1] / "ingest" / "fixtures" / "audit.log"
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    auditd = shared_data / "sigma/rules/linux/auditd"
-    for name in ("execve/lnx_auditd_data_exfil_wget.yml",  # a1|startswith '--post-file=': written in hex
-                 "execve/lnx_auditd_user_discovery.yml",  # a0 whoami, on the record forwarded by node
-                 "lnx_auditd_susp_c2_commands.yml"):  # key 'susp_activity', on the SYSCALL record
-        (rules / Path(name).name).write_bytes((auditd / name).read_bytes())
-    store = EventStore(":memory:")
-    try:
-        result = hunt([sample], [rules], store=store, cache_dir=tmp_path / "cache")
-    finally:
-        store.close()
+    rules = _sigmahq_rules(
+        shared_data, tmp_path,
+        "auditd/execve/lnx_auditd_data_exfil_wget.yml",  # a1|startswith '--post-file=': written in hex
+        "auditd/execve/lnx_auditd_user_discovery.yml",  # a0 whoami, on the record forwarded by node
+        "auditd/lnx_auditd_susp_c2_commands.yml",  # key 'susp_activity', on the SYSCALL record
+    )
+    result = _hunt_fixture("audit.log", rules, tmp_path)
     assert sorted((a.title, a.events[0].record) for a in result.alerts) == [
         ("Data Exfiltration with Wget", 2), ("Suspicious C2 Activities", 1),
         ("System Owner or User Discovery - Linux", 7)]
