@@ -134,3 +134,19 @@ def test_archives_nested_too_deep_are_reported_not_opened(fixtures: Path, tmp_pa
     assert len(report.failed) == 1
     assert report.failed[0].source.endswith("!level2.zip!level3b.zip!deep.zip")
     assert "nested more than 3 levels" in report.failed[0].reason
+
+
+def test_a_zip_inside_an_archive_too_big_for_memory_is_reported_not_opened(
+    fixtures: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rempart.ingest import sources
+
+    monkeypatch.setattr(sources, "NESTED_ZIP_BYTES", 100)  # the real limit is 512 MB
+    inner = _zip({"events.json": (fixtures / "windows.jsonl").read_bytes()})
+    assert len(inner) > 100
+    (tmp_path / "outer.zip").write_bytes(_zip({"big.zip": inner, "also.json": (fixtures / "windows.jsonl")
+                                               .read_bytes()}))
+    table, report = read_all([tmp_path / "outer.zip"])
+    assert table is not None and table.num_rows == 4  # the sibling is read
+    (failure,) = report.failed
+    assert failure.source.endswith("outer.zip!big.zip") and "extract it" in failure.reason

@@ -7,6 +7,7 @@ nested list values, which are written back as JSON text.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ import pyarrow.compute as pc
 from rempart.ingest.interface import ReaderContext
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # epoch times are added to it as whole µs: exact, unlike floats
 _ISO = r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d(?:\.\d{1,6})?)\d*\s*(Z|[+-]\d\d:?\d\d)?$"
 _HAS_ZONE = r"(Z|[+-]\d\d:?\d\d)$"
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from xml.etree.ElementTree import ParseError, fromstring
 
+from rempart.ingest.columns import EPOCH
 from rempart.ingest.windows import event_from_xml
 
 SSHD_PROGRAMS = frozenset({"sshd", "sshd-session", "sshd-auth"})
@@ -27,7 +28,6 @@ AUTH_FACILITIES = frozenset({"4", "10"})  # auth, authpriv: what auth.log / secu
 SYSMON = "sysmon"  # Sysmon for Linux: its program name and its events' service
 AUDITD = "auditd"  # the service of audit records, from audit.log or forwarded to syslog by audispd
 _AUDIT_PROGRAMS = frozenset({"audispd", "audisp-syslog", "auditd", "audit"})
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SYSMON_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$")
 _PEER = r" from (?P<source_ip>\S+) port (?P<source_port>\d+)"
 _SSHD = [
@@ -63,15 +63,16 @@ class LinuxMessage:
 
 def read_message(program: str, message: str, auth: bool) -> LinuxMessage:
     """What a message of `program` says; `auth`: it comes from the authentication facility."""
-    if program.lower() == SYSMON:
+    name = program.lower()
+    if name == SYSMON:
         event = sysmon_event(message)
         if event is not None:
             return event
-    if program.lower() in _AUDIT_PROGRAMS:  # an audit record forwarded to syslog (audisp's syslog plugin)
+    if name in _AUDIT_PROGRAMS:  # an audit record forwarded to syslog (audisp's syslog plugin)
         record = audit_record(message)
         if record is not None:
             return LinuxMessage(record[0], AUDITD, record[1])
-    return LinuxMessage(message_fields(program, message), service_of(program, auth))
+    return LinuxMessage(_message_fields(program, message), _service_of(program, auth))
 
 
 def sysmon_event(message: str) -> LinuxMessage | None:
@@ -103,7 +104,7 @@ def _sysmon_time(created: object) -> datetime | None:
     return whole.replace(microsecond=int((m[2] or "0")[:6].ljust(6, "0")))
 
 
-def message_fields(program: str, message: str) -> dict[str, str | None]:
+def _message_fields(program: str, message: str) -> dict[str, str | None]:
     """The fields an sshd or sudo message carries; nothing for other programs."""
     program = program.lower()
     if program in SSHD_PROGRAMS:
@@ -113,7 +114,7 @@ def message_fields(program: str, message: str) -> dict[str, str | None]:
     return {}
 
 
-def service_of(program: str, auth: bool) -> str:
+def _service_of(program: str, auth: bool) -> str:
     """``sshd`` / ``sudo`` for their messages, else ``auth`` for a message of the authentication
     facility (an ``auth.log`` / ``secure`` file, or journald's facility 4 or 10), else ``syslog``."""
     program = program.lower()
@@ -155,7 +156,7 @@ def audit_record(text: str) -> tuple[dict[str, str | None], datetime] | None:
     rest = text[m.end():]
     body, _, enriched = rest.partition(ENRICHED if ENRICHED in rest else _ENRICHED_ESCAPED)
     execve = m["type"] == "EXECVE"
-    for key, value in _pairs(body):
+    for key, value in _PAIR.findall(body):
         if key == "msg" and value.startswith("'"):  # a user message: its own pairs
             row.update(_pairs_dict(value[1:-1]))
         else:
@@ -165,16 +166,12 @@ def audit_record(text: str) -> tuple[dict[str, str | None], datetime] | None:
         # rules test SYSCALL=execve, not syscall=59 (the store's names ignore case); the raw stays in _raw
         row.pop(name.lower(), None)
         row[name] = interpreted
-    when = _EPOCH + timedelta(seconds=int(m["sec"]), milliseconds=int(m["ms"][:3].ljust(3, "0")))
+    when = EPOCH + timedelta(seconds=int(m["sec"]), milliseconds=int(m["ms"][:3].ljust(3, "0")))
     return row, when
 
 
-def _pairs(text: str) -> list[tuple[str, str]]:
-    return _PAIR.findall(text)
-
-
 def _pairs_dict(text: str) -> dict[str, str | None]:
-    return {key: _value(key, value, False) for key, value in _pairs(text)}
+    return {key: _value(key, value, False) for key, value in _PAIR.findall(text)}
 
 
 def _value(key: str, value: str, execve: bool) -> str | None:

@@ -157,15 +157,13 @@ class _Attributor:
         if self._resolver is None or batch.local is None or not pc.any(batch.local).as_py():
             return batch.ts
         resolver = self._resolver
-        pairs = pc.binary_join_element_wise(
-            pc.fill_null(est, ""), pc.fill_null(asset, ""), "\x00"
-        )  # one zone per (establishment, asset), asked once
-        distinct = pc.unique(pairs)
-        names = []
-        for pair in distinct.to_pylist():
-            e, _, a = pair.partition("\x00")
-            names.append(resolver.zone(e or None, a or None))
-        zones = pa.array(names, pa.string()).take(pc.index_in(pairs, value_set=distinct))
+
+        def zone_of(pair: str | None) -> str:
+            e, _, a = (pair or "").partition("\x00")
+            return resolver.zone(e or None, a or None)
+
+        pairs = pc.binary_join_element_wise(pc.fill_null(est, ""), pc.fill_null(asset, ""), "\x00")
+        zones = _per_distinct(pairs, zone_of)
         wall = batch.ts.cast(pa.timestamp("us"))  # the clock as written
         ts = batch.ts
         for zone in set(pc.unique(zones.filter(batch.local)).to_pylist()) - {"UTC"}:
@@ -181,13 +179,13 @@ class _Attributor:
         audit.log``), and an audit record without ``node=`` says nothing else of where it comes from."""
         resolver = self._resolver
         assert resolver is not None
-        distinct = pc.unique(sources)
-        names = []
-        for source in distinct.to_pylist():
-            parts = [p for p in re.split(r"[/\\!]", source) if p][:-1]  # not the file's own name
+
+        def server_in(source: str | None) -> str | None:
+            parts = [p for p in re.split(r"[/\\!]", source or "") if p][:-1]  # not the file's own name
             known = (p for p in reversed(parts) if (hit := resolver.resolve(p)) is not None and hit.asset)
-            names.append(next(known, None))
-        return pa.array(names, pa.string()).take(pc.index_in(sources, value_set=distinct))
+            return next(known, None)
+
+        return _per_distinct(sources, server_in)
 
     def _resolve(self, column: pa.Array) -> tuple[pa.Array, pa.Array]:
         assert self._resolver is not None
@@ -197,6 +195,14 @@ class _Attributor:
         assets = pa.array([f.asset if f else None for f in found], pa.string())
         index = pc.index_in(column, value_set=distinct)
         return ests.take(index), assets.take(index)
+
+
+def _per_distinct(column: pa.Array, value: Callable[[str | None], str | None]) -> pa.Array:
+    """``value`` of each row of a text column, asked once per distinct text (a batch holds a few hosts,
+    sources or zones for thousands of rows)."""
+    distinct = pc.unique(column)
+    values = pa.array([value(v) for v in distinct.to_pylist()], pa.string())
+    return values.take(pc.index_in(column, value_set=distinct))
 
 
 def _assemble(

@@ -20,6 +20,8 @@ Layouts understood (all end up with the same names):
   ``user_data.*`` at the top level.
 - Winlogbeat ≥ 7: the same under ``winlog.`` (``winlog.channel``, ``winlog.event_id``,
   ``winlog.event_data.*``…).
+- Windows XML (``wevtutil``, Event Viewer, ``ToXml()``, Sysmon for Linux): :func:`event_from_xml` turns an
+  ``<Event>`` into the EVTX-as-JSON layout above.
 Other nested keys keep their dotted path (``host.name``, ``beat.version``).
 """
 

@@ -20,13 +20,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 from rempart.domain.events import Product
+from rempart.ingest.columns import EPOCH
 from rempart.ingest.interface import Batch, Reader, ReaderContext
 from rempart.ingest.lines import RowBuffer, iter_text_lines
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
 
 _PAIR = re.compile(r'([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|\S*)')
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TZ = re.compile(r"^([+-])(\d\d):?(\d\d)$")
 
 
@@ -77,7 +77,7 @@ def _time(row: dict[str, str | None]) -> tuple[datetime, bool] | None:
         # seconds (10 digits), ms (13), µs (16) or ns (19): integer arithmetic, no float rounding
         scale = 10 ** max(0, min(len(epoch) - 10, 9))
         micros = int(epoch) * 1_000_000 // scale
-        return _EPOCH + timedelta(microseconds=micros), False
+        return EPOCH + timedelta(microseconds=micros), False
     try:
         local = datetime.strptime(f"{row.get('date')} {row.get('time')}", "%Y-%m-%d %H:%M:%S")
     except ValueError:

@@ -24,19 +24,19 @@ values; it is decoded as UTF-8, an invalid byte becoming U+FFFD.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
 from rempart.domain.events import Product
+from rempart.ingest.columns import EPOCH
 from rempart.ingest.interface import Batch, Reader, ReaderContext
 from rempart.ingest.lines import RowBuffer, iter_text_lines
 from rempart.ingest.linux import AUTH_FACILITIES, read_message
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MARKERS = (b'"__REALTIME_TIMESTAMP"', b'"__CURSOR"')
 _JOURNAL_FIELDS = {  # journal field → event field, besides the syslog ones
     "_SYSTEMD_UNIT": "unit",
@@ -96,7 +96,7 @@ def _parse(text: str) -> tuple[dict[str, str | None], datetime] | str:
     }
     for key, name in _JOURNAL_FIELDS.items():
         row[name] = _text(entry.get(key))
-    return row, _EPOCH + timedelta(microseconds=int(stamp))
+    return row, EPOCH + timedelta(microseconds=int(stamp))
 
 
 def _text(value: Any) -> str | None:

@@ -10,15 +10,19 @@ and what ``journalctl`` prints (``-o short``, ``short-precise`` with microsecond
 ``-- Boot … --`` lines are skipped, being neither events nor bad records.
 
 Fields: ``hostname``, ``program``, ``pid``, ``message`` (and ``facility`` / ``severity`` from ``<PRI>``,
-``msgid`` for RFC 5424). sshd (and OpenSSH 9.8+'s ``sshd-session`` / ``sshd-auth``) adds ``outcome`` (``failure`` / ``success`` / ``invalid_user``), ``user``,
-``source_ip``, ``source_port``, ``auth_method``; sudo adds ``user``, ``target_user``, ``command``, ``tty``,
-``pwd`` (and ``outcome=failure`` for "incorrect password attempts").
+``msgid`` for RFC 5424), plus what :mod:`rempart.ingest.linux` reads in the message: sshd (and OpenSSH
+9.8+'s ``sshd-session`` / ``sshd-auth``) adds ``outcome`` (``failure`` / ``success`` / ``invalid_user``),
+``user``, ``source_ip``, ``source_port``, ``auth_method``; sudo adds ``user``, ``target_user``, ``command``,
+``tty``, ``pwd`` (and ``outcome=failure`` for "incorrect password attempts"); a ``sysmon`` message is a
+Sysmon for Linux event, an ``audispd`` one an audit record.
 
 Time: RFC 3164 has no year and no zone. The year is ``reference_year`` when given, else the year of the
 file's modification time, minus one for a date after that time (a December line in a file written in
 January). A time with no zone is the server's local time: the pipeline reads it in the zone of the host
 that logged it (``timezone`` of the inventory: the asset's, its establishment's or the group's, Europe/Paris
-by default), or ``--timezone`` / UTC for a host outside the inventory. ``_service``: ``sshd`` for sshd lines, ``sudo`` for sudo lines,
+by default), or ``--timezone`` / UTC for a host outside the inventory.
+
+``_service``: ``sshd`` for sshd lines, ``sudo`` for sudo lines, ``sysmon`` / ``auditd`` for those events,
 ``auth`` for other lines of a file named ``auth.log*`` / ``secure*``, ``syslog`` otherwise.
 """  # noqa: E501 - real log lines as samples
 

@@ -65,7 +65,7 @@ def _events(source: Source, ctx: ReaderContext) -> Iterator[dict[str, Any]]:
     parser: XMLPullParser[Element] = XMLPullParser(events=("start", "end"))
     parser.feed(_WRAPPER)
     chunk = _without_declaration(source.stream.read(_READ))  # the sources layer made it UTF-8 already
-    depth, root = 0, None
+    open_elements: list[Element] = []
     try:
         while True:
             parser.feed(_CONTROL.sub("\ufffd".encode(), chunk) if chunk else b"</rempart-events>")
@@ -73,12 +73,14 @@ def _events(source: Source, ctx: ReaderContext) -> Iterator[dict[str, Any]]:
                 if len(item) != 2 or not isinstance(item[1], Element):
                     continue  # start-ns events and the like
                 kind, element = item[0], item[1]
-                depth += 1 if kind == "start" else -1
-                root = element if root is None else root
-                if kind == "end" and local_name(element.tag) == "Event":
+                if kind == "start":
+                    open_elements.append(element)
+                    continue
+                open_elements.pop()
+                if local_name(element.tag) == "Event":
                     yield {"Event": event_from_xml(element)}
-                    if depth <= 2:
-                        root.clear()  # the events read so far: memory stays flat over big exports
+                    if open_elements:  # the events read so far: memory stays flat over big exports
+                        open_elements[-1].clear()
             if not chunk:
                 return
             chunk = source.stream.read(_READ)
