@@ -11,7 +11,7 @@ import pytest
 import yaml
 from fhir.resources.R4B.bundle import Bundle
 
-from rempart.continuity import register, service
+from rempart.continuity import register, service, snapshot
 from rempart.continuity.backentry import FormEntries
 from rempart.continuity.kits import KitPlan
 from rempart.domain.inventory import Group
@@ -218,9 +218,11 @@ def test_admission_prescription_identity_link_and_fhir_export(
             _admin(prov, f"{rx.serial}/1", at + timedelta(hours=7), given=False, reason="refus"),
         ],
     )
-    out, n = service.export_fhir(imported, settings, "capitouls", tmp_path / "b.json", LATER)
-    Bundle.model_validate_json(out.read_bytes())  # valid FHIR, read back by the reference models
-    kinds = sorted(e["resource"]["resourceType"] for e in orjson.loads(out.read_bytes())["entry"])
+    out, n = service.export_fhir(imported, settings, "capitouls", tmp_path / "b.json.enc", LATER)
+    assert b"Lemoine" not in out.read_bytes()  # encrypted at rest, like the snapshot
+    clear = snapshot.read_sealed(out, settings.key_directory).payload
+    Bundle.model_validate_json(clear)  # valid FHIR, read back by the reference models
+    kinds = sorted(e["resource"]["resourceType"] for e in orjson.loads(clear)["entry"])
     assert n == len(kinds)
     assert kinds == [
         "Encounter",
@@ -229,7 +231,7 @@ def test_admission_prescription_identity_link_and_fhir_export(
         "MedicationRequest",
         "Patient",
     ]
-    assert b"Lemoine" in out.read_bytes()  # the export is for the HIS: it must carry the identity
+    assert b"Lemoine" in clear  # the export is for the HIS: it must carry the identity
     with imported.session() as s:
         from rempart.continuity.reconcile import build_report
 
@@ -237,9 +239,10 @@ def test_admission_prescription_identity_link_and_fhir_export(
     # the case store never holds the admission's identity in clear
     assert b"Lemoine" not in _db_bytes(imported)
     service.link_identity(imported, "capitouls", prov, "9100077", "identitovigilance", LATER)
-    out, _ = service.export_fhir(imported, settings, "capitouls", tmp_path / "b2.json", LATER)
-    Bundle.model_validate_json(out.read_bytes())
-    linked = [e["resource"] for e in orjson.loads(out.read_bytes())["entry"]]
+    out, _ = service.export_fhir(imported, settings, "capitouls", tmp_path / "b2.json.enc", LATER)
+    clear = snapshot.read_sealed(out, settings.key_directory).payload
+    Bundle.model_validate_json(clear)
+    linked = [e["resource"] for e in orjson.loads(clear)["entry"]]
     assert "Patient" not in [r["resourceType"] for r in linked]
     refs = [r["subject"]["reference"] for r in linked if r["resourceType"] == "Encounter"]
     assert refs == ["Patient?identifier=https://horizon-sante.example/fhir/ipp/capitouls|9100077"]

@@ -5,10 +5,12 @@ Thin: parse, call ``rempart.continuity.service``, print counts. Never prints pat
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 
 from rempart.cli.console import console, err_console, report_errors
@@ -26,7 +28,9 @@ kits_app = typer.Typer(help="Downtime kits (PDF, French) per care unit.", no_arg
 forms_app = typer.Typer(
     help="The register of paper forms: return, enter, void, link identities.", no_args_is_help=True
 )
-continuity_app = typer.Typer(help="Degraded-mode tools: synthetic data, FHIR export.", no_args_is_help=True)
+continuity_app = typer.Typer(
+    help="Degraded-mode tools: synthetic data, FHIR export, decryption.", no_args_is_help=True
+)
 
 WhenOpt = Annotated[str | None, typer.Option(help="ISO time with offset (default: now)")]
 ActorOpt = Annotated[str, typer.Option("--by", help="who does it (journaled)")]
@@ -185,7 +189,7 @@ def reconcile(
     until: WhenOpt = None,
     incident: Annotated[str | None, typer.Option(help="incident ref for the main courante")] = None,
 ) -> None:
-    """Reconciliation report of ESTABLISHMENT's paper forms (PDF + JSON)."""
+    """Reconciliation report of ESTABLISHMENT's paper forms (PDF to print, JSON encrypted)."""
     report, pdf, js = service.reconcile_report(
         open_case_store(),
         load_group(group),
@@ -193,6 +197,7 @@ def reconcile(
         out,
         until=parse_time(until) if until else None,
         incident_ref=incident,
+        settings=Settings(),
     )
     c = report.counts
     console.print(
@@ -227,9 +232,37 @@ def generate(
 @continuity_app.command("export")
 @report_errors
 def export(
-    establishment: str, out: Annotated[Path, typer.Option(help="Bundle file")] = Path("backentry.json")
+    establishment: str,
+    out: Annotated[
+        Path, typer.Option(help="encrypted Bundle file (*.enc), or '-': the clear Bundle on standard output")
+    ] = Path("backentry.json.enc"),
 ) -> None:
-    """Export the back-entered records as a FHIR transaction Bundle (duplicates left out)."""
+    """Export the back-entered records as a FHIR transaction Bundle (duplicates left out), encrypted."""
     settings = Settings()
+    if str(out) == "-":  # asked for explicitly, for a pipe into the HIS import: nothing written to disk
+        bundle = service.export_bundle(open_case_store(), settings, establishment)
+        sys.stdout.buffer.write(orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n")
+        return
     path, n = service.export_fhir(open_case_store(), settings, establishment, out)
-    console.print(f"[green]ok[/green] {n} resources written to {path}")
+    console.print(
+        f"[green]ok[/green] {n} resources written encrypted to {path}; "
+        f"`rempart continuity decrypt {path} --out -` gives the Bundle for the HIS import"
+    )
+
+
+@continuity_app.command("decrypt")
+@report_errors
+def decrypt(
+    file: Path,
+    out: Annotated[Path, typer.Option(help="where to write the clear file, or '-' for standard output")],
+) -> None:
+    """Decrypt a file rempart encrypted (FHIR export, reconciliation JSON) with its establishment's key."""
+    doc = snapshot.read_sealed(file, Settings().key_directory)
+    if str(out) == "-":
+        sys.stdout.buffer.write(doc.payload)
+        return
+    snapshot.write_private(out, doc.payload)
+    console.print(
+        f"[green]ok[/green] {doc.kind} of {doc.establishment} ({doc.created_at.isoformat()}) decrypted to "
+        f"{out} (owner-only): clinical data in clear, delete it once imported"
+    )

@@ -22,6 +22,7 @@ from rempart.continuity import register
 from rempart.continuity.backentry import entries_of
 from rempart.continuity.kits import FORM_TITLES
 from rempart.continuity.pdfdraw import BOLD, FONT, M, fit, local
+from rempart.continuity.snapshot import SEALED_SUFFIX, SealedDoc, write_private, write_sealed
 from rempart.store.db import Store
 from rempart.store.models.continuity import EntryRow, FormRow, IdentityLinkRow, PlannedDoseRow
 
@@ -267,12 +268,23 @@ def write_pdf(report: Report, establishment_name: str, path: Path) -> Path:
     return path
 
 
-def write_report(report: Report, establishment_name: str, out_dir: Path) -> tuple[Path, Path]:
+def write_report(report: Report, establishment_name: str, out_dir: Path, key_dir: Path) -> tuple[Path, Path]:
+    """The PDF is printed and filed with the paper records, like the kits (owner-only until then); the JSON,
+    read by machines only, is sealed with the establishment's key (``rempart continuity decrypt``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"rapprochement-{report.establishment}"
-    json_path = out_dir / f"{stem}.json"
-    json_path.write_bytes(report.to_json())
-    return write_pdf(report, establishment_name, out_dir / f"{stem}.pdf"), json_path
+    doc = SealedDoc(
+        report.establishment,
+        "reconciliation",
+        datetime.fromisoformat(report.generated_at),
+        f"{stem}.json",
+        report.to_json(),
+    )
+    json_path = write_sealed(out_dir / f"{stem}.json{SEALED_SUFFIX}", key_dir, doc)
+    pdf = out_dir / f"{stem}.pdf"
+    # created owner-only: ReportLab writes in place, so the file must exist with its mode first
+    write_private(pdf, b"")
+    return write_pdf(report, establishment_name, pdf), json_path
 
 
 def summary(report: Report) -> dict[str, Any]:

@@ -164,12 +164,15 @@ def reconcile_report(
     now: datetime | None = None,
     until: datetime | None = None,
     incident_ref: str | None = None,
+    settings: Settings | None = None,
 ) -> tuple[reconcile.Report, Path, Path]:
+    """The PDF is for printing, like the kits; the JSON is encrypted with the establishment's key."""
     now = now or datetime.now(UTC)
+    key_dir = (settings or Settings()).key_directory
     name = next((e.name for e in group.establishments if e.id == establishment), establishment)
     with store.session() as s:
         report = reconcile.build_report(s, establishment, now, until)
-        pdf, js = reconcile.write_report(report, name, out_dir)
+        pdf, js = reconcile.write_report(report, name, out_dir, key_dir)
         _log(
             s,
             incident_ref,
@@ -185,9 +188,10 @@ def reconcile_report(
     return report, pdf, js
 
 
-def export_fhir(
-    store: Store, settings: Settings, establishment: str, out: Path, now: datetime | None = None
-) -> tuple[Path, int]:
+def export_bundle(
+    store: Store, settings: Settings, establishment: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """The back-entered records as a FHIR transaction Bundle, in memory only (journaled)."""
     now = now or datetime.now(UTC)
     with store.session() as s:
         _, census = load_census(s, settings, establishment)
@@ -205,8 +209,25 @@ def export_fhir(
             {"resources": len(bundle["entry"])},
             at=now,
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # health data: owner only
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(orjson.dumps(bundle, option=orjson.OPT_INDENT_2))
-    return out, len(bundle["entry"])
+    return bundle
+
+
+def export_fhir(
+    store: Store, settings: Settings, establishment: str, out: Path, now: datetime | None = None
+) -> tuple[Path, int]:
+    """Write the Bundle encrypted with the establishment's key (``rempart continuity decrypt`` opens it)."""
+    if not out.name.endswith(snapshot.SEALED_SUFFIX):
+        raise InputError(
+            f"the FHIR export is written encrypted: '{out}' should end with {snapshot.SEALED_SUFFIX}",
+            hint="e.g. --out backentry.json.enc; or `--out -` to write the clear Bundle to standard output",
+        )
+    now = now or datetime.now(UTC)
+    bundle = export_bundle(store, settings, establishment, now)
+    doc = snapshot.SealedDoc(
+        establishment,
+        "fhir-export",
+        now,
+        out.name.removesuffix(snapshot.SEALED_SUFFIX),
+        orjson.dumps(bundle, option=orjson.OPT_INDENT_2),
+    )
+    return snapshot.write_sealed(out, settings.key_directory, doc), len(bundle["entry"])
