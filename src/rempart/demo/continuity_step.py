@@ -28,7 +28,7 @@ NURSES = ("IDE Camille R.", "IDE Yanis B.", "IDE Sophie L.")
 
 SEED, PATIENTS = 11, 36  # the synthetic snapshot of the attacked clinic
 # the identity traits written on the downtime admission form (a patient known only on paper)
-ADMITTED = {"family": "Lemoine", "given": "Odile", "birth_date": "1941-06-02", "sex": "F"}
+ADMITTED: dict[str, str] = {"family": "Lemoine", "given": "Odile", "birth_date": "1941-06-02", "sex": "F"}
 
 
 def settings_for(ctx: DemoContext) -> Settings:
