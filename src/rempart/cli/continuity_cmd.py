@@ -177,7 +177,7 @@ def forms_enter(files: list[Path], at: WhenOpt = None) -> None:
 @report_errors
 def forms_link(establishment: str, provisional: str, real: str, by: ActorOpt = "operator") -> None:
     """Merge a provisional identity given at a downtime admission with the qualified identity (IPP)."""
-    service.link_identity(open_case_store(), establishment, provisional, real, by)
+    service.link_identity(open_case_store(), Settings(), establishment, provisional, real, by)
     console.print(f"[green]ok[/green] {provisional} linked")
 
 
@@ -192,12 +192,12 @@ def reconcile(
     """Reconciliation report of ESTABLISHMENT's paper forms (PDF to print, JSON encrypted)."""
     report, pdf, js = service.reconcile_report(
         open_case_store(),
+        Settings(),
         load_group(group),
         establishment,
         out,
         until=parse_time(until) if until else None,
         incident_ref=incident,
-        settings=Settings(),
     )
     c = report.counts
     console.print(

@@ -108,7 +108,8 @@ def build_kits(
     for f in files:
         os.chmod(f, 0o600)  # printed health data: readable by the operator only until printed
     with store.session() as s:
-        kit = register.register_kit(s, plan, snap_row.id, files, ACTOR)
+        key = snapshot.load_or_create_key(settings.key_directory, establishment, create=False)
+        kit = register.register_kit(s, plan, snap_row.id, files, ACTOR, key)
         _log(
             s,
             incident_ref,
@@ -150,28 +151,36 @@ def enter_doc(
 
 
 def link_identity(
-    store: Store, establishment: str, provisional: str, real: str, actor: str, now: datetime | None = None
+    store: Store,
+    settings: Settings,
+    establishment: str,
+    provisional: str,
+    real: str,
+    actor: str,
+    now: datetime | None = None,
 ) -> None:
+    key = snapshot.load_or_create_key(settings.key_directory, establishment, create=False)
     with store.session() as s:
-        backentry.link_identity(s, establishment, provisional, real, actor, now or datetime.now(UTC))
+        backentry.link_identity(s, establishment, provisional, real, actor, now or datetime.now(UTC), key)
 
 
 def reconcile_report(
     store: Store,
+    settings: Settings,
     group: Group,
     establishment: str,
     out_dir: Path,
     now: datetime | None = None,
     until: datetime | None = None,
     incident_ref: str | None = None,
-    settings: Settings | None = None,
 ) -> tuple[reconcile.Report, Path, Path]:
     """The PDF is for printing, like the kits; the JSON is encrypted with the establishment's key."""
     now = now or datetime.now(UTC)
-    key_dir = (settings or Settings()).key_directory
+    key_dir = settings.key_directory
+    key = snapshot.load_or_create_key(key_dir, establishment, create=False)
     name = next((e.name for e in group.establishments if e.id == establishment), establishment)
     with store.session() as s:
-        report = reconcile.build_report(s, establishment, now, until)
+        report = reconcile.build_report(s, establishment, now, until, key)
         pdf, js = reconcile.write_report(report, name, out_dir, key_dir)
         _log(
             s,

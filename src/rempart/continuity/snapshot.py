@@ -13,6 +13,7 @@ the file name it decrypts to) + nonce + AES-256-GCM of the zlib-compressed bytes
 
 from __future__ import annotations
 
+import base64
 import os
 import struct
 import zlib
@@ -168,6 +169,32 @@ def open_doc(data: bytes, key: bytes, path: Path) -> SealedDoc:
     return SealedDoc(
         meta["establishment"], meta["kind"], datetime.fromisoformat(meta["created_at"]), meta["name"], body
     )
+
+
+SEALED_VALUE = "sealed:v1:"  # a case-store column value sealed with the establishment's key
+
+
+def seal_value(key: bytes, aad: str, value: str) -> str:
+    """One short value (a drug name, an IPP) for a text column; ``aad`` ties it to its row."""
+    nonce = os.urandom(12)
+    return (
+        SEALED_VALUE
+        + base64.b64encode(nonce + AESGCM(key).encrypt(nonce, value.encode(), aad.encode())).decode()
+    )
+
+
+def open_value(key: bytes, aad: str, stored: str) -> str:
+    """The clear value; a row written before values were sealed is returned as it was stored."""
+    if not stored.startswith(SEALED_VALUE):
+        return stored
+    raw = base64.b64decode(stored.removeprefix(SEALED_VALUE))
+    try:
+        return AESGCM(key).decrypt(raw[:12], raw[12:], aad.encode()).decode()
+    except InvalidTag:
+        raise InputError(
+            "cannot decrypt a value of the case store: wrong key for this establishment",
+            hint="use the key created by the import of this establishment's snapshot (REMPART_KEYS_DIR)",
+        ) from None
 
 
 def write_private(path: Path, data: bytes) -> Path:

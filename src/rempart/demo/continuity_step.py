@@ -224,7 +224,7 @@ def run(ctx: DemoContext) -> None:
     prov = next(
         d["entries"][0]["patient"] for d in docs if d["entries"] and d["entries"][0]["kind"] == "admission"
     )
-    service.link_identity(ctx.store, est.id, prov, "9100001", "cellule d'identitovigilance", back)
+    service.link_identity(ctx.store, settings, est.id, prov, "9100001", "cellule d'identitovigilance", back)
     con.print(
         f"Re-saisie : {len(docs)} formulaires, {entered} lignes ; "
         f"{len(voided)} formulaires vierges annulés ; "
@@ -233,13 +233,13 @@ def run(ctx: DemoContext) -> None:
 
     report, pdf, js = service.reconcile_report(
         ctx.store,
+        settings,
         ctx.group,
         est.id,
         ctx.workdir / "continuity",
         now=back,
         until=until,
         incident_ref=ctx.incident_ref,
-        settings=settings,
     )
     bundle, n = service.export_fhir(
         ctx.store, settings, est.id, ctx.workdir / "continuity" / "backentry-bundle.json.enc", now=back
