@@ -74,6 +74,14 @@ def test_snapshot_kits_forms_reconcile(env: dict[str, str], tmp_path: Path) -> N
     (tmp_path / "lab.yaml").write_text(yaml.safe_dump({"serial": lab, "entered_by": "labo", "entries": []}))
     code, out = _run(env, "forms", "enter", str(tmp_path / "lab.yaml"))
     assert code == 0 and "0 line(s)" in out, out
+    other = next(s for s, t in forms if t == "lab" and s != lab)
+    typed = tmp_path / "lab2.yaml"
+    typed.write_text(yaml.safe_dump({"serial": other, "entered_by": "labo", "entries": []}))
+    code, out = _run(env, "forms", "enter", "--remove-entered", str(typed))
+    assert code == 2 and "only a returned form" in out and typed.exists(), out  # refused: the file stays
+    _run(env, "forms", "return", other)
+    code, out = _run(env, "forms", "enter", "--remove-entered", str(typed))
+    assert code == 0 and "deleted" in out and not typed.exists(), out
     code, out = _run(env, "forms", "void", forms[0][0], "--reason", "taché")
     assert code == 0, out
     code, out = _run(env, "forms", "void", forms[0][0], "--reason", "encore")
@@ -84,7 +92,7 @@ def test_snapshot_kits_forms_reconcile(env: dict[str, str], tmp_path: Path) -> N
     code, out = _run(env, "reconcile", "dombes", "--out", str(tmp_path / "rep"))
     assert code == 0, out
     n = len(forms)
-    assert f"issued {n} = returned 0 + entered 1 + voided 1 + unaccounted {n - 2}" in out
+    assert f"issued {n} = returned 0 + entered 2 + voided 1 + unaccounted {n - 3}" in out
     assert (tmp_path / "rep" / "rapprochement-dombes.pdf").exists()
 
     code, out = _run(env, "forms", "link", "dombes", "PROV-DOMBES-1-001", "9100001")

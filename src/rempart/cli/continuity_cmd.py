@@ -161,7 +161,14 @@ def forms_void(
 
 @forms_app.command("enter")
 @report_errors
-def forms_enter(files: list[Path], at: WhenOpt = None) -> None:
+def forms_enter(
+    files: list[Path],
+    at: WhenOpt = None,
+    remove_entered: Annotated[
+        bool,
+        typer.Option(help="delete each file once its form is entered: the store keeps the lines encrypted"),
+    ] = False,
+) -> None:
     """Enter returned forms, each described by a YAML/JSON file (serial, entered_by, entries)."""
     settings = Settings()
     store = open_case_store()
@@ -170,7 +177,11 @@ def forms_enter(files: list[Path], at: WhenOpt = None) -> None:
         for w in result.warnings:
             err_console.print(f"[yellow]warning[/yellow] {f}: {w}")
         dup = f", {len(result.duplicates)} flagged as duplicate" if result.duplicates else ""
-        console.print(f"[green]ok[/green] {result.serial}: {result.entries} line(s) entered{dup}")
+        gone = ""
+        if remove_entered:  # only after the transaction committed: a refused form keeps its file
+            f.unlink()
+            gone = f"; {f} deleted"
+        console.print(f"[green]ok[/green] {result.serial}: {result.entries} line(s) entered{dup}{gone}")
 
 
 @forms_app.command("link")
