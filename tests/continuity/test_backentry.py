@@ -74,7 +74,7 @@ def test_every_wrong_line_is_reported_with_its_field_and_nothing_is_written(
     rid, at = form.planned[0]
     _returned(imported, form.serial)
     bad = [
-        _admin("nobody", rid, at),  # unknown patient
+        _admin("DUPONT Jeanne", rid, at),  # unknown patient: a name typed where the IPP goes
         _admin(form.patient_id, "no-such-line", at),  # not a prescription of this patient
         _admin(other.patient_id, other.planned[0][0], at),  # another patient's MAR
         _admin(form.patient_id, rid, at, unit="mL"),  # unit confusion
@@ -103,6 +103,7 @@ def test_every_wrong_line_is_reported_with_its_field_and_nothing_is_written(
         "entries[5].at",
         "entries[6].kind",
     ]
+    assert "DUPONT" not in str(err.value)  # errors are printed: they never repeat what may be a name
     with imported.session() as s:
         assert register.get_form(s, form.serial).status == register.RETURNED
 

@@ -192,7 +192,13 @@ class _Checker:
             return p.id
         if ref in self.admitted:
             return ref
-        self.fail(i, "patient", f"patient '{ref}' is neither in the snapshot nor admitted during downtime")
+        # what was typed is not repeated: a clerk may have written a name where the IPP goes
+        self.fail(
+            i,
+            "patient",
+            "this patient is neither in the snapshot nor admitted during downtime",
+            "write the IPP or snapshot id printed on the form, or an admission's provisional identity",
+        )
         return None
 
     def prescription(  # noqa: PLR0911  (one early return per way a paper line can be wrong)
