@@ -187,3 +187,25 @@ def test_decrypt_refuses_a_wrong_key_an_altered_file_or_a_clear_one(
     snapshot.key_path(tmp_path / "keys", "adour").write_bytes(os.urandom(32))
     code, out = _run(env, "continuity", "decrypt", str(sealed), "--out", str(tmp_path / "clear.json"))
     assert code == 2 and "wrong key" in out and not (tmp_path / "clear.json").exists(), out
+
+
+def test_decrypt_without_the_keys_folder_says_where_the_key_was_looked_for(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    _run(
+        env,
+        "continuity",
+        "generate",
+        "--establishment",
+        "adour",
+        "--patients",
+        "2",
+        "--out",
+        str(tmp_path / "f"),
+    )
+    assert _run(env, "snapshot", "import", "adour", str(tmp_path / "f" / "adour"))[0] == 0
+    assert _run(env, "continuity", "export", "adour", "--out", str(tmp_path / "b.json.enc"))[0] == 0
+    elsewhere = {**env, "REMPART_KEYS_DIR": str(tmp_path / "no-keys")}
+    code, out = _run(elsewhere, "continuity", "decrypt", str(tmp_path / "b.json.enc"), "--out", "-")
+    assert code == 2 and "no snapshot key for 'adour'" in out and "REMPART_KEYS_DIR" in out, out
+    assert str(tmp_path / "no-keys" / "adour.snapshot.key") in out and "Traceback" not in out

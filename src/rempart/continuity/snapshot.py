@@ -55,7 +55,8 @@ def load_or_create_key(key_dir: Path, establishment: str, create: bool = True) -
         raise InputError(
             f"no snapshot key for '{establishment}'",
             Location(path),
-            "the key is created by the first `rempart snapshot import`",
+            "point REMPART_KEYS_DIR at the folder holding the establishment's keys "
+            "(a key is created by the establishment's first `rempart snapshot import`)",
         )
     key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = AESGCM.generate_key(bit_length=256)
