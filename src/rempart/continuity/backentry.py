@@ -393,8 +393,9 @@ def link_identity(
     now: datetime,
     key: bytes,
 ) -> IdentityLinkRow:
-    """The IPP (or INS) is stored sealed with the establishment's key."""
-    """Merge a downtime provisional identity with the qualified one (irreversible in many HIS: journaled)."""
+    """Merge a downtime provisional identity with the qualified one (irreversible in many HIS: journaled).
+
+    The IPP (or INS) is stored sealed with the establishment's key."""
     admitted = session.execute(
         select(EntryRow).where(
             EntryRow.establishment == establishment,
