@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 from rich.console import Console
 
+from rempart.continuity import snapshot
 from rempart.demo import continuity_step
 from rempart.demo.context import DemoContext
 from rempart.domain.inventory import Group
@@ -38,11 +39,11 @@ def test_demo_step_reconciles_every_form_and_flags_the_planted_errors(
     facts = ctx.facts["continuity"]
     assert facts["all_accounted"] and facts["complete"]
     assert facts["duplicates"] == 1 and facts["omissions"] == 1
-    report = orjson.loads(Path(facts["report_json"]).read_bytes())
+    report = orjson.loads(snapshot.read_sealed(Path(facts["report_json"]), ctx.keys_dir).payload)
     c = report["counts"]
     assert c["issued"] == c["entered"] + c["voided"] and c["unaccounted"] == 0
     assert Path(facts["report_pdf"]).stat().st_size > 1000
-    bundle = orjson.loads(Path(facts["bundle"]).read_bytes())
+    bundle = orjson.loads(snapshot.read_sealed(Path(facts["bundle"]), ctx.keys_dir).payload)
     kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}
     assert {"MedicationAdministration", "MedicationRequest", "Encounter"} <= kinds
     # the snapshot was taken before the incident

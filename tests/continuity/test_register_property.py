@@ -59,7 +59,7 @@ def test_counts_add_up_and_no_serial_is_lost_or_counted_twice(
         snap = SnapshotRow(establishment=est.id, taken_at=TAKEN, imported_at=TAKEN, path="-", counts={})
         s.add(snap)
         s.flush()
-        register.register_kit(s, plan, snap.id, [], "test")
+        register.register_kit(s, plan, snap.id, [], "test", bytes(32))
     at = NOW + timedelta(hours=1)
     for index, op in ops:
         serial = serials[index % len(serials)]

@@ -5,10 +5,12 @@ Thin: parse, call ``rempart.continuity.service``, print counts. Never prints pat
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 
 from rempart.cli.console import console, err_console, report_errors
@@ -26,7 +28,9 @@ kits_app = typer.Typer(help="Downtime kits (PDF, French) per care unit.", no_arg
 forms_app = typer.Typer(
     help="The register of paper forms: return, enter, void, link identities.", no_args_is_help=True
 )
-continuity_app = typer.Typer(help="Degraded-mode tools: synthetic data, FHIR export.", no_args_is_help=True)
+continuity_app = typer.Typer(
+    help="Degraded-mode tools: synthetic data, FHIR export, decryption.", no_args_is_help=True
+)
 
 WhenOpt = Annotated[str | None, typer.Option(help="ISO time with offset (default: now)")]
 ActorOpt = Annotated[str, typer.Option("--by", help="who does it (journaled)")]
@@ -157,7 +161,14 @@ def forms_void(
 
 @forms_app.command("enter")
 @report_errors
-def forms_enter(files: list[Path], at: WhenOpt = None) -> None:
+def forms_enter(
+    files: list[Path],
+    at: WhenOpt = None,
+    remove_entered: Annotated[
+        bool,
+        typer.Option(help="delete each file once its form is entered: the store keeps the lines encrypted"),
+    ] = False,
+) -> None:
     """Enter returned forms, each described by a YAML/JSON file (serial, entered_by, entries)."""
     settings = Settings()
     store = open_case_store()
@@ -166,14 +177,18 @@ def forms_enter(files: list[Path], at: WhenOpt = None) -> None:
         for w in result.warnings:
             err_console.print(f"[yellow]warning[/yellow] {f}: {w}")
         dup = f", {len(result.duplicates)} flagged as duplicate" if result.duplicates else ""
-        console.print(f"[green]ok[/green] {result.serial}: {result.entries} line(s) entered{dup}")
+        gone = ""
+        if remove_entered:  # only after the transaction committed: a refused form keeps its file
+            f.unlink()
+            gone = f"; {f} deleted"
+        console.print(f"[green]ok[/green] {result.serial}: {result.entries} line(s) entered{dup}{gone}")
 
 
 @forms_app.command("link")
 @report_errors
 def forms_link(establishment: str, provisional: str, real: str, by: ActorOpt = "operator") -> None:
     """Merge a provisional identity given at a downtime admission with the qualified identity (IPP)."""
-    service.link_identity(open_case_store(), establishment, provisional, real, by)
+    service.link_identity(open_case_store(), Settings(), establishment, provisional, real, by)
     console.print(f"[green]ok[/green] {provisional} linked")
 
 
@@ -185,9 +200,10 @@ def reconcile(
     until: WhenOpt = None,
     incident: Annotated[str | None, typer.Option(help="incident ref for the main courante")] = None,
 ) -> None:
-    """Reconciliation report of ESTABLISHMENT's paper forms (PDF + JSON)."""
+    """Reconciliation report of ESTABLISHMENT's paper forms (PDF to print, JSON encrypted)."""
     report, pdf, js = service.reconcile_report(
         open_case_store(),
+        Settings(),
         load_group(group),
         establishment,
         out,
@@ -227,9 +243,37 @@ def generate(
 @continuity_app.command("export")
 @report_errors
 def export(
-    establishment: str, out: Annotated[Path, typer.Option(help="Bundle file")] = Path("backentry.json")
+    establishment: str,
+    out: Annotated[
+        Path, typer.Option(help="encrypted Bundle file (*.enc), or '-': the clear Bundle on standard output")
+    ] = Path("backentry.json.enc"),
 ) -> None:
-    """Export the back-entered records as a FHIR transaction Bundle (duplicates left out)."""
+    """Export the back-entered records as a FHIR transaction Bundle (duplicates left out), encrypted."""
     settings = Settings()
+    if str(out) == "-":  # asked for explicitly, for a pipe into the HIS import: nothing written to disk
+        bundle = service.export_bundle(open_case_store(), settings, establishment)
+        sys.stdout.buffer.write(orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n")
+        return
     path, n = service.export_fhir(open_case_store(), settings, establishment, out)
-    console.print(f"[green]ok[/green] {n} resources written to {path}")
+    console.print(
+        f"[green]ok[/green] {n} resources written encrypted to {path}; "
+        f"`rempart continuity decrypt {path} --out -` gives the Bundle for the HIS import"
+    )
+
+
+@continuity_app.command("decrypt")
+@report_errors
+def decrypt(
+    file: Path,
+    out: Annotated[Path, typer.Option(help="where to write the clear file, or '-' for standard output")],
+) -> None:
+    """Decrypt a file rempart encrypted (FHIR export, reconciliation JSON) with its establishment's key."""
+    doc = snapshot.read_sealed(file, Settings().key_directory)
+    if str(out) == "-":
+        sys.stdout.buffer.write(doc.payload)
+        return
+    snapshot.write_private(out, doc.payload)
+    console.print(
+        f"[green]ok[/green] {doc.kind} of {doc.establishment} ({doc.created_at.isoformat()}) decrypted to "
+        f"{out} (owner-only): clinical data in clear, delete it once imported"
+    )

@@ -3,7 +3,9 @@
 A form is entered all at once: every line is checked (patient, prescription, unit, time, form type) and
 every mistake is reported with its line before anything is written. Duplicates (same patient, drug and
 time already entered, from this form or another) are kept but flagged, and left out of the FHIR export.
-Identity traits of downtime admissions are stored encrypted with the establishment's snapshot key.
+What a line says of the patient's care (drug, dose, nurse, reason, prescriber; an admission's identity
+traits and bed) is stored encrypted with the establishment's snapshot key (``sealed``); ``data`` keeps only
+the prescription line and MAR slot it fills, which the reconciliation reads without the key.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import base64
 import os
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from rempart.continuity import register
 from rempart.continuity.census import Census, Prescription
+from rempart.continuity.snapshot import seal_value
 from rempart.errors import ConfigError, ConfigErrors, InputError, Location, StateError
 from rempart.store import journal
 from rempart.store.models.continuity import EntryRow, FormRow, IdentityLinkRow, KitRow
@@ -113,8 +117,26 @@ def unseal(key: bytes, aad: str, token: str) -> dict[str, Any]:
     try:
         data: dict[str, Any] = orjson.loads(AESGCM(key).decrypt(raw[:12], raw[12:], aad.encode()))
     except InvalidTag:
-        raise InputError("cannot decrypt an admission identity: wrong key for this establishment") from None
+        raise InputError("cannot decrypt a back-entered line: wrong key for this establishment") from None
     return data
+
+
+def _aad(row: EntryRow) -> str:
+    return f"{row.establishment}|{row.patient_ref}"
+
+
+BOOKKEEPING = ("request", "planned_at")  # what stays in clear in ``data``: no care, no identity
+
+
+def _sealed_row(key: bytes, line: dict[str, Any], **base: Any) -> EntryRow:
+    row = EntryRow(data={k: line[k] for k in BOOKKEEPING if k in line}, **base)
+    row.sealed = _seal(key, _aad(row), {k: v for k, v in line.items() if k not in BOOKKEEPING})
+    return row
+
+
+def line_of(row: EntryRow, key: bytes) -> dict[str, Any]:
+    """Everything the line says, in clear (rows entered before lines were sealed kept it all in ``data``)."""
+    return {**row.data, **(unseal(key, _aad(row), row.sealed) if row.sealed else {})}
 
 
 @dataclass(frozen=True)
@@ -129,22 +151,37 @@ class _Checker:
     """Validates one form's entries against the census and what was already entered."""
 
     def __init__(
-        self, session: Session, census: Census, form: FormRow, kit: KitRow, now: datetime, where: Path | str
+        self,
+        session: Session,
+        census: Census,
+        form: FormRow,
+        kit: KitRow,
+        now: datetime,
+        where: Path | str,
+        key: bytes,
     ):
-        self.session, self.census, self.form, self.kit, self.now, self.where = (
+        self.session, self.census, self.form, self.kit, self.now, self.where, self.key = (
             session,
             census,
             form,
             kit,
             now,
             where,
+            key,
         )
         self.errors: list[ConfigError] = []
         self.warnings: list[str] = []
         rows = session.execute(select(EntryRow).where(EntryRow.establishment == form.establishment)).scalars()
         self.existing = list(rows)
+        self._clear: dict[int, dict[str, Any]] = {}
         self.admitted = {e.patient_ref for e in self.existing if e.kind == "admission"}
         self.new_rx = {e.data["request"]: e for e in self.existing if e.kind == "prescription"}
+
+    def line(self, row: EntryRow) -> dict[str, Any]:
+        """The row in clear, decrypted once (rows not yet flushed have no id: keyed by the object)."""
+        if id(row) not in self._clear:
+            self._clear[id(row)] = line_of(row, self.key)
+        return self._clear[id(row)]
 
     def fail(self, i: int, field: str, message: str, hint: str | None = None) -> None:
         self.errors.append(ConfigError(message, Location(self.where, None, f"entries[{i}].{field}"), hint))
@@ -155,7 +192,13 @@ class _Checker:
             return p.id
         if ref in self.admitted:
             return ref
-        self.fail(i, "patient", f"patient '{ref}' is neither in the snapshot nor admitted during downtime")
+        # what was typed is not repeated: a clerk may have written a name where the IPP goes
+        self.fail(
+            i,
+            "patient",
+            "this patient is neither in the snapshot nor admitted during downtime",
+            "write the IPP or snapshot id printed on the form, or an admission's provisional identity",
+        )
         return None
 
     def prescription(  # noqa: PLR0911  (one early return per way a paper line can be wrong)
@@ -170,7 +213,7 @@ class _Checker:
                 return rx.request_id, rx.drug, rx
             new = self.new_rx.get(e.request)
             if new is not None and new.patient_ref == pid:
-                return e.request, str(new.data["drug"]), None
+                return e.request, str(self.line(new)["drug"]), None
             self.fail(
                 i, "request", f"prescription '{e.request}' is not an active prescription of this patient"
             )
@@ -182,7 +225,7 @@ class _Checker:
             news = [
                 k
                 for k, v in self.new_rx.items()
-                if v.patient_ref == pid and _fold(v.data["drug"]) == _fold(e.drug)
+                if v.patient_ref == pid and _fold(self.line(v)["drug"]) == _fold(e.drug)
             ]
             if len(news) == 1:
                 return news[0], e.drug.upper(), None
@@ -222,13 +265,13 @@ def enter_form(
     kit = session.get(KitRow, form.kit_id)
     assert kit is not None  # foreign key
     register.require_returned(form)
-    check = _Checker(session, census, form, kit, now, where)
-    rows = [r for i, e in enumerate(doc.entries) if (r := _row(check, i, e, key, doc.entered_by)) is not None]
+    check = _Checker(session, census, form, kit, now, where, key)
+    rows = [r for i, e in enumerate(doc.entries) if (r := _row(check, i, e, doc.entered_by)) is not None]
     if check.errors:
         raise ConfigErrors(check.errors)
     session.add_all(rows)
     session.flush()
-    _flag_duplicates(check.existing, rows)
+    _flag_duplicates(check.existing, rows, check.line)
     session.flush()
     register.mark_entered(session, form, now, doc.entered_by, len(rows))
     return EnterResult(
@@ -237,7 +280,7 @@ def enter_form(
 
 
 def _row(  # noqa: PLR0911  (one early return per way a paper line can be wrong)
-    check: _Checker, i: int, e: AdministrationIn | PrescriptionIn | AdmissionIn, key: bytes, by: str
+    check: _Checker, i: int, e: AdministrationIn | PrescriptionIn | AdmissionIn, by: str
 ) -> EntryRow | None:
     form = check.form
     if e.kind not in FORM_ACCEPTS[form.form_type]:
@@ -259,10 +302,10 @@ def _row(  # noqa: PLR0911  (one early return per way a paper line can be wrong)
             )
             return None
         check.admitted.add(e.patient)
-        traits = e.model_dump(mode="json", include={"family", "given", "birth_date", "sex"})
-        aad = f"{form.establishment}|{e.patient}"
-        data = {"unit": e.unit, "room": e.room, "bed": e.bed, "attending": e.attending}
-        return EntryRow(patient_ref=e.patient, data=data, sealed=_seal(key, aad, traits), **base)
+        traits = e.model_dump(
+            mode="json", include={"family", "given", "birth_date", "sex", "unit", "room", "bed", "attending"}
+        )
+        return _sealed_row(check.key, traits, patient_ref=e.patient, **base)
     pid = check.patient_ref(i, e.patient)
     if pid is None:
         return None
@@ -274,7 +317,7 @@ def _row(  # noqa: PLR0911  (one early return per way a paper line can be wrong)
             check.fail(i, "request", f"prescription line '{e.request}' was already entered")
             return None
         data = e.model_dump(mode="json", exclude={"patient", "at", "kind"})
-        row = EntryRow(patient_ref=pid, data=data, **base)
+        row = _sealed_row(check.key, data, patient_ref=pid, **base)
         check.new_rx[e.request] = row
         return row
     found = check.prescription(i, pid, e)
@@ -309,24 +352,26 @@ def _row(  # noqa: PLR0911  (one early return per way a paper line can be wrong)
         "planned_at": e.planned_at.isoformat() if e.planned_at else None,
         "nurse": e.nurse,
     }
-    return EntryRow(patient_ref=pid, data=line, **base)
+    return _sealed_row(check.key, line, patient_ref=pid, **base)
 
 
-def duplicate_key(row: EntryRow) -> tuple[str, str, str] | None:
+def duplicate_key(row: EntryRow, line: dict[str, Any]) -> tuple[str, str, str] | None:
     if row.kind != "administration":
         return None
     return (
         row.patient_ref,
-        _fold(str(row.data.get("drug"))),
+        _fold(str(line.get("drug"))),
         row.at.astimezone(UTC).isoformat(timespec="minutes"),
     )
 
 
-def _flag_duplicates(existing: list[EntryRow], new: list[EntryRow]) -> None:
+def _flag_duplicates(
+    existing: list[EntryRow], new: list[EntryRow], line: Callable[[EntryRow], dict[str, Any]]
+) -> None:
     """Same patient, drug and time already entered: keep the line, point it at the first (rows have ids)."""
     seen: dict[tuple[str, str, str], EntryRow] = {}
     for row in [*existing, *new]:
-        k = duplicate_key(row)
+        k = duplicate_key(row, line(row))
         if k is None:
             continue
         if k in seen and row.duplicate_of is None and row.id != seen[k].id:
@@ -335,10 +380,22 @@ def _flag_duplicates(existing: list[EntryRow], new: list[EntryRow]) -> None:
             seen.setdefault(k, row)
 
 
+def link_aad(establishment: str, provisional_id: str) -> str:
+    return f"{establishment}|{provisional_id}|identity-link"
+
+
 def link_identity(
-    session: Session, establishment: str, provisional_id: str, real_identifier: str, actor: str, now: datetime
+    session: Session,
+    establishment: str,
+    provisional_id: str,
+    real_identifier: str,
+    actor: str,
+    now: datetime,
+    key: bytes,
 ) -> IdentityLinkRow:
-    """Merge a downtime provisional identity with the qualified one (irreversible in many HIS: journaled)."""
+    """Merge a downtime provisional identity with the qualified one (irreversible in many HIS: journaled).
+
+    The IPP (or INS) is stored sealed with the establishment's key."""
     admitted = session.execute(
         select(EntryRow).where(
             EntryRow.establishment == establishment,
@@ -353,7 +410,7 @@ def link_identity(
     row = IdentityLinkRow(
         provisional_id=provisional_id,
         establishment=establishment,
-        real_identifier=real_identifier.strip(),
+        real_identifier=seal_value(key, link_aad(establishment, provisional_id), real_identifier.strip()),
         linked_by=actor,
         linked_at=now,
     )

@@ -15,8 +15,9 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from rempart.continuity.backentry import unseal
+from rempart.continuity.backentry import line_of, link_aad
 from rempart.continuity.census import Census
+from rempart.continuity.snapshot import open_value
 from rempart.continuity.synthetic import ATC, UCUM
 from rempart.errors import StateError
 from rempart.store.models.continuity import EntryRow, IdentityLinkRow
@@ -63,7 +64,7 @@ class _Builder:
         return f"Patient/{ref}"
 
     def admission(self, row: EntryRow) -> None:
-        traits = unseal(self.key, f"{row.establishment}|{row.patient_ref}", row.sealed or "")
+        traits = line_of(row, self.key)
         enc_url = _urn(row.serial, "encounter")
         if row.patient_ref in self.links:
             subject = f"Patient?identifier={self.ipp_system}|{self.links[row.patient_ref]}"
@@ -81,9 +82,7 @@ class _Builder:
                 "Patient",
             )
         self.patient_urls[row.patient_ref] = subject
-        where = " ".join(
-            str(x) for x in (row.data.get("unit"), row.data.get("room"), row.data.get("bed")) if x
-        )
+        where = " ".join(str(x) for x in (traits.get("unit"), traits.get("room"), traits.get("bed")) if x)
         self.add(
             enc_url,
             {
@@ -98,7 +97,7 @@ class _Builder:
         )
 
     def prescription(self, row: EntryRow) -> None:
-        d = row.data
+        d = line_of(row, self.key)
         url = _urn(row.serial, "rx", str(d["request"]))
         self.request_urls[str(d["request"])] = url
         coding = [{"system": ATC, "code": d["atc"], "display": d["drug"]}] if d.get("atc") else []
@@ -132,7 +131,7 @@ class _Builder:
         )
 
     def administration(self, row: EntryRow) -> None:
-        d = row.data
+        d = line_of(row, self.key)
         rid = str(d["request"])
         request = self.request_urls.get(rid, f"MedicationRequest/{rid}")
         res: dict[str, Any] = {
@@ -162,7 +161,13 @@ def export_bundle(
     ipp_system = next(
         (p.ipp_system for p in census.patients() if p.ipp_system), f"urn:rempart:ipp:{census.establishment}"
     )
-    b = _Builder(census, {link.provisional_id: link.real_identifier for link in links}, key, ipp_system)
+    real = {
+        link.provisional_id: open_value(
+            key, link_aad(link.establishment, link.provisional_id), link.real_identifier
+        )
+        for link in links
+    }
+    b = _Builder(census, real, key, ipp_system)
     kept = [r for r in rows if r.duplicate_of is None]
     for kind, make in (
         ("admission", b.admission),

@@ -19,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rempart.continuity import register
-from rempart.continuity.backentry import entries_of
+from rempart.continuity.backentry import entries_of, line_of
 from rempart.continuity.kits import FORM_TITLES
 from rempart.continuity.pdfdraw import BOLD, FONT, M, fit, local
+from rempart.continuity.snapshot import SEALED_SUFFIX, SealedDoc, open_value, write_private, write_sealed
 from rempart.store.db import Store
 from rempart.store.models.continuity import EntryRow, FormRow, IdentityLinkRow, PlannedDoseRow
 
@@ -76,7 +77,7 @@ class Report:
 
 
 def _omissions(
-    session: Session, forms: list[FormRow], entries: list[EntryRow], until: datetime
+    session: Session, forms: list[FormRow], entries: list[EntryRow], until: datetime, key: bytes | None
 ) -> list[Omission]:
     entered_mars = {f.serial for f in forms if f.form_type == "mar" and f.status == register.ENTERED}
     if not entered_mars:
@@ -116,18 +117,28 @@ def _omissions(
         if near:
             used.add(near[0].id)
         else:
+            drug = (
+                open_value(key, register.planned_drug_aad(slot.serial, slot.request_id), slot.drug)
+                if key
+                else ""
+            )
             out.append(
-                Omission(
-                    slot.serial, slot.patient_id, slot.request_id, slot.drug, slot.planned_at.isoformat()
-                )
+                Omission(slot.serial, slot.patient_id, slot.request_id, drug, slot.planned_at.isoformat())
             )
     return out
 
 
 def build_report(
-    session: Session, establishment: str, now: datetime | None = None, until: datetime | None = None
+    session: Session,
+    establishment: str,
+    now: datetime | None = None,
+    until: datetime | None = None,
+    key: bytes | None = None,
 ) -> Report:
-    """``until`` is the end of paper care; by default the last time a form came back (or now)."""
+    """``until`` is the end of paper care; by default the last time a form came back (or now).
+
+    Without the establishment's key the counts are the same and drugs are left blank (the recover gates
+    and the closing report need counts only)."""
     now = now or datetime.now(UTC)
     forms = register.forms_of(session, establishment)
     returned = [f.returned_at for f in forms if f.returned_at is not None]
@@ -150,7 +161,7 @@ def build_report(
             e.serial,
             by_id[e.duplicate_of].serial,
             e.patient_ref,
-            str(e.data.get("drug")),
+            str(line_of(e, key).get("drug")) if key else "",
             e.at.isoformat(),
         )
         for e in entries
@@ -170,7 +181,7 @@ def build_report(
         by_type=by_type,
         serials=serials,
         duplicates=dups,
-        omissions=_omissions(session, forms, entries, until),
+        omissions=_omissions(session, forms, entries, until, key),
         provisional_unlinked=unlinked,
         void_reasons={f.serial: f.void_reason or "" for f in forms if f.void_reason},
     )
@@ -235,8 +246,8 @@ def write_pdf(report: Report, establishment_name: str, path: Path) -> Path:
     line(f"Doublons détectés : {len(report.duplicates)} (exclus de l'export FHIR)", 11, BOLD)
     for d in report.duplicates:
         line(
-            f"{d.drug} à {local(datetime.fromisoformat(d.at))}, patient {d.patient_ref} : "
-            f"{d.serial} reprend {d.first_serial}",
+            f"{d.drug or 'Administration'} à {local(datetime.fromisoformat(d.at))}, "
+            f"patient {d.patient_ref} : {d.serial} reprend {d.first_serial}",
             9,
         )
     y -= 6
@@ -247,7 +258,8 @@ def write_pdf(report: Report, establishment_name: str, path: Path) -> Path:
     )
     for o in report.omissions:
         line(
-            f"{o.drug} prévu(e) à {local(datetime.fromisoformat(o.planned_at))} — patient {o.patient_ref} — "
+            f"{o.drug or 'Administration'} prévu(e) à {local(datetime.fromisoformat(o.planned_at))} — "
+            f"patient {o.patient_ref} — "
             f"{o.serial}, ligne {o.request_id}",
             9,
         )
@@ -267,12 +279,23 @@ def write_pdf(report: Report, establishment_name: str, path: Path) -> Path:
     return path
 
 
-def write_report(report: Report, establishment_name: str, out_dir: Path) -> tuple[Path, Path]:
+def write_report(report: Report, establishment_name: str, out_dir: Path, key_dir: Path) -> tuple[Path, Path]:
+    """The PDF is printed and filed with the paper records, like the kits (owner-only until then); the JSON,
+    read by machines only, is sealed with the establishment's key (``rempart continuity decrypt``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"rapprochement-{report.establishment}"
-    json_path = out_dir / f"{stem}.json"
-    json_path.write_bytes(report.to_json())
-    return write_pdf(report, establishment_name, out_dir / f"{stem}.pdf"), json_path
+    doc = SealedDoc(
+        report.establishment,
+        "reconciliation",
+        datetime.fromisoformat(report.generated_at),
+        f"{stem}.json",
+        report.to_json(),
+    )
+    json_path = write_sealed(out_dir / f"{stem}.json{SEALED_SUFFIX}", key_dir, doc)
+    pdf = out_dir / f"{stem}.pdf"
+    # created owner-only: ReportLab writes in place, so the file must exist with its mode first
+    write_private(pdf, b"")
+    return write_pdf(report, establishment_name, pdf), json_path
 
 
 def summary(report: Report) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rempart.continuity.kits import KitPlan
+from rempart.continuity.snapshot import seal_value
 from rempart.errors import InputError, StateError
 from rempart.store import journal
 from rempart.store.models.continuity import FormRow, KitRow, PlannedDoseRow
@@ -28,8 +29,17 @@ def next_kit_number(session: Session, establishment: str) -> int:
     return (last or 0) + 1
 
 
-def register_kit(session: Session, plan: KitPlan, snapshot_id: int, files: list[Path], actor: str) -> KitRow:
-    """Record the kit, every serial it prints and every administration its MARs plan."""
+def planned_drug_aad(serial: str, request_id: str) -> str:
+    return f"{serial}|{request_id}|planned-drug"
+
+
+def register_kit(
+    session: Session, plan: KitPlan, snapshot_id: int, files: list[Path], actor: str, key: bytes
+) -> KitRow:
+    """Record the kit, every serial it prints and every administration its MARs plan.
+
+    The drug of each planned dose is sealed with the establishment's key: with the patient id beside it,
+    it is health data."""
     est = plan.establishment.id
     kit = KitRow(
         establishment=est,
@@ -62,7 +72,11 @@ def register_kit(session: Session, plan: KitPlan, snapshot_id: int, files: list[
     drugs = {rx.request_id: rx.drug for u in plan.units for p in u.patients for rx in p.prescriptions}
     session.add_all(
         PlannedDoseRow(
-            serial=f.serial, patient_id=f.patient_id or "", request_id=rid, drug=drugs[rid], planned_at=at
+            serial=f.serial,
+            patient_id=f.patient_id or "",
+            request_id=rid,
+            drug=seal_value(key, planned_drug_aad(f.serial, rid), drugs[rid]),
+            planned_at=at,
         )
         for f in forms
         for rid, at in f.planned

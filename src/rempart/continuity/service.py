@@ -108,7 +108,8 @@ def build_kits(
     for f in files:
         os.chmod(f, 0o600)  # printed health data: readable by the operator only until printed
     with store.session() as s:
-        kit = register.register_kit(s, plan, snap_row.id, files, ACTOR)
+        key = snapshot.load_or_create_key(settings.key_directory, establishment, create=False)
+        kit = register.register_kit(s, plan, snap_row.id, files, ACTOR, key)
         _log(
             s,
             incident_ref,
@@ -150,14 +151,22 @@ def enter_doc(
 
 
 def link_identity(
-    store: Store, establishment: str, provisional: str, real: str, actor: str, now: datetime | None = None
+    store: Store,
+    settings: Settings,
+    establishment: str,
+    provisional: str,
+    real: str,
+    actor: str,
+    now: datetime | None = None,
 ) -> None:
+    key = snapshot.load_or_create_key(settings.key_directory, establishment, create=False)
     with store.session() as s:
-        backentry.link_identity(s, establishment, provisional, real, actor, now or datetime.now(UTC))
+        backentry.link_identity(s, establishment, provisional, real, actor, now or datetime.now(UTC), key)
 
 
 def reconcile_report(
     store: Store,
+    settings: Settings,
     group: Group,
     establishment: str,
     out_dir: Path,
@@ -165,11 +174,14 @@ def reconcile_report(
     until: datetime | None = None,
     incident_ref: str | None = None,
 ) -> tuple[reconcile.Report, Path, Path]:
+    """The PDF is for printing, like the kits; the JSON is encrypted with the establishment's key."""
     now = now or datetime.now(UTC)
+    key_dir = settings.key_directory
+    key = snapshot.load_or_create_key(key_dir, establishment, create=False)
     name = next((e.name for e in group.establishments if e.id == establishment), establishment)
     with store.session() as s:
-        report = reconcile.build_report(s, establishment, now, until)
-        pdf, js = reconcile.write_report(report, name, out_dir)
+        report = reconcile.build_report(s, establishment, now, until, key)
+        pdf, js = reconcile.write_report(report, name, out_dir, key_dir)
         _log(
             s,
             incident_ref,
@@ -185,9 +197,10 @@ def reconcile_report(
     return report, pdf, js
 
 
-def export_fhir(
-    store: Store, settings: Settings, establishment: str, out: Path, now: datetime | None = None
-) -> tuple[Path, int]:
+def export_bundle(
+    store: Store, settings: Settings, establishment: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """The back-entered records as a FHIR transaction Bundle, in memory only (journaled)."""
     now = now or datetime.now(UTC)
     with store.session() as s:
         _, census = load_census(s, settings, establishment)
@@ -205,8 +218,25 @@ def export_fhir(
             {"resources": len(bundle["entry"])},
             at=now,
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # health data: owner only
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(orjson.dumps(bundle, option=orjson.OPT_INDENT_2))
-    return out, len(bundle["entry"])
+    return bundle
+
+
+def export_fhir(
+    store: Store, settings: Settings, establishment: str, out: Path, now: datetime | None = None
+) -> tuple[Path, int]:
+    """Write the Bundle encrypted with the establishment's key (``rempart continuity decrypt`` opens it)."""
+    if not out.name.endswith(snapshot.SEALED_SUFFIX):
+        raise InputError(
+            f"the FHIR export is written encrypted: '{out}' should end with {snapshot.SEALED_SUFFIX}",
+            hint="e.g. --out backentry.json.enc; or `--out -` to write the clear Bundle to standard output",
+        )
+    now = now or datetime.now(UTC)
+    bundle = export_bundle(store, settings, establishment, now)
+    doc = snapshot.SealedDoc(
+        establishment,
+        "fhir-export",
+        now,
+        out.name.removesuffix(snapshot.SEALED_SUFFIX),
+        orjson.dumps(bundle, option=orjson.OPT_INDENT_2),
+    )
+    return snapshot.write_sealed(out, settings.key_directory, doc), len(bundle["entry"])

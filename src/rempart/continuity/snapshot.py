@@ -5,10 +5,15 @@ File layout: ``RMPSNAP1`` + 4-byte header length + header JSON (establishment, t
 data, so a file cannot be passed off as another establishment's or another time's snapshot. The key is
 one file per establishment in ``Settings().key_directory``, outside the data directory, created on first
 import with mode 0600.
+
+Other clinical documents written to disk (the FHIR export of back-entered records, the reconciliation
+JSON) are sealed the same way with the same key: ``RMPSEAL1`` + header (establishment, kind, created_at,
+the file name it decrypts to) + nonce + AES-256-GCM of the zlib-compressed bytes.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import struct
 import zlib
@@ -28,6 +33,8 @@ from rempart.errors import InputError, Location, StateError
 from rempart.store.models.continuity import SnapshotRow
 
 MAGIC = b"RMPSNAP1"
+DOC_MAGIC = b"RMPSEAL1"
+SEALED_SUFFIX = ".enc"
 DEFAULT_MAX_AGE = timedelta(hours=2)
 
 
@@ -48,7 +55,8 @@ def load_or_create_key(key_dir: Path, establishment: str, create: bool = True) -
         raise InputError(
             f"no snapshot key for '{establishment}'",
             Location(path),
-            "the key is created by the first `rempart snapshot import`",
+            "point REMPART_KEYS_DIR at the folder holding the establishment's keys "
+            "(a key is created by the establishment's first `rempart snapshot import`)",
         )
     key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = AESGCM.generate_key(bit_length=256)
@@ -104,6 +112,113 @@ def open_sealed(data: bytes, key: bytes, path: Path) -> Snapshot:
     return Snapshot(
         meta["establishment"], datetime.fromisoformat(meta["taken_at"]), orjson.loads(zlib.decompress(body))
     )
+
+
+def _split(data: bytes, magic: bytes, path: Path) -> tuple[bytes, bytes, bytes]:
+    """(header, nonce, ciphertext) of a sealed file."""
+    start = len(magic) + 4
+    if not data.startswith(magic) or len(data) < start:
+        raise InputError("not a rempart encrypted file", Location(path))
+    (n,) = struct.unpack(">I", data[len(magic) : start])
+    return data[start : start + n], data[start + n : start + n + 12], data[start + n + 12 :]
+
+
+@dataclass(frozen=True)
+class SealedDoc:
+    establishment: str
+    kind: str  # "fhir-export", "reconciliation", …
+    created_at: datetime
+    name: str  # the clear file name it decrypts to
+    payload: bytes
+
+
+def seal_doc(key: bytes, doc: SealedDoc) -> bytes:
+    header = orjson.dumps(
+        {
+            "establishment": doc.establishment,
+            "kind": doc.kind,
+            "created_at": doc.created_at.astimezone(UTC).isoformat(),
+            "name": doc.name,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+    nonce = os.urandom(12)
+    body = AESGCM(key).encrypt(nonce, zlib.compress(doc.payload, 6), header)
+    return DOC_MAGIC + struct.pack(">I", len(header)) + header + nonce + body
+
+
+def doc_establishment(data: bytes, path: Path) -> str:
+    """Which establishment's key opens this sealed file (the header is in clear, and authenticated)."""
+    header, _, _ = _split(data, DOC_MAGIC, path)
+    try:
+        return str(orjson.loads(header)["establishment"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        raise InputError("damaged header in an encrypted file", Location(path)) from None
+
+
+def open_doc(data: bytes, key: bytes, path: Path) -> SealedDoc:
+    header, nonce, ct = _split(data, DOC_MAGIC, path)
+    try:
+        meta = orjson.loads(header)
+        body = zlib.decompress(AESGCM(key).decrypt(nonce, ct, header))
+    except (InvalidTag, orjson.JSONDecodeError, zlib.error):
+        raise InputError(
+            "cannot decrypt the file: wrong key for this establishment, or the file was altered",
+            Location(path),
+            "use the key of the establishment named in the file (REMPART_KEYS_DIR)",
+        ) from None
+    return SealedDoc(
+        meta["establishment"], meta["kind"], datetime.fromisoformat(meta["created_at"]), meta["name"], body
+    )
+
+
+SEALED_VALUE = "sealed:v1:"  # a case-store column value sealed with the establishment's key
+
+
+def seal_value(key: bytes, aad: str, value: str) -> str:
+    """One short value (a drug name, an IPP) for a text column; ``aad`` ties it to its row."""
+    nonce = os.urandom(12)
+    return (
+        SEALED_VALUE
+        + base64.b64encode(nonce + AESGCM(key).encrypt(nonce, value.encode(), aad.encode())).decode()
+    )
+
+
+def open_value(key: bytes, aad: str, stored: str) -> str:
+    """The clear value; a row written before values were sealed is returned as it was stored."""
+    if not stored.startswith(SEALED_VALUE):
+        return stored
+    raw = base64.b64decode(stored.removeprefix(SEALED_VALUE))
+    try:
+        return AESGCM(key).decrypt(raw[:12], raw[12:], aad.encode()).decode()
+    except InvalidTag:
+        raise InputError(
+            "cannot decrypt a value of the case store: wrong key for this establishment",
+            hint="use the key created by the import of this establishment's snapshot (REMPART_KEYS_DIR)",
+        ) from None
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Owner-only, written whole then renamed: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    tmp.replace(path)
+    return path
+
+
+def write_sealed(path: Path, key_dir: Path, doc: SealedDoc) -> Path:
+    return write_private(path, seal_doc(load_or_create_key(key_dir, doc.establishment, create=False), doc))
+
+
+def read_sealed(path: Path, key_dir: Path) -> SealedDoc:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}", Location(path)) from None
+    return open_doc(data, load_or_create_key(key_dir, doc_establishment(data, path), create=False), path)
 
 
 def snapshot_dir(home: Path, establishment: str) -> Path:

@@ -8,7 +8,9 @@ form accounted for and flags both.
 
 from __future__ import annotations
 
+import os
 import random
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,15 +26,21 @@ DOWNTIME = timedelta(hours=12)  # how long the clinic stays on paper in the stor
 NURSES = ("IDE Camille R.", "IDE Yanis B.", "IDE Sophie L.")
 
 
+SEED, PATIENTS = 11, 36  # the synthetic snapshot of the attacked clinic
+# the identity traits written on the downtime admission form (a patient known only on paper)
+ADMITTED: dict[str, str] = {"family": "Lemoine", "given": "Odile", "birth_date": "1941-06-02", "sex": "F"}
+
+
 def settings_for(ctx: DemoContext) -> Settings:
     # keys beside, never inside, the data directory (which holds the encrypted snapshots)
-    return Settings(home=ctx.workdir / "continuity", keys_dir=ctx.workdir / "keys")
+    return Settings(home=ctx.workdir / "continuity", keys_dir=ctx.keys_dir)
 
 
 def _write(folder: Path, doc: dict[str, Any]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{doc['serial']}.json"
-    path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
     return path
 
 
@@ -97,10 +105,7 @@ def simulate_day(
                     "kind": "admission",
                     "patient": prov,
                     "at": admitted_at.isoformat(),
-                    "family": "Lemoine",
-                    "given": "Odile",
-                    "birth_date": "1941-06-02",
-                    "sex": "F",
+                    **ADMITTED,
                     "unit": unit.name,
                     "room": "Chambre 199",
                     "bed": "Lit 199-A",
@@ -172,11 +177,13 @@ def run(ctx: DemoContext) -> None:
     est = ctx.group.establishment(ctx.attacked)
     con.rule(f"[bold]Mode dégradé — {est.name}")
     taken = ctx.now - timedelta(minutes=95)  # the last scheduled export before the incident
-    src = ctx.workdir / "fhir" / est.id
-    synthetic.generate(est.id, src, patients=36, seed=11, taken_at=taken)
-    row, result = service.import_snapshot(
-        ctx.store, settings, est.id, [src], now=taken + timedelta(minutes=2)
-    )
+    # the export of the HIS is clinical data in clear: it only lives, owner-only, until it is imported
+    with tempfile.TemporaryDirectory(prefix="rempart-fhir-") as tmp:
+        src = Path(tmp) / est.id
+        synthetic.generate(est.id, src, patients=PATIENTS, seed=SEED, taken_at=taken)
+        row, result = service.import_snapshot(
+            ctx.store, settings, est.id, [src], now=taken + timedelta(minutes=2)
+        )
     con.print(
         f"Instantané FHIR du {taken:%d/%m %H:%M} UTC importé et chiffré : {row.counts['Patient']} patients, "
         f"{row.counts['MedicationRequest']} prescriptions actives, {len(result.problems)} rejet(s)"
@@ -204,17 +211,20 @@ def run(ctx: DemoContext) -> None:
     until = build.plan.window_start + DOWNTIME
     docs, voided = simulate_day(build.plan, until)
     back = until + timedelta(hours=2)  # back-entry once the system is back
-    folder = ctx.workdir / "continuity" / "returned-forms"
     with ctx.store.session() as s:
         for doc in docs:
             register.return_form(s, doc["serial"], until, "cadre de santé")
         for serial, reason in voided:
             register.void_form(s, serial, reason, until, "cadre de santé")
-    entered = sum(service.enter_file(ctx.store, settings, _write(folder, d), back).entries for d in docs)
+    # what the clerks type is clinical: entered from files that are gone once entered (the store keeps it)
+    with tempfile.TemporaryDirectory(prefix="rempart-forms-") as tmp:
+        entered = sum(
+            service.enter_file(ctx.store, settings, _write(Path(tmp), d), back).entries for d in docs
+        )
     prov = next(
         d["entries"][0]["patient"] for d in docs if d["entries"] and d["entries"][0]["kind"] == "admission"
     )
-    service.link_identity(ctx.store, est.id, prov, "9100001", "cellule d'identitovigilance", back)
+    service.link_identity(ctx.store, settings, est.id, prov, "9100001", "cellule d'identitovigilance", back)
     con.print(
         f"Re-saisie : {len(docs)} formulaires, {entered} lignes ; "
         f"{len(voided)} formulaires vierges annulés ; "
@@ -223,6 +233,7 @@ def run(ctx: DemoContext) -> None:
 
     report, pdf, js = service.reconcile_report(
         ctx.store,
+        settings,
         ctx.group,
         est.id,
         ctx.workdir / "continuity",
@@ -231,7 +242,7 @@ def run(ctx: DemoContext) -> None:
         incident_ref=ctx.incident_ref,
     )
     bundle, n = service.export_fhir(
-        ctx.store, settings, est.id, ctx.workdir / "continuity" / "backentry-bundle.json", now=back
+        ctx.store, settings, est.id, ctx.workdir / "continuity" / "backentry-bundle.json.enc", now=back
     )
     c = report.counts
     con.print(
@@ -239,7 +250,10 @@ def run(ctx: DemoContext) -> None:
         f"{c['returned']} + manquants {c['unaccounted']} ; doublons {len(report.duplicates)}, "
         f"omissions {len(report.omissions)} → {'COMPLET' if report.complete else 'INCOMPLET'}"
     )
-    con.print(f"  {pdf}\n  {js}\n  export FHIR : {bundle} ({n} ressources)")
+    con.print(
+        f"  {pdf} (à imprimer, comme les kits)\n  {js} (chiffré)\n  export FHIR chiffré : {bundle} "
+        f"({n} ressources ; `rempart continuity decrypt {bundle.name} --out -` pour l'import dans le DPI)"
+    )
     ctx.mark(
         back,
         "mode dégradé",

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.table import Table
 
-from rempart.demo.context import DemoContext
+from rempart.demo.context import DemoContext, keys_environment
 from rempart.demo.generate import now_utc
 from rempart.errors import InputError
 from rempart.inventory import load_group
@@ -75,19 +75,20 @@ def run_demo(ctx: DemoContext, sigma_dirs: Sequence[Path] = (), steps: Sequence[
     wanted = [s for s in STEPS if steps is None or s[0] in steps]
     teardowns: list[Callable[[DemoContext], None]] = []
     durations: list[tuple[str, float]] = []
-    try:
-        for name, title in wanted:
-            ctx.console.print(Rule(f"[bold]{title}[/bold]"))
-            run, teardown = _step(name)
-            if teardown is not None:
-                teardowns.append(teardown)
-            started = time.perf_counter()
-            run(ctx)
-            durations.append((title, time.perf_counter() - started))
-    finally:
-        for teardown in reversed(teardowns):
-            teardown(ctx)
-        ctx.store.close()
+    with keys_environment(ctx):
+        try:
+            for name, title in wanted:
+                ctx.console.print(Rule(f"[bold]{title}[/bold]"))
+                run, teardown = _step(name)
+                if teardown is not None:
+                    teardowns.append(teardown)
+                started = time.perf_counter()
+                run(ctx)
+                durations.append((title, time.perf_counter() - started))
+        finally:
+            for teardown in reversed(teardowns):
+                teardown(ctx)
+            ctx.store.close()
     _summary(ctx, durations)
 
 
@@ -103,3 +104,6 @@ def _summary(ctx: DemoContext, durations: list[tuple[str, float]]) -> None:
     spent = ", ".join(f"{title} {seconds:.1f} s" for title, seconds in durations)
     ctx.console.print(f"Durées : {spent}")
     ctx.console.print(f"Tout ce que la démo a produit est sous [bold]{ctx.workdir}[/bold]")
+    ctx.console.print(
+        f"Ses clés de chiffrement (hors du dossier de données, 0700) : [bold]{ctx.keys_dir}[/bold]"
+    )

@@ -71,7 +71,7 @@ class PlannedDoseRow(Base):
     serial: Mapped[str] = mapped_column(ForeignKey("continuity_forms.serial"), index=True)
     patient_id: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[str] = mapped_column(String(64))
-    drug: Mapped[str] = mapped_column(String(128))  # as printed: what the omission report names
+    drug: Mapped[str] = mapped_column(Text)  # as printed, sealed with the establishment's key
     planned_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -86,8 +86,8 @@ class EntryRow(Base):
     kind: Mapped[str] = mapped_column(String(16))  # administration, prescription, admission
     patient_ref: Mapped[str] = mapped_column(String(64))  # snapshot Patient id or provisional id
     at: Mapped[datetime] = mapped_column(UTCDateTime())  # actual time of care (late entry keeps it)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # drug, dose, nurse: no identity
-    sealed: Mapped[str | None] = mapped_column(Text)  # identity traits of an admission, encrypted
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # prescription line, MAR slot only
+    sealed: Mapped[str | None] = mapped_column(Text)  # the rest of the line (care, identity), encrypted
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("continuity_entries.id"))
     entered_by: Mapped[str] = mapped_column(String(128))
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -100,6 +100,6 @@ class IdentityLinkRow(Base):
 
     provisional_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     establishment: Mapped[str] = mapped_column(String(64), index=True)
-    real_identifier: Mapped[str] = mapped_column(String(64))  # IPP (or INS) of the qualified identity
+    real_identifier: Mapped[str] = mapped_column(Text)  # IPP (or INS) of the qualified identity, sealed
     linked_by: Mapped[str] = mapped_column(String(128))
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime())
