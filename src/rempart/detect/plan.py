@@ -26,6 +26,7 @@ import pyarrow as pa
 from rempart.detect.backend import column, columns_used
 from rempart.detect.pipelines import Scope
 from rempart.detect.rules import RuleProblem
+from rempart.detect.tuning import TuningProblem
 from rempart.domain.alerts import Alert, EventRef, Level, attack_from_tags
 from rempart.domain.events import SERVICE
 from rempart.events.store import TABLE, EventStore, quote_ident
@@ -50,6 +51,8 @@ class CompiledRule:
     scope: Scope | None = None
     correlation: dict[str, Any] | None = None
     event_ids: tuple[str, ...] | None = None  # an event must have one of these to match (None: any)
+    status: str | None = None
+    filters: tuple[str, ...] = ()  # the tuning's filters applied to it (their ids or file and title)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CompiledRule:
@@ -57,7 +60,8 @@ class CompiledRule:
         return cls(key=d["key"], title=d["title"], level=d["level"], path=d["path"], kind=d["kind"],
                    id=d.get("id"), name=d.get("name"), tags=tuple(d.get("tags", ())),
                    predicate=d.get("predicate"), scope=scope, correlation=d.get("correlation"),
-                   event_ids=tuple(d["event_ids"]) if d.get("event_ids") is not None else None)
+                   event_ids=tuple(d["event_ids"]) if d.get("event_ids") is not None else None,
+                   status=d.get("status"), filters=tuple(d.get("filters", ())))
 
     @property
     def label(self) -> str:
@@ -86,6 +90,7 @@ class DetectionPlan:
     failures: list[RuleProblem] = field(default_factory=list)  # rules that did not compile
     load_errors: list[RuleProblem] = field(default_factory=list)
     runtime_failures: list[RuleProblem] = field(default_factory=list)  # filled by evaluate()
+    tuning_problems: list[TuningProblem] = field(default_factory=list)  # the tuning folder's mistakes
     groups_evaluated: int = 0
 
     @property
