@@ -89,6 +89,8 @@ def test_a_filter_whose_logsource_does_not_cover_the_rule_leaves_it_alone(tmp_pa
     plan = plan_with(tmp_path, {"f.yml": FILTER.replace("process_access", "process_creation")})
     assert alerts_by_record(plan, EVENTS)[LSASS] == [1, 2, 3]
     assert all(not r.filters for r in plan.rules)
+    [problem] = plan.tuning_problems  # said, with the line of the rule it names
+    assert problem.line == 8 and "category: process_creation" in problem.reason
 
 
 def test_the_shipped_example_filters_the_backup_agent_out_of_sigmahq_rule(
@@ -229,3 +231,28 @@ def _store(rows: list[dict[str, Any]]) -> EventStore:
     store = EventStore()
     store.append(events_table(rows))
     return store
+
+
+def test_rules_check_shows_what_each_filter_and_override_touches(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rempart.cli.app import app
+
+    rules = write_rules(tmp_path / "rules", RULES)
+    tuning = write_rules(tmp_path / "tuning", {
+        "backup.yml": FILTER, "overrides.yaml": f"rules:\n  {OTHER}:\n    level: low\n    reason: noisy\n"})
+    r = CliRunner().invoke(app, ["rules", "check", str(rules), "--tuning", str(tuning)],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("filter ") and "backup.yml" in line)
+    assert lines[at].endswith("backup agent reads LSASS — 1 rules")
+    assert lines[at + 1].split() == [LSASS, "rule", LSASS]
+    assert f"override {OTHER}: level low (noisy)" in r.output
+    assert "tuning: 1 filters, 1 overrides, 0 problems" in r.output
+    (tuning / "bad.yml").write_text("title: x\n")
+    r = CliRunner().invoke(app, ["rules", "check", str(rules)], env={"COLUMNS": "200",
+                                                                   "REMPART_TUNING": str(tuning)})
+    assert r.exit_code == 1 and "bad.yml:1" in r.output
+    r = CliRunner().invoke(app, ["rules", "check", str(rules), "--tuning", str(tmp_path / "nope")])
+    assert r.exit_code == 2 and "no such tuning folder" in r.output

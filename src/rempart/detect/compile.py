@@ -29,7 +29,7 @@ from rempart.detect.cache import write_entry
 from rempart.detect.pipelines import detection_pipeline, scope_of
 from rempart.detect.plan import CompiledRule, DetectionPlan
 from rempart.detect.rules import RuleProblem, RuleSet, RuleSource
-from rempart.detect.tuning import Tuning, TuningProblem
+from rempart.detect.tuning import Tuning, TuningProblem, coverage_problems
 
 SUPPORTED_CORRELATIONS = {
     SigmaCorrelationType.EVENT_COUNT: "event_count",
@@ -202,9 +202,11 @@ def compile_rules(
         if on_progress is not None:
             on_progress(done, total)
     tuning_problems = list(ruleset.tuning_problems)
-    if ruleset.tuning is not None and ruleset.tuning.overrides:
-        compiled, refused = apply_overrides(compiled, ruleset.tuning)
-        tuning_problems.extend(refused)
+    if ruleset.tuning is not None:
+        tuning_problems.extend(coverage_problems(ruleset.tuning, compiled))
+        if ruleset.tuning.overrides:
+            compiled, refused = apply_overrides(compiled, ruleset.tuning)
+            tuning_problems.extend(refused)
     return DetectionPlan(compiled, failures=failures, load_errors=ruleset.errors,
                          tuning_problems=tuning_problems)
 

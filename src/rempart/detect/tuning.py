@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict
@@ -39,9 +39,13 @@ from sigma.rule import SigmaRule
 from rempart.errors import ConfigError, ConfigErrors
 from rempart.yamldoc import load_model
 
+if TYPE_CHECKING:
+    from rempart.detect.plan import CompiledRule
+
 OVERRIDES_FILE = "overrides.yaml"
 TUNING_SUFFIXES = (".yml", ".yaml")
-STAGE = "tuning"
+NOT_A_FILTER = ("not a Sigma filter (a filter has 'logsource', and 'filter' with 'rules' and 'condition'): "
+                "rules belong in a rules folder")
 
 
 class RuleOverride(BaseModel):
@@ -136,6 +140,32 @@ class Tuning:
         return out
 
 
+def coverage_problems(tuning: Tuning, rules: Iterable[CompiledRule]) -> list[TuningProblem]:
+    """Rules a filter names that it does not change: a correlation (filters apply to base rules only), or
+    a rule whose logsource the filter's does not cover — a filter that would silently do nothing."""
+    by_ref: dict[str, CompiledRule] = {}
+    for rule in rules:
+        for ref in (rule.id, rule.name):
+            if ref:
+                by_ref.setdefault(ref, rule)
+    out = []
+    for f in tuning.filters:
+        for i, ref in enumerate(f.references or []):
+            named = by_ref.get(ref)
+            if named is None or f.label in named.filters:
+                continue
+            why = ("is a correlation: name the rules it correlates" if named.kind == "correlation" else
+                   f"has a logsource the filter's ({_logsource(f)}) does not cover: give the filter the "
+                   "rule's logsource, or a wider one")
+            out.append(TuningProblem(str(f.path), f"rule '{ref}' {why}", f.line_of("filter", "rules", i),
+                                     f"filter.rules[{i}]"))
+    return out
+
+
+def _logsource(f: FilterSource) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in f.filter.logsource.to_dict().items()) or "none"
+
+
 def filters_digest(digest: str, filters: list[FilterSource]) -> str:
     """The cache key of a rule file compiled with `filters`."""
     parts = [digest, *sorted(f.digest for f in filters)]
@@ -228,6 +258,10 @@ def _load_filter_file(path: Path, tuning: Tuning) -> None:
         tuning.problems.append(TuningProblem(str(path), f"cannot read the file: {exc}"))
         return
     lines = _key_lines(text)
+    if lines and ("filter",) not in lines:  # valid YAML, but a rule or anything else: pySigma would
+        # report a rule's missing parts, which would mislead
+        tuning.problems.append(TuningProblem(str(path), NOT_A_FILTER, 1))
+        return
     try:
         collection = SigmaCollection.from_yaml(text, collect_errors=True, collect_filters=True,
                                                source=SigmaRuleLocation(path), resolve_references=False)
@@ -238,9 +272,7 @@ def _load_filter_file(path: Path, tuning: Tuning) -> None:
         tuning.problems.extend(_error_problem(path, e, lines) for e in collection.errors)
         return
     if collection.rules or not collection.filters:
-        tuning.problems.append(TuningProblem(
-            str(path), "not a Sigma filter (a filter has 'logsource' and 'filter' with 'rules' and "
-            "'condition'): rules belong in a rules folder", 1))
+        tuning.problems.append(TuningProblem(str(path), NOT_A_FILTER, 1))
         return
     if len(collection.filters) > 1:  # one per file: its lines and cache digest are then the file's
         tuning.problems.append(TuningProblem(str(path), "several filters in one file: write one per file", 1))
