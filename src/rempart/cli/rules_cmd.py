@@ -1,7 +1,10 @@
-"""`rempart rules check DIR…`: load and compile Sigma rules, report each failure and the totals."""
+"""`rempart rules check DIR…`: load and compile Sigma rules, report each failure and the totals (and the
+group's tuning); `rempart rules diff OLD NEW`: what a new release of the rules changes."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from rempart.cli.console import console, err_console, report_errors
 from rempart.detect import DetectionPlan, compile_rules, load_rules
+from rempart.detect.rulediff import RuleDiff, diff_rules
 from rempart.detect.tuning import Tuning, load_tuning
 from rempart.errors import InputError, Location
 
@@ -95,3 +99,44 @@ def print_tuning(tuning: Tuning, plan: DetectionPlan) -> None:
                                          o.status and f"status {rule.status}") if x) or "no change"
         reason = f" ({o.reason})" if o.reason else ""
         console.print(f"[cyan]override[/cyan] {ref}: {what}{reason}", soft_wrap=True, highlight=False)
+
+
+@app.command("diff")
+@report_errors
+def diff(
+    old: Annotated[Path, typer.Argument(help="The rules as they were (e.g. the previous SigmaHQ release).")],
+    new: Annotated[Path, typer.Argument(help="The rules as they are now.")],
+    tuning_dir: TuningDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the differences as JSON.")] = False,
+) -> None:
+    """Rules added, removed and changed between OLD and NEW, by rule id, saying what changed; with
+    --tuning, the group's filters and overrides that name a removed or changed rule."""
+    for d in (old, new):
+        if not d.exists():
+            raise InputError("no such rules folder or file", Location(d))
+    result = diff_rules(old, new, tuning_from(tuning_dir))
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    print_diff(result)
+
+
+def print_diff(result: RuleDiff) -> None:
+    for e in result.added:
+        console.print(f"[green]added[/green]    {e.key}  {e.title}  ({e.path})", soft_wrap=True,
+                      highlight=False)
+    for e in result.removed:
+        console.print(f"[red]removed[/red]  {e.key}  {e.title}  ({e.path})", soft_wrap=True,
+                      highlight=False)
+    for c in result.changed:
+        console.print(f"[yellow]changed[/yellow]  {c.new.key}  {c.new.title}: {c.describe()}", soft_wrap=True,
+                      highlight=False)
+    for note in result.tuning_notes:
+        console.print(f"[cyan]tuning[/cyan]   {note}", soft_wrap=True, highlight=False)
+    unread = {side: len(ps) for side, ps in result.problems.items() if ps}
+    console.print(
+        f"{len(result.added)} added, {len(result.removed)} removed, {len(result.changed)} changed, "
+        f"{result.unchanged} unchanged"
+        + "".join(f"; {n} files or rules of {side} not read (rempart rules check lists them)"
+                  for side, n in unread.items())
+    )
