@@ -123,11 +123,17 @@ def test_malformed_filters_get_located_errors_and_the_good_ones_still_apply(tmp_
         "no_logsource.yml": FILTER.replace("logsource:\n    category: process_access\n    product: windows\n",
                                            ""),
         "a_rule.yml": RULES["other.yml"],
+        "unknown_name.yml": FILTER.replace("condition: not backup", "condition: not backups"),
+        "modifier.yml": FILTER.replace("SourceImage:", "SourceImage|endwith:"),
     }
     plan = plan_with(tmp_path, files)
     problems = {Path(p.path).name: p for p in plan.tuning_problems}
     assert set(problems) == {"syntax.yml", "no_rules.yml", "condition_list.yml", "no_logsource.yml",
-                             "a_rule.yml"}
+                             "a_rule.yml", "unknown_name.yml", "modifier.yml"}
+    # a filter whose condition names no detection of its own is refused, and the rule it names still runs
+    assert problems["unknown_name.yml"].line == 11 and "'backups'" in problems["unknown_name.yml"].reason
+    assert not plan.failures and {r.id for r in plan.rules} == {LSASS, OTHER}
+    assert problems["modifier.yml"].line == 10 and "endwith" in problems["modifier.yml"].reason
     assert problems["syntax.yml"].line == 5 and "not valid YAML" in problems["syntax.yml"].reason
     assert problems["no_rules.yml"].line == 6 and "'rules' field" in problems["no_rules.yml"].reason
     assert problems["condition_list.yml"].line == 11
@@ -136,6 +142,12 @@ def test_malformed_filters_get_located_errors_and_the_good_ones_still_apply(tmp_
     assert "rules belong in a rules folder" in problems["a_rule.yml"].reason
     assert str(problems["no_rules.yml"]).startswith(f"{tmp_path / 'tuning' / 'no_rules.yml'}:6: ")
     assert alerts_by_record(plan, EVENTS)[LSASS] == [2]
+
+
+def test_a_filter_for_any_rule_applies_to_every_rule_of_its_logsource(tmp_path: Path) -> None:
+    plan = plan_with(tmp_path, {"any.yml": FILTER.replace(f"rules:\n        - {LSASS}", "rules: any")})
+    assert not plan.tuning_problems
+    assert alerts_by_record(plan, EVENTS) == {LSASS: [2], OTHER: [2]}
 
 
 def test_a_filter_naming_an_unknown_rule_is_reported_with_its_line(tmp_path: Path) -> None:

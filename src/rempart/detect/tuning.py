@@ -17,7 +17,9 @@ applied to the compiled plan (no recompilation).
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 from sigma.collection import SigmaCollection
 from sigma.exceptions import (
+    SigmaConditionError,
     SigmaError,
     SigmaFilterConditionError,
     SigmaFilterRuleReferenceError,
@@ -227,11 +230,13 @@ def _key_lines(text: str) -> dict[tuple[str | int, ...], int]:
 _ERROR_FIELDS: list[tuple[type[SigmaError], tuple[str, ...]]] = [
     (SigmaFilterRuleReferenceError, ("filter", "rules")),
     (SigmaFilterConditionError, ("filter", "condition")),
+    (SigmaConditionError, ("filter", "condition")),
     (SigmaLogsourceError, ("logsource",)),
 ]
 
 
-def _error_problem(path: Path, exc: Exception, lines: dict[tuple[str | int, ...], int]) -> TuningProblem:
+def _error_problem(path: Path, exc: Exception, lines: dict[tuple[str | int, ...], int], text: str
+                   ) -> TuningProblem:
     line, where = None, None
     mark = getattr(exc, "problem_mark", None)
     source = getattr(exc, "source", None)
@@ -246,6 +251,9 @@ def _error_problem(path: Path, exc: Exception, lines: dict[tuple[str | int, ...]
                 line = line or lines.get(key[:end])
             break
     reason = exc.args[0] if isinstance(exc, SigmaError) and exc.args else str(exc)
+    quoted = re.search(r"'([^']+)'", str(reason))
+    if line is None and where is None and quoted:  # pySigma names the culprit: an unknown modifier…
+        line = next((n for n, t in enumerate(text.splitlines(), 1) if quoted.group(1) in t), None)
     if isinstance(exc, yaml.YAMLError):
         reason = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
     return TuningProblem(str(path), " ".join(str(reason).split()), line, where)
@@ -258,27 +266,37 @@ def _load_filter_file(path: Path, tuning: Tuning) -> None:
         tuning.problems.append(TuningProblem(str(path), f"cannot read the file: {exc}"))
         return
     lines = _key_lines(text)
+    found, problems = _parse_filter(path, text, lines)
+    tuning.problems.extend(problems)
+    if found is not None:
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        tuning.filters.append(FilterSource(path, digest, found, lines))
+
+
+def _parse_filter(path: Path, text: str, lines: dict[tuple[str | int, ...], int]
+                  ) -> tuple[SigmaFilter | None, list[TuningProblem]]:
+    """The file's one Sigma filter, parsed by pySigma, or the reasons it is not one."""
     if lines and ("filter",) not in lines:  # valid YAML, but a rule or anything else: pySigma would
         # report a rule's missing parts, which would mislead
-        tuning.problems.append(TuningProblem(str(path), NOT_A_FILTER, 1))
-        return
+        return None, [TuningProblem(str(path), NOT_A_FILTER, 1)]
     try:
         collection = SigmaCollection.from_yaml(text, collect_errors=True, collect_filters=True,
                                                source=SigmaRuleLocation(path), resolve_references=False)
     except (yaml.YAMLError, SigmaError, ValueError, TypeError, AttributeError, KeyError) as exc:
-        tuning.problems.append(_error_problem(path, exc, lines))
-        return
+        return None, [_error_problem(path, exc, lines, text)]
     if collection.errors:
-        tuning.problems.extend(_error_problem(path, e, lines) for e in collection.errors)
-        return
-    if collection.rules or not collection.filters:
-        tuning.problems.append(TuningProblem(str(path), NOT_A_FILTER, 1))
-        return
-    if len(collection.filters) > 1:  # one per file: its lines and cache digest are then the file's
-        tuning.problems.append(TuningProblem(str(path), "several filters in one file: write one per file", 1))
-        return
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    tuning.filters.append(FilterSource(path, digest, collection.filters[0], lines))
+        return None, [_error_problem(path, e, lines, text) for e in collection.errors]
+    if collection.rules or len(collection.filters) != 1:  # one per file: its lines and digest are the file's
+        reason = NOT_A_FILTER if collection.rules or not collection.filters else "several filters in one " \
+            "file: write one per file"
+        return None, [TuningProblem(str(path), reason, 1)]
+    found = collection.filters[0]
+    try:  # the condition names the filter's own detections (on a copy: parsing links them to it)
+        for condition in copy.deepcopy(found.filter).parsed_condition:
+            _ = condition.parsed
+    except SigmaError as exc:
+        return None, [_error_problem(path, exc, lines, text)]
+    return found, []
 
 
 def _load_overrides(tuning: Tuning) -> None:
