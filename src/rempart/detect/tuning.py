@@ -287,8 +287,8 @@ def _parse_filter(path: Path, text: str, lines: dict[tuple[str | int, ...], int]
     if collection.errors:
         return None, [_error_problem(path, e, lines, text) for e in collection.errors]
     if collection.rules or len(collection.filters) != 1:  # one per file: its lines and digest are the file's
-        reason = NOT_A_FILTER if collection.rules or not collection.filters else "several filters in one " \
-            "file: write one per file"
+        several = "several filters in one file: write one per file"
+        reason = NOT_A_FILTER if collection.rules or not collection.filters else several
         return None, [TuningProblem(str(path), reason, 1)]
     found = collection.filters[0]
     try:  # the condition names the filter's own detections (on a copy: parsing links them to it)
