@@ -197,4 +197,5 @@ filter:
     gone = [a for a in before if a not in after]
     assert gone and all(a["rule_id"] == memdump for a in gone)
     assert any(a["rule_id"] == memdump for a in after)  # its alerts on other tools stay
-    assert "tuning: 1 problems" in r.output and "overrides.yaml:2" in r.output
+    assert "tuning: 1 filters changing 1 rules, 1 overrides" in r.output
+    assert "; 1 problems" in r.output and "overrides.yaml:2" in r.output

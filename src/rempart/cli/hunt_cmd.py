@@ -11,7 +11,6 @@ import csv
 import json
 import sys
 from collections import Counter
-from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -190,7 +189,8 @@ def print_summary(out: object, result: HuntResult, incidents: list[tuple[str, st
         out.print(f"  {p}", markup=False, soft_wrap=True)
     if len(problems) > 10:
         out.print(f"  … {len(problems) - 10} more (rempart rules check lists them all)")
-    print_tuning_problems(out, plan.tuning_problems)
+    if result.tuning is not None:
+        print_tuning_summary(out, result)
     alerts = result.alerts
     out.print("[bold]alerts[/bold] " + _counts("by level", Counter(str(a.level) for a in alerts)),
               markup=True)
@@ -204,10 +204,13 @@ def print_summary(out: object, result: HuntResult, incidents: list[tuple[str, st
               f"detect {t.detect:.1f} s")
 
 
-def print_tuning_problems(out: Console, problems: Sequence[object]) -> None:
-    if not problems:
-        return
-    out.print(f"[bold]tuning[/bold]: {len(problems)} problems (their filters or overrides are not applied)")
+def print_tuning_summary(out: Console, result: HuntResult) -> None:
+    tuning, plan = result.tuning, result.plan
+    assert tuning is not None
+    changed = sum(1 for r in plan.rules if r.filters)
+    problems = plan.tuning_problems
+    out.print(f"[bold]tuning[/bold]: {len(tuning.filters)} filters changing {changed} rules, "
+              f"{len(tuning.overrides)} overrides ({tuning.folder}); {len(problems)} problems")
     for p in problems[:5]:
         out.print(f"  {p}", markup=False, soft_wrap=True)
     if len(problems) > 5:

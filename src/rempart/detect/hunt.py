@@ -52,6 +52,7 @@ class HuntResult:
     events: int
     events_by_source: Counter[tuple[str, str]] = field(default_factory=Counter)
     timings: Timings = field(default_factory=Timings)
+    tuning: Tuning | None = None
 
 
 @dataclass
@@ -130,7 +131,7 @@ def hunt(
     alerts = plan.evaluate(store, min_level, first_row=first_row,
                            on_progress=progress.groups_evaluated, window=window)
     timings.detect = time.perf_counter() - t0
-    return HuntResult(plan, report, alerts, events, Counter(report.events), timings)
+    return HuntResult(plan, report, alerts, events, Counter(report.events), timings, tuning)
 
 
 def _ingest(paths: Sequence[Path], resolver: Resolver | None, store: EventStore, plan: DetectionPlan,
