@@ -199,3 +199,15 @@ filter:
     assert any(a["rule_id"] == memdump for a in after)  # its alerts on other tools stay
     assert "tuning: 1 filters changing 1 rules, 1 overrides" in r.output
     assert "; 1 problems" in r.output and "overrides.yaml:2" in r.output
+
+
+def test_event_fields_never_take_a_name_timesketch_reserves() -> None:
+    from rempart.detect.outputs import event_fields
+
+    raw = json.dumps({"message": "logon", "datetime": "yesterday", "_source": "x", "host": "h", "User": "bob",
+                      "Event": {"System": {"Provider": {"#attributes": {"Name": "P"}}}}})
+    fields = event_fields(raw, {"User": "bob", "TargetUserName": "alice", "Empty": None})
+    assert fields == {"event_message": "logon", "event_datetime": "yesterday", "event__source": "x",
+                      "event_host": "h", "User": "bob", "Provider_Name": "P", "TargetUserName": "alice"}
+    assert event_fields("Nov 28 10:02:11 srv sshd[1]: Failed password", {}) == {
+        "raw": "Nov 28 10:02:11 srv sshd[1]: Failed password"}
