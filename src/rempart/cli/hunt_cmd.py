@@ -16,13 +16,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from rempart.cli.console import EXIT_USER_ERROR, console, err_console, report_errors
+from rempart.cli.hunt_outputs import print_for_investigators, timeline_for
 from rempart.cli.options import TimeZone, resolver_for
+from rempart.cli.rules_cmd import TuningDir, tuning_from
 from rempart.detect.hunt import HuntProgress, HuntResult, hunt
 from rempart.detect.incidents import DEFAULT_WINDOW, open_incidents
+from rempart.detect.window import event_window
 from rempart.domain.alerts import Alert, Level
 from rempart.events import EventStore
 from rempart.settings import Settings
@@ -33,6 +37,10 @@ class OutputFormat(StrEnum):
     TABLE = "table"
     JSONL = "jsonl"
     CSV = "csv"
+    TIMESKETCH_JSONL = "timesketch-jsonl"
+    TIMESKETCH_CSV = "timesketch-csv"
+    SUMMARY = "summary"
+    SUMMARY_JSON = "summary-json"
 
 
 def alert_record(a: Alert) -> dict[str, object]:
@@ -86,6 +94,13 @@ def hunt_command(
         typer.Option(min=1, help="Processes that parse the logs (default: one per CPU, up to 4, for 32 MB "
                      "of logs or more; else 1)."),
     ] = None,
+    tuning_dir: TuningDir = None,
+    since: Annotated[str | None, typer.Option(help="Hunt only events at or after this ISO 8601 time "
+                                              "(no zone: UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Hunt only events before this ISO 8601 time "
+                                              "(no zone: UTC).")] = None,
+    host: Annotated[list[str] | None, typer.Option("--host", help="Hunt only this host's events (its name "
+                                                   "or first label, any case); repeatable.")] = None,
 ) -> None:
     """Hunt PATHS with the Sigma rules of --rules; alerts grouped into incidents in the case store.
 
@@ -98,13 +113,17 @@ def hunt_command(
         err_console.print(f"[red]error[/red] --min-level: {exc}")
         raise typer.Exit(EXIT_USER_ERROR) from None
     settings = Settings()
+    window = event_window(since, until, host)
+    tuning = tuning_from(tuning_dir)
     resolver = resolver_for(inventory, timezone)
     store = EventStore(events_db or settings.event_store_path)
     bar, progress = _progress()
     try:
         with bar:
             result = hunt(paths, rules, store=store, resolver=resolver, min_level=level, progress=progress,
-                          cache_dir=cache_dir or settings.home / "rule-cache", workers=workers)
+                          cache_dir=cache_dir or settings.home / "rule-cache", workers=workers,
+                          tuning=tuning, window=window)
+        timeline = timeline_for(output, result, store)
     finally:
         store.close()
     case_store = Store(db or settings.case_store_url)
@@ -113,9 +132,13 @@ def hunt_command(
         refs = [(i.ref, i.establishment) for i in incidents]
     finally:
         case_store.close()
-    print_alerts(result.alerts, output)
+    if not print_for_investigators(output, result.alerts, timeline):
+        print_alerts(result.alerts, output)
     out = console if output is OutputFormat.TABLE else err_console
     print_summary(out, result, refs)
+    if window:
+        out.print(f"[bold]window[/bold]: {window.describe()} — the events outside it were stored, not hunted",
+                  highlight=False)
     raise typer.Exit(result.report.exit_code())
 
 
@@ -166,6 +189,8 @@ def print_summary(out: object, result: HuntResult, incidents: list[tuple[str, st
         out.print(f"  {p}", markup=False, soft_wrap=True)
     if len(problems) > 10:
         out.print(f"  … {len(problems) - 10} more (rempart rules check lists them all)")
+    if result.tuning is not None:
+        print_tuning_summary(out, result)
     alerts = result.alerts
     out.print("[bold]alerts[/bold] " + _counts("by level", Counter(str(a.level) for a in alerts)),
               markup=True)
@@ -177,3 +202,16 @@ def print_summary(out: object, result: HuntResult, incidents: list[tuple[str, st
     t = result.timings
     out.print(f"time: rules {t.rules:.1f} s, parse {t.parse:.1f} s, store {t.store:.1f} s, "
               f"detect {t.detect:.1f} s")
+
+
+def print_tuning_summary(out: Console, result: HuntResult) -> None:
+    tuning, plan = result.tuning, result.plan
+    assert tuning is not None
+    changed = sum(1 for r in plan.rules if r.filters)
+    problems = plan.tuning_problems
+    out.print(f"[bold]tuning[/bold]: {len(tuning.filters)} filters changing {changed} rules, "
+              f"{len(tuning.overrides)} overrides ({tuning.folder}); {len(problems)} problems")
+    for p in problems[:5]:
+        out.print(f"  {p}", markup=False, soft_wrap=True)
+    if len(problems) > 5:
+        out.print(f"  … {len(problems) - 5} more (rempart rules check --tuning lists them all)")

@@ -1,7 +1,9 @@
 """The on-disk cache of compiled rules: one JSON entry per rule file, keyed by its content.
 
 The key is the file's SHA-256 under a folder named for everything else that shapes the output:
-the pipelines' mapping data, the backend's version and pySigma's version. A second run over the same
+the pipelines' mapping data, the backend's version, pySigma's version and the entries' format. A file
+compiled with tuning filters is keyed by its SHA-256 mixed with theirs
+(:func:`rempart.detect.tuning.filters_digest`). A second run over the same
 rules reads these entries and never calls pySigma.
 """
 
@@ -18,10 +20,13 @@ from typing import Any
 from rempart.detect.backend import BACKEND_VERSION
 from rempart.detect.pipelines import pipeline_fingerprint
 
+# the shape of an entry; bumped when entries gain a field (2: status, and the filters applied)
+ENTRY_FORMAT = 2
+
 
 @functools.cache
 def fingerprint() -> str:
-    parts = f"{pipeline_fingerprint()}|{BACKEND_VERSION}|pysigma-{version('pysigma')}"
+    parts = f"{pipeline_fingerprint()}|{BACKEND_VERSION}|pysigma-{version('pysigma')}|entry-{ENTRY_FORMAT}"
     return hashlib.sha256(parts.encode()).hexdigest()[:20]
 
 

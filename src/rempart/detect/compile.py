@@ -8,6 +8,7 @@ than at evaluation) and writes the entry.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from rempart.detect.cache import write_entry
 from rempart.detect.pipelines import detection_pipeline, scope_of
 from rempart.detect.plan import CompiledRule, DetectionPlan
 from rempart.detect.rules import RuleProblem, RuleSet, RuleSource
+from rempart.detect.tuning import Tuning, TuningProblem, coverage_problems
 
 SUPPORTED_CORRELATIONS = {
     SigmaCorrelationType.EVENT_COUNT: "event_count",
@@ -54,6 +56,7 @@ def _meta(rule: SigmaRule | SigmaCorrelationRule, path: Path, key: str) -> dict[
         "name": rule.name,
         "title": rule.title or "",
         "level": rule.level.name.lower() if rule.level else "informational",
+        "status": rule.status.name.lower() if rule.status else None,
         "tags": [str(t) for t in rule.tags],
         "path": str(path),
     }
@@ -151,6 +154,8 @@ def compile_source(
     entry: dict[str, Any] = {"rules": [], "problems": [p.to_dict() for p in src.problems]}
     for index, rule in enumerate(src.rules):
         meta = _meta(rule, src.path, f"{src.digest[:16]}:{index}")
+        if index in src.applied:
+            meta["filters"] = src.applied[index]
         label = meta["id"] or meta["title"]
         try:
             if isinstance(rule, SigmaCorrelationRule):
@@ -188,7 +193,7 @@ def compile_rules(
             assert validator is not None
             entry = compile_source(src, backend, validator)
             if cache_dir is not None and src.digest:
-                write_entry(cache_dir, src.digest, entry)
+                write_entry(cache_dir, src.cache_key or src.digest, entry)
         path = str(src.path)
         compiled.extend(CompiledRule.from_dict({**r, "path": path}) for r in entry["rules"])
         failures.extend(
@@ -196,4 +201,45 @@ def compile_rules(
         )
         if on_progress is not None:
             on_progress(done, total)
-    return DetectionPlan(compiled, failures=failures, load_errors=ruleset.errors)
+    tuning_problems = list(ruleset.tuning_problems)
+    if ruleset.tuning is not None:
+        tuning_problems.extend(coverage_problems(ruleset.tuning, compiled))
+        if ruleset.tuning.overrides:
+            compiled, refused = apply_overrides(compiled, ruleset.tuning)
+            tuning_problems.extend(refused)
+    return DetectionPlan(compiled, failures=failures, load_errors=ruleset.errors,
+                         tuning_problems=tuning_problems)
+
+
+def apply_overrides(rules: list[CompiledRule], tuning: Tuning
+                    ) -> tuple[list[CompiledRule], list[TuningProblem]]:
+    """The rules with the tuning's level, status and disabled overrides applied.
+
+    A rule some kept correlation uses is not disabled (the correlation would lose its input): that
+    override is refused with its line, and the rule's level can be lowered instead.
+    """
+    used_by: dict[str, str] = {}
+    disabled = {ref for ref, o in tuning.overrides.items() if o.disabled}
+    for corr in rules:
+        if corr.kind == "correlation" and not ({corr.id, corr.name} & disabled):
+            for ref in (corr.correlation or {}).get("rules", []):
+                used_by.setdefault(str(ref), corr.label)
+    out: list[CompiledRule] = []
+    refused: list[TuningProblem] = []
+    for rule in rules:
+        ref = next((r for r in (rule.id, rule.name) if r and r in tuning.overrides), None)
+        if ref is None:
+            out.append(rule)
+            continue
+        override = tuning.overrides[ref]
+        if override.disabled:
+            user = used_by.get(rule.id or "") or used_by.get(rule.name or "")
+            if user is None:
+                continue
+            refused.append(TuningProblem(
+                str(tuning.overrides_path), f"rule '{ref}' is used by correlation '{user}' and stays "
+                "enabled: disable the correlation too, or lower the rule's level",
+                tuning.override_lines.get(("rules", ref, "disabled")), f"rules.{ref}.disabled"))
+        out.append(dataclasses.replace(rule, level=override.level or rule.level,
+                                       status=override.status or rule.status))
+    return out, refused

@@ -16,6 +16,8 @@ import pyarrow.compute as pc
 from rempart.detect.compile import compile_rules
 from rempart.detect.plan import DetectionPlan
 from rempart.detect.rules import load_rules
+from rempart.detect.tuning import Tuning
+from rempart.detect.window import EventWindow
 from rempart.domain.alerts import Alert, Level
 from rempart.domain.events import SERVICE
 from rempart.errors import InputError, Location
@@ -50,6 +52,7 @@ class HuntResult:
     events: int
     events_by_source: Counter[tuple[str, str]] = field(default_factory=Counter)
     timings: Timings = field(default_factory=Timings)
+    tuning: Tuning | None = None
 
 
 @dataclass
@@ -82,6 +85,8 @@ def hunt(
     min_level: Level = Level.INFORMATIONAL,
     progress: HuntProgress | None = None,
     workers: int | None = None,
+    tuning: Tuning | None = None,
+    window: EventWindow | None = None,
 ) -> HuntResult:
     """Hunt `paths` with the rules of `rule_dirs`; only events added by this hunt are evaluated.
 
@@ -92,6 +97,8 @@ def hunt(
     (benchmarks/hunt.py --workers 1 2).
     Workers are started with ``spawn``: a script calling this needs the usual ``if __name__ ==
     "__main__":`` guard, or ``workers=1``.
+    ``tuning``: the group's filters and overrides (:mod:`rempart.detect.tuning`); ``window``: the time
+    range and hosts evaluated (every event read is still stored).
     """
     progress = progress or HuntProgress()
     for d in rule_dirs:
@@ -99,7 +106,7 @@ def hunt(
             raise InputError("rules folder not found", Location(d), "give a folder of Sigma .yml rules")
     timings = Timings()
     start = time.perf_counter()
-    plan = compile_rules(load_rules(rule_dirs, cache_dir=cache_dir), cache_dir,
+    plan = compile_rules(load_rules(rule_dirs, cache_dir=cache_dir, tuning=tuning), cache_dir,
                          on_progress=progress.rules_compiled)
     timings.rules = time.perf_counter() - start
     size = total_bytes(paths)
@@ -122,9 +129,9 @@ def hunt(
         ) from None
     t0 = time.perf_counter()
     alerts = plan.evaluate(store, min_level, first_row=first_row,
-                           on_progress=progress.groups_evaluated)
+                           on_progress=progress.groups_evaluated, window=window)
     timings.detect = time.perf_counter() - t0
-    return HuntResult(plan, report, alerts, events, Counter(report.events), timings)
+    return HuntResult(plan, report, alerts, events, Counter(report.events), timings, tuning)
 
 
 def _ingest(paths: Sequence[Path], resolver: Resolver | None, store: EventStore, plan: DetectionPlan,

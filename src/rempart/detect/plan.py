@@ -26,6 +26,8 @@ import pyarrow as pa
 from rempart.detect.backend import column, columns_used
 from rempart.detect.pipelines import Scope
 from rempart.detect.rules import RuleProblem
+from rempart.detect.tuning import TuningProblem
+from rempart.detect.window import EventWindow
 from rempart.domain.alerts import Alert, EventRef, Level, attack_from_tags
 from rempart.domain.events import SERVICE
 from rempart.events.store import TABLE, EventStore, quote_ident
@@ -50,6 +52,8 @@ class CompiledRule:
     scope: Scope | None = None
     correlation: dict[str, Any] | None = None
     event_ids: tuple[str, ...] | None = None  # an event must have one of these to match (None: any)
+    status: str | None = None
+    filters: tuple[str, ...] = ()  # the tuning's filters applied to it (their ids or file and title)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CompiledRule:
@@ -57,7 +61,8 @@ class CompiledRule:
         return cls(key=d["key"], title=d["title"], level=d["level"], path=d["path"], kind=d["kind"],
                    id=d.get("id"), name=d.get("name"), tags=tuple(d.get("tags", ())),
                    predicate=d.get("predicate"), scope=scope, correlation=d.get("correlation"),
-                   event_ids=tuple(d["event_ids"]) if d.get("event_ids") is not None else None)
+                   event_ids=tuple(d["event_ids"]) if d.get("event_ids") is not None else None,
+                   status=d.get("status"), filters=tuple(d.get("filters", ())))
 
     @property
     def label(self) -> str:
@@ -86,6 +91,7 @@ class DetectionPlan:
     failures: list[RuleProblem] = field(default_factory=list)  # rules that did not compile
     load_errors: list[RuleProblem] = field(default_factory=list)
     runtime_failures: list[RuleProblem] = field(default_factory=list)  # filled by evaluate()
+    tuning_problems: list[TuningProblem] = field(default_factory=list)  # the tuning folder's mistakes
     groups_evaluated: int = 0
 
     @property
@@ -163,10 +169,13 @@ class DetectionPlan:
         *,
         first_row: int = 0,
         on_progress: Callable[[int, int], None] | None = None,
+        window: EventWindow | None = None,
     ) -> list[Alert]:
         """Run every rule over `store` and return the alerts at or above `min_level`, in time order.
 
-        `first_row`: evaluate only events stored from that rowid on (a hunt's own events).
+        `first_row`: evaluate only events stored from that rowid on (a hunt's own events). `window`: only
+        events in that time range and of those hosts; the others match no rule and count in no
+        correlation, as if they had not been read.
         """
         from rempart.detect.correlate import evaluate_correlations, referenced_rules
 
@@ -177,7 +186,11 @@ class DetectionPlan:
         con = store.connection
         con.execute("CREATE OR REPLACE TEMP TABLE _hits (r INTEGER, _rid BIGINT)")
         index = {r.key: i for i, r in enumerate(self.rules)}
-        self._run_scopes(store, base, index, first_row, on_progress)
+        limits = [f"rowid >= {first_row}"] if first_row else []
+        if window is not None and window:
+            limits.append(window.sql())
+        rows = " AND ".join(limits) or "TRUE"
+        self._run_scopes(store, base, index, rows, on_progress)
         emitting = [
             index[r.key] for r in base if r.severity >= level and r.key not in silent
         ]
@@ -190,14 +203,14 @@ class DetectionPlan:
 
     # --- scope tables ---------------------------------------------------------------------------
 
-    def _live_scopes(self, store: EventStore, scopes: Iterable[Scope], first_row: int
+    def _live_scopes(self, store: EventStore, scopes: Iterable[Scope], rows_sql: str
                      ) -> dict[Scope, set[str | None]]:
         """The scopes that have at least one event, with the event ids they hold, from one pass over
         the store."""
         has_eid = store.column("EventID") is not None
         eid = quote_ident(store.columns["eventid"]) if has_eid else "NULL"
         rows = store.query(
-            f"SELECT DISTINCT _product, lower(_service), {eid} FROM {TABLE} WHERE rowid >= {first_row}"
+            f"SELECT DISTINCT _product, lower(_service), {eid} FROM {TABLE} WHERE {rows_sql}"
         )
         live: dict[Scope, set[str | None]] = {}
         for scope in scopes:
@@ -212,11 +225,11 @@ class DetectionPlan:
                 live.setdefault(scope, set()).add(None if event_id is None else str(event_id))
         return live
 
-    def _runnable(self, store: EventStore, by_scope: dict[Scope, list[CompiledRule]], first_row: int
+    def _runnable(self, store: EventStore, by_scope: dict[Scope, list[CompiledRule]], rows_sql: str
                   ) -> list[tuple[Scope, list[CompiledRule]]]:
         """The scopes that have events, each with the rules that may match them: a rule that names
         event ids none of the scope's events has cannot match, and is not even bound."""
-        live = self._live_scopes(store, by_scope, first_row)
+        live = self._live_scopes(store, by_scope, rows_sql)
         pending = []
         for scope, group in by_scope.items():
             present = live.get(scope)
@@ -228,7 +241,7 @@ class DetectionPlan:
         return pending
 
     def _run_scopes(self, store: EventStore, rules: list[CompiledRule], index: dict[str, int],
-                    first_row: int, on_progress: Callable[[int, int], None] | None) -> None:
+                    rows_sql: str, on_progress: Callable[[int, int], None] | None) -> None:
         """Evaluate every scope that has events, on :data:`DETECT_THREADS` connections at once.
 
         Binding thousands of predicates is single-threaded work in DuckDB (a scope of 1,400
@@ -239,7 +252,7 @@ class DetectionPlan:
         for rule in rules:
             if rule.scope is not None:
                 by_scope.setdefault(rule.scope, []).append(rule)
-        pending = self._runnable(store, by_scope, first_row)
+        pending = self._runnable(store, by_scope, rows_sql)
         pending.sort(key=lambda item: -len(item[1]))  # the longest first, so that threads end together
         total, done = len(by_scope), len(by_scope) - len(pending)
         self.groups_evaluated = len(pending)
@@ -257,7 +270,7 @@ class DetectionPlan:
                     job = next(jobs, None)
                 if job is None:
                     return cursor.sql("SELECT * FROM _hits").to_arrow_table()
-                self._run_scope(cursor, columns, job[0], job[1], index, first_row)
+                self._run_scope(cursor, columns, job[0], job[1], index, rows_sql)
                 if on_progress is not None:
                     with lock:
                         nonlocal done
@@ -280,7 +293,7 @@ class DetectionPlan:
                     con.unregister("_found")
 
     def _run_scope(self, con: duckdb.DuckDBPyConnection, columns: dict[str, str], scope: Scope,
-                   group: list[CompiledRule], index: dict[str, int], first_row: int) -> None:
+                   group: list[CompiledRule], index: dict[str, int], rows_sql: str) -> None:
         needed: set[tuple[str, str]] = set()
         for rule in group:
             needed |= columns_used(rule.predicate or "")
@@ -291,7 +304,7 @@ class DetectionPlan:
             if kind == "l":
                 value = f"lower({value})"
             select.append(f"{value} AS {column(kind, name)}")
-        where = scope.prefilter(set(columns)) + (f" AND rowid >= {first_row}" if first_row else "")
+        where = scope.prefilter(set(columns)) + (f" AND {rows_sql}" if rows_sql != "TRUE" else "")
         if '"EventID"' in where:
             where = where.replace('"EventID"', quote_ident(columns["eventid"]))
         con.execute("DROP VIEW IF EXISTS _scope")

@@ -15,6 +15,7 @@ from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaRule
 
 from rempart.detect.cache import read_entry
+from rempart.detect.tuning import FilterSource, Tuning, TuningProblem, apply_filters, filters_digest
 from rempart.errors import Location
 
 RULE_SUFFIXES = (".yml", ".yaml")
@@ -58,11 +59,24 @@ class RuleSource:
     rules: list[SigmaRule | SigmaCorrelationRule] = field(default_factory=list)
     problems: list[RuleProblem] = field(default_factory=list)
     cached: dict[str, Any] | None = None  # the compiled-rule cache entry, when one was found
+    filters: list[FilterSource] = field(default_factory=list)  # the tuning's filters that may apply
+    applied: dict[int, list[str]] = field(default_factory=dict)  # rule index → filters that changed it
+    cache_key: str = ""  # the digest, mixed with the filters' when there are some
+
+    def names(self) -> set[str]:
+        """Ids and names of the file's rules (those that failed too), from the cache or the parse."""
+        if self.cached is not None:
+            found = {str(r[k]) for r in self.cached["rules"] for k in ("id", "name") if r.get(k)}
+            return found | {str(p["rule"]) for p in self.cached["problems"] if p.get("rule")}
+        found = {str(v) for r in self.rules for v in (r.id, r.name) if v}
+        return found | {p.rule for p in self.problems if p.rule}
 
 
 @dataclass
 class RuleSet:
     sources: list[RuleSource]
+    tuning: Tuning | None = None
+    tuning_problems: list[TuningProblem] = field(default_factory=list)
 
     @property
     def errors(self) -> list[RuleProblem]:
@@ -144,11 +158,13 @@ def parse_source(path: Path, text: str) -> tuple[list[SigmaRule | SigmaCorrelati
     return kept, problems
 
 
-def load_rules(dirs: Sequence[Path], *, cache_dir: Path | None = None) -> RuleSet:
+def load_rules(dirs: Sequence[Path], *, cache_dir: Path | None = None, tuning: Tuning | None = None
+               ) -> RuleSet:
     """Read every ``.yml`` / ``.yaml`` rule under `dirs` (folders or files) with pySigma.
 
     With `cache_dir`, a file whose compiled form is in the cache is not parsed again (the cache keeps
-    its load errors too); pass the same `cache_dir` to :func:`compile_rules`.
+    its load errors too); pass the same `cache_dir` to :func:`compile_rules`. With `tuning`, its filters
+    are applied to the rules they name (see :mod:`rempart.detect.tuning`).
     """
     sources: list[RuleSource] = []
     for path in rule_files(dirs):
@@ -158,10 +174,34 @@ def load_rules(dirs: Sequence[Path], *, cache_dir: Path | None = None) -> RuleSe
             sources.append(RuleSource(path, "", "", problems=[RuleProblem(str(path), str(exc))]))
             continue
         digest = content_digest(text)
-        src = RuleSource(path, text, digest)
+        src = RuleSource(path, text, digest, cache_key=digest)
         if cache_dir is not None:
             src.cached = read_entry(cache_dir, digest)
         if src.cached is None:
             src.rules, src.problems = parse_source(path, text)
+        if tuning is not None and tuning.filters:
+            _tune(src, tuning, cache_dir)
         sources.append(src)
-    return RuleSet(sources)
+    ruleset = RuleSet(sources, tuning)
+    if tuning is not None:
+        known = set().union(*(src.names() for src in sources))
+        ruleset.tuning_problems = [*tuning.problems, *tuning.unknown_references(known)]
+    return ruleset
+
+
+def _tune(src: RuleSource, tuning: Tuning, cache_dir: Path | None) -> None:
+    """Swap `src`'s untuned cache entry for its tuned one, or apply the filters to its parsed rules."""
+    src.filters = tuning.filters_for(src.names())
+    if not src.filters:
+        return
+    src.cache_key = filters_digest(src.digest, src.filters)
+    src.cached = read_entry(cache_dir, src.cache_key) if cache_dir is not None else None
+    if src.cached is not None:
+        return
+    if not src.rules and not src.problems:  # only the untuned entry was read
+        src.rules, src.problems = parse_source(src.path, src.text)
+    for index, rule in enumerate(src.rules):
+        if isinstance(rule, SigmaRule):
+            applied = apply_filters(rule, src.filters)
+            if applied:
+                src.applied[index] = applied
