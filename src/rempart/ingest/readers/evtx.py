@@ -7,8 +7,9 @@ record header's);
 An EVTX file is a 4 KiB file header and 64 KiB chunks, each self-contained (its own string and template
 tables). The file is read one chunk at a time, and each chunk is parsed as a file of its own (a header made
 here, then the chunk): memory does not grow with the file (a domain controller's 2 GB ``Security.evtx``
-reads in the memory of a 10 MB one), and a failure costs at most its chunk. A chunk whose header is not
-sound (signature, sizes, offsets) is quarantined before the native parser sees it; a record the parser
+reads in the memory of a 10 MB one), and a failure costs at most its chunk. A chunk without its signature
+is quarantined before the native parser sees it, and one whose free-space offset is damaged is mended
+(the parser would silently read none of its records, or past its end); a record the parser
 cannot read is skipped by it (``skip_errors``) and reported; a record whose values do not fit (an
 EventRecordID beyond 64 bits) is quarantined alone. A file whose header is unreadable is reported and its
 chunks read anyway; one cut short keeps its whole chunks.
@@ -80,7 +81,8 @@ class EvtxReader(Reader):
             _cut(source, ctx, announced, whole, size)
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            ctx.fail(source, f"corrupt EVTX, {len(problems)} parts skipped: {problems[0][:200]}{more}")
+            ctx.fail(source, f"corrupt EVTX, {len(problems)} problems (the records around them were read): "
+                             f"{problems[0][:200]}{more}")
 
     def flush(self, ctx: ReaderContext) -> Iterator[Batch]:
         pool: EventPool | None = ctx.pending.pop(self.name, None)
@@ -106,18 +108,18 @@ def _announced_chunks(header: bytes) -> int | None:
     return int(chunks)
 
 
-def _chunk_problem(chunk: bytes) -> str | None:
-    """Why a chunk must not reach the native parser (its offsets would send it outside the chunk)."""
+def _checked(chunk: bytes) -> tuple[bytes | None, str | None]:
+    """The chunk to hand to the parser (None: it is not one) and what was wrong with its header."""
     if chunk[:8] != CHUNK_MAGIC:
-        return f"no chunk signature (starts with {chunk[:8]!r})"
-    header_size, last_record, free_space = struct.unpack_from("<III", chunk, 40)
-    if header_size != 128:
-        return f"chunk header size {header_size}, not 128"
-    if not CHUNK_HEADER_BYTES <= free_space <= CHUNK_BYTES:
-        return f"free-space offset {free_space:,} outside the chunk"
-    if free_space > CHUNK_HEADER_BYTES and not CHUNK_HEADER_BYTES <= last_record < free_space:
-        return f"last record offset {last_record:,} outside the chunk's records"
-    return None
+        return None, f"no chunk signature (it starts with {chunk[:8]!r})"
+    free = struct.unpack_from("<I", chunk, 48)[0]
+    if not CHUNK_HEADER_BYTES <= free <= CHUNK_BYTES:
+        # the parser reads records up to the free-space offset: a damaged one below the records made it
+        # read none, silently; looking up to the chunk's end instead, it stops after the last record
+        fixed = bytearray(chunk)
+        struct.pack_into("<I", fixed, 48, CHUNK_BYTES)
+        return bytes(fixed), f"free-space offset {free:,} outside the chunk, records read up to its end"
+    return chunk, None
 
 
 @cache
@@ -138,17 +140,19 @@ def _chunk_records(chunk: bytes, index: int, source: Source, ctx: ReaderContext,
     """The records of one chunk, as the parser gives them; what goes wrong is added to `problems`."""
     if not chunk.strip(b"\x00"):
         return []  # space allocated for chunks not yet written (a file copied while Windows wrote it)
-    offset = HEADER_BYTES + index * CHUNK_BYTES
-    why = _chunk_problem(chunk)
-    if why is not None:
-        ctx.quarantine(source, None, f"EVTX chunk {index} (at byte {offset:,}) not parsed, its header is "
-                                     f"corrupt: {why}; its records are lost", chunk[:48])
+    checked, why = _checked(chunk)
+    if checked is None:
+        offset = HEADER_BYTES + index * CHUNK_BYTES
+        ctx.quarantine(source, None, f"EVTX chunk {index} (at byte {offset:,}) not parsed: {why}; "
+                                     "the records it may hold are lost", chunk[:48])
         return []
+    if why is not None:
+        problems.append(f"chunk {index}: {why}")
     records: list[dict[str, Any]] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            parser = PyEvtxParser(io.BytesIO(file_header(1) + chunk), number_of_threads=1, skip_errors=True)
+            parser = PyEvtxParser(io.BytesIO(file_header(1) + checked), number_of_threads=1, skip_errors=True)
             for record in parser.records_json():
                 if isinstance(record, dict):
                     records.append(record)
