@@ -1,7 +1,10 @@
 """EVTX peak memory and speed against file size: flat from 10 MB to 1 GB (issue 13, finding 7).
 
-    .venv/bin/python benchmarks/evtx.py                      # 10, 100, 300 and 1000 MB
-    .venv/bin/python benchmarks/evtx.py --sizes 10 65 --keep-dir /tmp/evtx-big
+    .venv/bin/python benchmarks/evtx_memory.py                      # 10, 100, 300 and 1000 MB
+    .venv/bin/python benchmarks/evtx_memory.py --sizes 10 65 --keep-dir /tmp/evtx-big
+
+(Not ``benchmarks/evtx.py``: a script's folder comes first on ``sys.path``, and a file of that name there
+would hide the ``evtx`` package from every benchmark beside it.)
 
 How the files are built: every 64 KiB chunk of the EVTX samples (``../shared/data/evtx-attack-samples``,
 or ``--samples``) whose header is sound is taken in turn, round and round, until the size is reached, and
@@ -31,8 +34,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# run as a script, this file's folder comes first on the path, and its name would hide the evtx package
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 SAMPLES = ROOT.parent / "shared" / "data" / "evtx-attack-samples"
 CHUNK = 65536
 HEADER = 4096
@@ -141,7 +142,7 @@ def main() -> None:
     finally:
         if args.keep_dir is None:
             shutil.rmtree(folder, ignore_errors=True)
-    print(f"total {time.perf_counter() - start:.0f} s; rerun: .venv/bin/python benchmarks/evtx.py "
+    print(f"total {time.perf_counter() - start:.0f} s; rerun: .venv/bin/python benchmarks/evtx_memory.py "
           f"--sizes {' '.join(map(str, sorted(args.sizes)))}")
 
 
