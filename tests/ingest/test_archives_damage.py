@@ -113,6 +113,37 @@ def test_tar_gz_missing_its_last_trailer_byte_keeps_every_member(tmp_path: Path)
     assert "trailer cut short" in failed[str(path)] and "every member was read" in failed[str(path)]
 
 
+def _tar(members: dict[str, bytes]) -> bytearray:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return bytearray(buffer.getvalue())
+
+
+@pytest.mark.parametrize("suffix", [".tar", ".tar.gz"])
+def test_a_broken_tar_header_costs_its_member_and_the_next_ones_are_read(tmp_path: Path, suffix: str) -> None:
+    data = _tar({"a.json": _events(3), "b.json": _events(40), "c.json": _events(5)})
+    b = data.find(b"b.json")
+    data[b + 148 : b + 156] = b"garbage!"  # b.json's header checksum: tarfile used to stop there, silently
+    path = tmp_path / f"logs{suffix}"
+    path.write_bytes(_gz(bytes(data)) if suffix.endswith(".gz") else bytes(data))
+    assert _kept(path, "a.json")[0] == 3
+    kept, failed = _kept(path, "c.json")
+    assert kept == 5
+    assert list(failed) == [str(path)] and f"broken tar header at byte {b:,}" in failed[str(path)]
+    assert "the member there is lost" in failed[str(path)]
+
+
+def test_bytes_after_the_end_of_a_tar_are_reported_and_every_member_read(tmp_path: Path) -> None:
+    path = tmp_path / "logs.tar"
+    path.write_bytes(bytes(_tar({"a.json": _events(3)})) + b"junk" * 256)
+    kept, failed = _kept(path, "a.json")
+    assert kept == 3 and "unexpected bytes after the end of the archive" in failed[str(path)]
+
+
 def _zip_with(path: Path, members: dict[str, bytes], patch: dict[str, tuple[int, int]]) -> None:
     """A zip whose members named in `patch` get (flag bits or-ed in, compression method) in both their
     local and central headers: what an encrypting or exotic archiver writes."""

@@ -29,7 +29,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, NoReturn, cast
+from typing import IO, Any, BinaryIO, NoReturn, cast
 
 from isal import isal_zlib
 
@@ -251,7 +251,7 @@ def _tar_members(origin: _Origin, label: str, name: str, raw: IO[bytes], level: 
     report = origin.report
     if not name.endswith(".tar"):
         raw = decompressed(raw, name)
-    with tarfile.open(fileobj=raw, mode="r|") as archive:
+    with _Tar.open(fileobj=raw, mode="r|", ignore_zeros=True) as archive:
         last = None
         try:
             for info in archive:
@@ -261,20 +261,52 @@ def _tar_members(origin: _Origin, label: str, name: str, raw: IO[bytes], level: 
                 member = archive.extractfile(info)
                 if member is not None:
                     yield from _member(origin, f"{label}!{info.name}", info.name, member, level + 1)
+            while raw.read(1 << 20):  # what follows must decompress too (tarfile may stop before the end)
+                pass
+        except StreamDamage as exc:  # the decompressor's own words say what happened and what was kept
+            read = "every member was read" if archive.ended else f"the members before it were read ({last})"
+            report.fail(label, f"{exc}; {read}")
         except READ_ERRORS as exc:
             after = f" after member {last}" if last else ""
             report.fail(label, f"truncated archive{after}: {exc}")
+        for at, blocks, why, ended in archive.broken:
+            if ended:
+                report.fail(label, f"unexpected bytes after the end of the archive at byte {at:,}, ignored")
+            else:
+                report.fail(label, f"broken tar header at byte {at:,} ({why}): the member there is lost, "
+                                   f"{blocks:,} blocks skipped to the next header; the others were read")
+
+
+class _Tar(tarfile.TarFile):
+    """A tar read with ``ignore_zeros``: past a broken header, tarfile looks for the next one block after
+    block, where it used to stop without a word (every later member lost). Where it skipped is noted from
+    what it tells its debug hook (``"0x800: bad checksum"``), to be reported."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.broken: list[tuple[int, int, str, bool]] = []  # (byte, blocks, reason, after the end marker)
+        self.ended = False  # the end-of-archive marker was met
+        super().__init__(*args, **kwargs)  # reads the first header already
+
+    def next(self) -> tarfile.TarInfo | None:
+        info = super().next()
+        if info is not None:
+            self.ended = False  # zeros then a member: tars one after the other (cat a.tar b.tar)
+        return info
+
+    def _dbg(self, level: int, msg: str) -> None:
+        at, _, why = msg.partition(": ")
+        if why == "end of file header":
+            self.ended = True
             return
         try:
-            while raw.read(1 << 20):  # what follows the end-of-archive marker must decompress too
-                pass
-        except TrailingBytes as exc:
-            report.fail(label, f"{exc}; every member was read")
-        except StreamDamage as exc:
-            report.fail(label, f"{exc}; every member was read")
-        except READ_ERRORS as exc:
-            after = f" after member {last}" if last else ""
-            report.fail(label, f"truncated archive{after}: {exc}")
+            offset = int(at, 16)
+        except ValueError:
+            return
+        if self.broken and self.broken[-1][0] + self.broken[-1][1] * tarfile.BLOCKSIZE == offset:
+            first, blocks, reason, ended = self.broken[-1]
+            self.broken[-1] = (first, blocks + 1, reason, ended)
+        else:
+            self.broken.append((offset, 1, why, self.ended))
 
 
 def _open_member(archive: zipfile.ZipFile, file: IO[bytes], info: zipfile.ZipInfo) -> IO[bytes]:
