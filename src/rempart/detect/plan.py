@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -162,11 +162,13 @@ class DetectionPlan:
         min_level: Level | str = Level.INFORMATIONAL,
         *,
         first_row: int = 0,
+        source_ids: Collection[int] = (),
         on_progress: Callable[[int, int], None] | None = None,
     ) -> list[Alert]:
         """Run every rule over `store` and return the alerts at or above `min_level`, in time order.
 
-        `first_row`: evaluate only events stored from that rowid on (a hunt's own events).
+        `first_row`: evaluate only events stored from that rowid on (a hunt's own events), and those of
+        the files `source_ids` (the ``_source_id`` of files a hunt found in the store already).
         """
         from rempart.detect.correlate import evaluate_correlations, referenced_rules
 
@@ -177,7 +179,10 @@ class DetectionPlan:
         con = store.connection
         con.execute("CREATE OR REPLACE TEMP TABLE _hits (r INTEGER, _rid BIGINT)")
         index = {r.key: i for i, r in enumerate(self.rules)}
-        self._run_scopes(store, base, index, first_row, on_progress)
+        rows = f"rowid >= {int(first_row)}" if first_row else ""  # from the first row: all of them
+        if rows and source_ids:
+            rows = f"({rows} OR _source_id IN ({', '.join(str(int(i)) for i in sorted(source_ids))}))"
+        self._run_scopes(store, base, index, rows, on_progress)
         emitting = [
             index[r.key] for r in base if r.severity >= level and r.key not in silent
         ]
@@ -190,14 +195,14 @@ class DetectionPlan:
 
     # --- scope tables ---------------------------------------------------------------------------
 
-    def _live_scopes(self, store: EventStore, scopes: Iterable[Scope], first_row: int
+    def _live_scopes(self, store: EventStore, scopes: Iterable[Scope], rows_sql: str
                      ) -> dict[Scope, set[str | None]]:
         """The scopes that have at least one event, with the event ids they hold, from one pass over
         the store."""
         has_eid = store.column("EventID") is not None
         eid = quote_ident(store.columns["eventid"]) if has_eid else "NULL"
         rows = store.query(
-            f"SELECT DISTINCT _product, lower(_service), {eid} FROM {TABLE} WHERE rowid >= {first_row}"
+            f"SELECT DISTINCT _product, lower(_service), {eid} FROM {TABLE} WHERE {rows_sql or 'true'}"
         )
         live: dict[Scope, set[str | None]] = {}
         for scope in scopes:
@@ -212,11 +217,11 @@ class DetectionPlan:
                 live.setdefault(scope, set()).add(None if event_id is None else str(event_id))
         return live
 
-    def _runnable(self, store: EventStore, by_scope: dict[Scope, list[CompiledRule]], first_row: int
+    def _runnable(self, store: EventStore, by_scope: dict[Scope, list[CompiledRule]], rows_sql: str
                   ) -> list[tuple[Scope, list[CompiledRule]]]:
         """The scopes that have events, each with the rules that may match them: a rule that names
         event ids none of the scope's events has cannot match, and is not even bound."""
-        live = self._live_scopes(store, by_scope, first_row)
+        live = self._live_scopes(store, by_scope, rows_sql)
         pending = []
         for scope, group in by_scope.items():
             present = live.get(scope)
@@ -228,7 +233,7 @@ class DetectionPlan:
         return pending
 
     def _run_scopes(self, store: EventStore, rules: list[CompiledRule], index: dict[str, int],
-                    first_row: int, on_progress: Callable[[int, int], None] | None) -> None:
+                    rows_sql: str, on_progress: Callable[[int, int], None] | None) -> None:
         """Evaluate every scope that has events, on :data:`DETECT_THREADS` connections at once.
 
         Binding thousands of predicates is single-threaded work in DuckDB (a scope of 1,400
@@ -239,7 +244,7 @@ class DetectionPlan:
         for rule in rules:
             if rule.scope is not None:
                 by_scope.setdefault(rule.scope, []).append(rule)
-        pending = self._runnable(store, by_scope, first_row)
+        pending = self._runnable(store, by_scope, rows_sql)
         pending.sort(key=lambda item: -len(item[1]))  # the longest first, so that threads end together
         total, done = len(by_scope), len(by_scope) - len(pending)
         self.groups_evaluated = len(pending)
@@ -257,7 +262,7 @@ class DetectionPlan:
                     job = next(jobs, None)
                 if job is None:
                     return cursor.sql("SELECT * FROM _hits").to_arrow_table()
-                self._run_scope(cursor, columns, job[0], job[1], index, first_row)
+                self._run_scope(cursor, columns, job[0], job[1], index, rows_sql)
                 if on_progress is not None:
                     with lock:
                         nonlocal done
@@ -280,7 +285,7 @@ class DetectionPlan:
                     con.unregister("_found")
 
     def _run_scope(self, con: duckdb.DuckDBPyConnection, columns: dict[str, str], scope: Scope,
-                   group: list[CompiledRule], index: dict[str, int], first_row: int) -> None:
+                   group: list[CompiledRule], index: dict[str, int], rows_sql: str) -> None:
         needed: set[tuple[str, str]] = set()
         for rule in group:
             needed |= columns_used(rule.predicate or "")
@@ -291,7 +296,7 @@ class DetectionPlan:
             if kind == "l":
                 value = f"lower({value})"
             select.append(f"{value} AS {column(kind, name)}")
-        where = scope.prefilter(set(columns)) + (f" AND rowid >= {first_row}" if first_row else "")
+        where = scope.prefilter(set(columns)) + (f" AND {rows_sql}" if rows_sql else "")
         if '"EventID"' in where:
             where = where.replace('"EventID"', quote_ident(columns["eventid"]))
         con.execute("DROP VIEW IF EXISTS _scope")
