@@ -134,6 +134,8 @@ def hunt(
         ) from None
     t0 = time.perf_counter()
     stored = sources.stored_ids if store.column(SOURCE_ID) is not None else set()
+    if stored and sources.stored_rows + events == store.count():
+        first_row, stored = 0, set()  # the hunt's events are the whole store: no row filter to apply
     alerts = plan.evaluate(store, min_level, first_row=first_row, source_ids=stored,
                            on_progress=progress.groups_evaluated)
     timings.detect = time.perf_counter() - t0

@@ -95,6 +95,8 @@ class SourcePlan:
     copies: list[tuple[Path, Path]] = field(default_factory=list)  # (copy, the file of this run it repeats)
     stored_ids: set[int] = field(default_factory=set)  # rows of the store that hold events of this run
     stored_events: int = 0  # events of the known files, in the store already
+    stored_rows: int = 0  # events of the rows `stored_ids`: those of the known files, and the first
+    #                       records of the files read again
 
     @property
     def read(self) -> list[Path]:
@@ -166,6 +168,7 @@ def plan_sources(con: duckdb.DuckDBPyConnection, files: Iterable[Path]) -> Sourc
         this_run[digest] = source
         plan.new.append(source)
         next_id += 1
+    plan.stored_rows = sum(rows[i].events for i in plan.stored_ids)
     return plan
 
 
