@@ -91,6 +91,9 @@ def test_the_same_file_under_another_name_is_stored_once(tmp_path: Path) -> None
     with EventStore(tmp_path / "both.duckdb") as store:  # both copies in one hunt: read once
         both = _hunt([a, b], store, tmp_path)
         assert store.count() == first.events and both.sources.copies == [(b, a)]
+    with EventStore(tmp_path / "twice.duckdb") as store:  # one file named twice, and in its folder
+        twice = _hunt([a, a, a.parent], store, tmp_path)
+        assert store.count() == twice.events == first.events
 
 
 def test_a_log_that_grew_stores_only_its_new_lines_and_alerts_as_if_read_whole(tmp_path: Path) -> None:
@@ -172,3 +175,26 @@ def test_hunt_cli_says_what_was_in_the_store_and_opens_no_second_incident(
 
     assert alerts(first.stdout) and alerts(second.stdout) == alerts(first.stdout)
     assert "incident INC-" not in second.output  # its alerts are those of the incidents already open
+
+
+def test_a_file_read_in_part_is_read_again_and_adds_only_what_it_lacked(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    shutil.copy(BRUTE, log)
+    with EventStore(tmp_path / "events.duckdb") as store:
+        whole = _hunt([log], store, tmp_path)
+        # what a reader that stopped after line 5 leaves: those lines stored, the file marked incomplete
+        store.connection.execute("DELETE FROM events WHERE _record > 5")
+        store.connection.execute("UPDATE sources SET complete = false, last_record = 5, events = 5")
+        again = _hunt([log], store, tmp_path)
+        assert [s.extends is not None for s in again.sources.new] == [True]  # read again, not skipped
+        records = [r[0] for r in store.query("SELECT _record FROM events ORDER BY _record")]
+        assert again.events == whole.events - 5 and records == list(range(1, whole.events + 1))
+        assert _hunt([log], store, tmp_path).events == 0  # now stored whole: skipped
+        assert store.count() == whole.events
+    assert _alerts(again) == _alerts(whole)
+    garbage = tmp_path / "garbage.bin"  # named, of no format a reader takes: a failure, so not complete
+    garbage.write_bytes(bytes(range(256)) * 64)
+    with EventStore(tmp_path / "other.duckdb") as store:
+        assert _hunt([garbage, log], store, tmp_path).report.failed
+        assert store.query("SELECT name, complete FROM sources ORDER BY id") == [
+            (str(garbage), False), (str(log), True)]

@@ -112,15 +112,16 @@ def hunt(
     size = total_bytes(paths)
     if progress.bytes_total is not None:
         progress.bytes_total(size)
-    if workers is None:
-        workers = min(os.cpu_count() or 1, MAX_WORKERS) if size >= PARALLEL_BYTES else 1
     first_row = _next_rowid(store)
     report = IngestReport()
     t0 = time.perf_counter()
     sources = plan_sources(store.connection, (p for p in iter_files(paths) if p.is_file()))
     timings.parse += time.perf_counter() - t0
-    if progress.bytes_read is not None and sources.known:
-        progress.bytes_read(sum(p.stat().st_size for p, _ in sources.known))  # done: in the store
+    known = sum(p.stat().st_size for p, _ in [*sources.known, *sources.copies])
+    if progress.bytes_read is not None and known:
+        progress.bytes_read(known)  # done: in the store
+    if workers is None:
+        workers = min(os.cpu_count() or 1, MAX_WORKERS) if size - known >= PARALLEL_BYTES else 1
     try:
         events = _ingest(paths, resolver, store, plan, report, workers, progress, timings, sources)
     except (OSError, duckdb.IOException) as exc:  # staging or inserting: a full or read-only disk
@@ -150,9 +151,10 @@ def _ingest(paths: Sequence[Path], resolver: Resolver | None, store: EventStore,
     prepare = _Prepare(tagger, _Narrower(plan.field_services))
     named = {p for p in paths if not p.is_dir()}  # the rest met in folders: an unknown format is ignored
     groups: list[tuple[Sequence[Path], bool | None]] = [(paths, None)]
-    if sources.known or sources.copies:  # read only the files the store lacks
-        skipped = {p for p, _ in sources.known} | {p for p, _ in sources.copies}
-        paths = [p for p in iter_files(paths) if p not in skipped]
+    listed = list(iter_files(paths))
+    skipped = {p for p, _ in sources.known} | {p for p, _ in sources.copies}
+    if skipped or len(set(listed)) < len(listed):  # read only the files the store lacks, each once
+        paths = [p for p in dict.fromkeys(listed) if p not in skipped]
         groups = [([p for p in paths if p in named], True), ([p for p in paths if p not in named], False)]
     t0 = time.perf_counter()
     if workers > 1:  # the workers write their tables where the store picks them up
