@@ -123,6 +123,22 @@ def test_an_oversized_document_is_refused_before_it_is_parsed() -> None:
 
 
 @pytest.mark.timeout(10)
+@pytest.mark.parametrize("loader", ["relay", "policy", "forms"])
+def test_the_other_yaml_files_refuse_an_alias_bomb_too(tmp_path: Path, loader: str) -> None:
+    from rempart.adapters.smtp import load_relay_settings
+    from rempart.continuity.backentry import load_entries
+    from rempart.recover.policy import DEFAULT_POLICY, load_policy
+
+    path = tmp_path / f"{loader}.yaml"
+    head = DEFAULT_POLICY.read_text(encoding="utf-8") + "\n" if loader == "policy" else ""
+    path.write_text(head + BOMB, encoding="utf-8")
+    load = {"relay": load_relay_settings, "policy": load_policy, "forms": load_entries}[loader]
+    with pytest.raises(ConfigError, match="alias bomb") as caught:
+        load(path)
+    assert caught.value.location is not None and caught.value.location.line == _line_of(path, "lol5: &l5")
+
+
+@pytest.mark.timeout(10)
 def test_inventory_check_prints_the_located_error(tmp_path: Path) -> None:
     path = _with(tmp_path, "group.yaml", BOMB)
     result = CliRunner().invoke(app, ["inventory", "check", str(path)], terminal_width=300)
