@@ -91,6 +91,8 @@ def test_the_same_file_under_another_name_is_stored_once(tmp_path: Path) -> None
     with EventStore(tmp_path / "both.duckdb") as store:  # both copies in one hunt: read once
         both = _hunt([a, b], store, tmp_path)
         assert store.count() == first.events and both.sources.copies == [(b, a)]
+        again = _hunt([a, b], store, tmp_path)  # both found in the store: their events count once
+        assert len(again.sources.known) == 2 and again.sources.stored_events == first.events
     with EventStore(tmp_path / "twice.duckdb") as store:  # one file named twice, and in its folder
         twice = _hunt([a, a, a.parent], store, tmp_path)
         assert store.count() == twice.events == first.events

@@ -151,6 +151,7 @@ def plan_sources(con: duckdb.DuckDBPyConnection, files: Iterable[Path]) -> Sourc
     plan = SourcePlan()
     next_id = max(rows, default=0) + 1
     this_run: dict[str, NewSource] = {}
+    known_ids: set[int] = set()  # two copies stored as one count once
     unique = list(dict.fromkeys(files))  # a file named twice is read once
     sizes = [p.stat().st_size for p in unique]
     before = [[s for s in by_name.get(str(p), []) if s.size < n] for p, n in zip(unique, sizes, strict=True)]
@@ -161,8 +162,7 @@ def plan_sources(con: duckdb.DuckDBPyConnection, files: Iterable[Path]) -> Sourc
         stored = latest.get(digest)
         if stored is not None and stored.complete:
             plan.known.append((path, stored))
-            plan.stored_ids.update(_chain(rows, stored.id))
-            plan.stored_events += sum(rows[i].events for i in _chain(rows, stored.id))
+            known_ids.update(_chain(rows, stored.id))
             continue
         if digest in this_run:  # a copy of a file this run reads already
             plan.copies.append((path, this_run[digest].path))
@@ -174,6 +174,8 @@ def plan_sources(con: duckdb.DuckDBPyConnection, files: Iterable[Path]) -> Sourc
         this_run[digest] = source
         plan.new.append(source)
         next_id += 1
+    plan.stored_ids |= known_ids
+    plan.stored_events = sum(rows[i].events for i in known_ids)
     plan.stored_rows = sum(rows[i].events for i in plan.stored_ids)
     return plan
 
