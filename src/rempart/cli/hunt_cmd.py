@@ -172,12 +172,26 @@ def _counts(title: str, counter: Counter[str]) -> str:
     return f"{title}: {items or 'none'}"
 
 
+def _again(result: HuntResult) -> str:
+    """What the store held already: files hunted before are not stored twice (rempart.events.sources)."""
+    src, text = result.sources, ""
+    if src.known:
+        text += (f"; {len(src.known):,} files already in the store ({src.stored_events:,} events), "
+                 "hunted there")
+    grown = sum(1 for s in src.new if s.extends is not None)
+    if grown:
+        text += f"; {grown:,} files grown or read in part before: only their new records stored"
+    if src.copies:
+        text += f"; {len(src.copies):,} files repeat another file of this hunt: read once"
+    return text
+
+
 def print_summary(out: object, result: HuntResult, incidents: list[tuple[str, str | None]]) -> None:
     from rich.console import Console
 
     assert isinstance(out, Console)
     plan, report = result.plan, result.report
-    out.print(f"\n[bold]events[/bold]: {result.events:,} stored")
+    out.print(f"\n[bold]events[/bold]: {result.events:,} stored" + _again(result))
     out.print(report.summary(max_items=10), markup=False, soft_wrap=True)
     by_source = Counter({f"{src} ({fmt})": n for (src, fmt), n in result.events_by_source.items()})
     if len(by_source) > 1:

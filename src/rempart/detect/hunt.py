@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections import Counter
@@ -21,8 +22,9 @@ from rempart.detect.window import EventWindow
 from rempart.domain.alerts import Alert, Level
 from rempart.domain.events import SERVICE
 from rempart.errors import InputError, Location
+from rempart.events.sources import SOURCE_ID, SourcePlan, SourceTagger, plan_sources
 from rempart.events.store import TABLE, EventStore
-from rempart.ingest import IngestReport, read_paths, stage_parallel
+from rempart.ingest import IngestReport, iter_files, read_paths, stage_parallel
 from rempart.inventory import Resolver
 
 # Starting worker processes costs about a second; below this much input one process reads it sooner.
@@ -52,6 +54,7 @@ class HuntResult:
     events: int
     events_by_source: Counter[tuple[str, str]] = field(default_factory=Counter)
     timings: Timings = field(default_factory=Timings)
+    sources: SourcePlan = field(default_factory=SourcePlan)  # files read, and those stored before
     tuning: Tuning | None = None
 
 
@@ -88,7 +91,11 @@ def hunt(
     tuning: Tuning | None = None,
     window: EventWindow | None = None,
 ) -> HuntResult:
-    """Hunt `paths` with the rules of `rule_dirs`; only events added by this hunt are evaluated.
+    """Hunt `paths` with the rules of `rule_dirs`; only the events of these files are evaluated.
+
+    A file whose content the store holds already is not read or stored again, and its events in the
+    store are evaluated with the others, so hunting the same logs twice gives the same alerts and stores
+    them once; a log that grew since adds only its new records (:mod:`rempart.events.sources`).
 
     ``workers``: processes that parse the files; by default (None) one per CPU, up to
     :data:`MAX_WORKERS`, once the input is :data:`PARALLEL_BYTES` or more, else none besides this one.
@@ -112,12 +119,18 @@ def hunt(
     size = total_bytes(paths)
     if progress.bytes_total is not None:
         progress.bytes_total(size)
-    if workers is None:
-        workers = min(os.cpu_count() or 1, MAX_WORKERS) if size >= PARALLEL_BYTES else 1
     first_row = _next_rowid(store)
     report = IngestReport()
+    t0 = time.perf_counter()
+    sources = plan_sources(store.connection, (p for p in iter_files(paths) if p.is_file()))
+    timings.parse += time.perf_counter() - t0
+    known = sum(p.stat().st_size for p, _ in [*sources.known, *sources.copies])
+    if progress.bytes_read is not None and known:
+        progress.bytes_read(known)  # done: in the store
+    if workers is None:
+        workers = min(os.cpu_count() or 1, MAX_WORKERS) if size - known >= PARALLEL_BYTES else 1
     try:
-        events = _ingest(paths, resolver, store, plan, report, workers, progress, timings)
+        events = _ingest(paths, resolver, store, plan, report, workers, progress, timings, sources)
     except (OSError, duckdb.IOException) as exc:  # staging or inserting: a full or read-only disk
         store.discard()
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -128,34 +141,51 @@ def hunt(
             "was stored, and rerunning it reads the logs again",
         ) from None
     t0 = time.perf_counter()
-    alerts = plan.evaluate(store, min_level, first_row=first_row,
+    stored = sources.stored_ids if store.column(SOURCE_ID) is not None else set()
+    if stored and sources.stored_rows + events == store.count():
+        first_row, stored = 0, set()  # the hunt's events are the whole store: no row filter to apply
+    alerts = plan.evaluate(store, min_level, first_row=first_row, source_ids=stored,
                            on_progress=progress.groups_evaluated, window=window)
     timings.detect = time.perf_counter() - t0
-    return HuntResult(plan, report, alerts, events, Counter(report.events), timings, tuning)
+    return HuntResult(plan, report, alerts, events, Counter(report.events), timings, sources, tuning)
 
 
 def _ingest(paths: Sequence[Path], resolver: Resolver | None, store: EventStore, plan: DetectionPlan,
-            report: IngestReport, workers: int, progress: HuntProgress, timings: Timings) -> int:
+            report: IngestReport, workers: int, progress: HuntProgress, timings: Timings,
+            sources: SourcePlan) -> int:
     """Read the logs into the store; the number of events stored."""
-    only_where_read = _Narrower(plan.field_services)
+    tagger = SourceTagger(sources.new)
+    prepare = _Prepare(tagger, _Narrower(plan.field_services))
+    named = {p for p in paths if not p.is_dir()}  # the rest met in folders: an unknown format is ignored
+    groups: list[tuple[Sequence[Path], bool | None]] = [(paths, None)]
+    listed = list(iter_files(paths))
+    skipped = {p for p, _ in sources.known} | {p for p, _ in sources.copies}
+    if skipped or len(set(listed)) < len(listed):  # read only the files the store lacks, each once
+        paths = [p for p in dict.fromkeys(listed) if p not in skipped]
+        groups = [([p for p in paths if p in named], True), ([p for p in paths if p not in named], False)]
     t0 = time.perf_counter()
     if workers > 1:  # the workers write their tables where the store picks them up
         staged = stage_parallel(paths, resolver, folder=store.staging_folder(), fields=plan.fields,
-                                report=report, workers=workers, transform=only_where_read,
-                                on_progress=progress.bytes_read)
+                                report=report, workers=workers, transform=prepare,
+                                on_progress=progress.bytes_read, named=named)
         store.stage_files(path for path, _ in staged)
         events = sum(rows for _, rows in staged)
-        timings.parse = time.perf_counter() - t0
+        timings.parse += time.perf_counter() - t0
     else:
-        events = _read_into(store, read_paths(paths, resolver, fields=plan.fields, report=report,
-                                              on_progress=progress.bytes_read), only_where_read, timings)
+        batches = itertools.chain(
+            *(read_paths(group, resolver, fields=plan.fields, report=report, on_progress=progress.bytes_read,
+                         explicit=explicit) for group, explicit in groups if group)
+        )
+        events = _read_into(store, batches, prepare, timings)
+    incomplete = {i for i in map(tagger.id_of, (f.source for f in report.failed)) if i is not None}
     t0 = time.perf_counter()
-    store.flush()  # one insert of everything staged: storing time
+    store.flush(sources.new, incomplete)  # one insert of everything staged, and of the sources' rows
     timings.store += time.perf_counter() - t0
     return events
 
 
-def _read_into(store: EventStore, batches: Iterator[pa.Table], narrow: _Narrower, timings: Timings) -> int:
+def _read_into(store: EventStore, batches: Iterator[pa.Table], narrow: Callable[[pa.Table], pa.Table],
+               timings: Timings) -> int:
     events = 0
     while True:
         t0 = time.perf_counter()
@@ -168,6 +198,17 @@ def _read_into(store: EventStore, batches: Iterator[pa.Table], narrow: _Narrower
             return events
         events += store.append(table)
         timings.store += time.perf_counter() - t1
+
+
+class _Prepare:
+    """What a table goes through before it is staged: its events tagged with their file's ``sources``
+    row (and those the store has already dropped), then narrowed. Picklable, for the parsing workers."""
+
+    def __init__(self, tagger: SourceTagger, narrow: _Narrower) -> None:
+        self.tagger, self.narrow = tagger, narrow
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        return self.narrow(self.tagger(table))
 
 
 class _Narrower:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -168,13 +168,15 @@ class DetectionPlan:
         min_level: Level | str = Level.INFORMATIONAL,
         *,
         first_row: int = 0,
+        source_ids: Collection[int] = (),
         on_progress: Callable[[int, int], None] | None = None,
         window: EventWindow | None = None,
     ) -> list[Alert]:
         """Run every rule over `store` and return the alerts at or above `min_level`, in time order.
 
-        `first_row`: evaluate only events stored from that rowid on (a hunt's own events). `window`: only
-        events in that time range and of those hosts; the others match no rule and count in no
+        `first_row`: evaluate only events stored from that rowid on (a hunt's own events), and those of
+        the files `source_ids` (the ``_source_id`` of files a hunt found in the store already). `window`:
+        only events in that time range and of those hosts; the others match no rule and count in no
         correlation, as if they had not been read.
         """
         from rempart.detect.correlate import evaluate_correlations, referenced_rules
@@ -186,10 +188,11 @@ class DetectionPlan:
         con = store.connection
         con.execute("CREATE OR REPLACE TEMP TABLE _hits (r INTEGER, _rid BIGINT)")
         index = {r.key: i for i, r in enumerate(self.rules)}
-        limits = [f"rowid >= {first_row}"] if first_row else []
+        rows = f"rowid >= {int(first_row)}" if first_row else ""  # from the first row: all of them
+        if rows and source_ids:
+            rows = f"({rows} OR _source_id IN ({', '.join(str(int(i)) for i in sorted(source_ids))}))"
         if window is not None and window:
-            limits.append(window.sql())
-        rows = " AND ".join(limits) or "TRUE"
+            rows = f"{rows} AND {window.sql()}" if rows else window.sql()
         self._run_scopes(store, base, index, rows, on_progress)
         emitting = [
             index[r.key] for r in base if r.severity >= level and r.key not in silent
@@ -210,7 +213,7 @@ class DetectionPlan:
         has_eid = store.column("EventID") is not None
         eid = quote_ident(store.columns["eventid"]) if has_eid else "NULL"
         rows = store.query(
-            f"SELECT DISTINCT _product, lower(_service), {eid} FROM {TABLE} WHERE {rows_sql}"
+            f"SELECT DISTINCT _product, lower(_service), {eid} FROM {TABLE} WHERE {rows_sql or 'true'}"
         )
         live: dict[Scope, set[str | None]] = {}
         for scope in scopes:
@@ -304,7 +307,7 @@ class DetectionPlan:
             if kind == "l":
                 value = f"lower({value})"
             select.append(f"{value} AS {column(kind, name)}")
-        where = scope.prefilter(set(columns)) + (f" AND {rows_sql}" if rows_sql != "TRUE" else "")
+        where = scope.prefilter(set(columns)) + (f" AND {rows_sql}" if rows_sql else "")
         if '"EventID"' in where:
             where = where.replace('"EventID"', quote_ident(columns["eventid"]))
         con.execute("DROP VIEW IF EXISTS _scope")

@@ -16,7 +16,8 @@ from sigma.rule import SigmaRule
 
 from rempart.detect.cache import read_entry
 from rempart.detect.tuning import FilterSource, Tuning, TuningProblem, apply_filters, filters_digest
-from rempart.errors import Location
+from rempart.errors import ConfigError, Location
+from rempart.yamldoc import check_limits
 
 RULE_SUFFIXES = (".yml", ".yaml")
 
@@ -135,6 +136,11 @@ def _problem(path: Path, exc: Exception, rule: str | None = None, stage: str = "
 
 def parse_source(path: Path, text: str) -> tuple[list[SigmaRule | SigmaCorrelationRule], list[RuleProblem]]:
     """Parse one file with pySigma; rules with errors are reported, the others kept."""
+    try:
+        check_limits(text, path)  # pySigma would expand an alias bomb for as long as memory lasts
+    except ConfigError as exc:
+        line = exc.location.line if exc.location else None
+        return [], [RuleProblem(str(path), f"{exc.message} — {exc.hint}", line=line)]
     try:
         collection = SigmaCollection.from_yaml(
             text, collect_errors=True, source=SigmaRuleLocation(path), resolve_references=False

@@ -11,6 +11,8 @@ read it directly):
   that arrives as ``ProcessID`` after ``ProcessId`` lands in the ``ProcessId`` column (the first
   spelling seen wins), never in a ``ProcessID_1``. Columns are added as new fields appear; older rows
   read NULL there, which is also how a field that an event lacks reads;
+- ``_source_id`` (BIGINT): the row of the ``sources`` table for the file the event was stored from
+  (:mod:`rempart.events.sources`; NULL for events appended without one);
 - a field that was not materialised at ingest (see ``read_paths(fields=…)``) is still in ``_raw``;
   :meth:`EventStore.field_sql` gives an expression reading it either way.
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pyarrow import ipc
 
-from rempart.domain.events import CORE_SCHEMA, is_core
+from rempart.domain.events import CORE_SCHEMA, RECORD, is_core
+from rempart.events.sources import SOURCE_ID, SOURCES, SOURCES_DDL, NewSource
 from rempart.ingest.staged import without_empty_fields, write_staged
 
 TABLE = "events"
@@ -114,6 +117,7 @@ class EventStore:
             self._con.execute(f"CREATE TABLE {TABLE} ({core}, {RAW} VARCHAR)")
             self._load_columns()
         self._spelling: dict[str, str] = dict(self._columns)  # ... and of the fields staged, not yet columns
+        self._con.execute(SOURCES_DDL)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -208,27 +212,58 @@ class EventStore:
         self._pending, self._pending_rows = [], 0
         self._staging.clear()
 
-    def flush(self) -> None:
-        """Write every appended batch (and wait for it)."""
+    def flush(self, sources: Sequence[NewSource] = (), incomplete: Collection[int] = ()) -> None:
+        """Write every appended batch (and wait for it), and record ``sources`` (the files they came from,
+        ``incomplete`` the ids of those not read whole) in the same transaction: a run killed at any point
+        has stored a file's events and its ``sources`` row, or neither."""
         self._wait()
-        if not self._pending and not self._staging.files:
+        if not self._pending and not self._staging.files and not sources:
             return
         pending = self._take_pending() if self._pending else None
         if self._staging.files and pending is not None:
             self._staging.write(pending)
             pending = None
+        self._con.begin()
         try:
             if pending is not None:
                 self._insert(pending)
-            else:
+            elif self._staging.files:
                 scanner = self._staging.scanner()
                 if scanner is not None:
                     self._insert(scanner)
                 else:  # files that spell one field differently: each brought to the store's spelling
                     for path in self._staging.files:
                         self._insert(self._conform(ipc.open_file(path).read_all()))
+            if sources:
+                self._record_sources(sources, set(incomplete))
+            self._con.commit()
+        except BaseException:
+            self._con.rollback()
+            self._load_columns()  # the columns this insert added are gone with it
+            self._spelling = dict(self._columns)
+            raise
         finally:
             self._staging.clear()
+
+    def _record_sources(self, sources: Sequence[NewSource], incomplete: set[int]) -> None:
+        counts: dict[int, tuple[int, int | None]] = {}
+        if SOURCE_ID.lower() in self._columns:
+            rows = self._con.execute(
+                f"SELECT {SOURCE_ID}, count(*), max({RECORD}) FROM {TABLE} WHERE {SOURCE_ID} >= ? "
+                "GROUP BY 1", [min(s.id for s in sources)],
+            ).fetchall()
+            counts = {int(r[0]): (int(r[1]), None if r[2] is None else int(r[2])) for r in rows}
+        values = []
+        for s in sources:
+            events, last = counts.get(s.id, (0, None))
+            if s.skip_upto is not None:
+                last = s.skip_upto if last is None else max(last, s.skip_upto)
+            values.append([s.id, s.digest, s.size, s.name, events, last,
+                           s.extends.id if s.extends else None, s.id not in incomplete])
+        self._con.executemany(
+            f"INSERT INTO {SOURCES} (id, digest, size, name, events, last_record, extends, complete) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values,
+        )
 
     def _insert(self, incoming: pa.Table | ds.Scanner) -> None:
         schema = incoming.projected_schema if isinstance(incoming, ds.Scanner) else incoming.schema

@@ -87,9 +87,12 @@ def stage_parallel(
     batch_size: int = 65536,
     on_progress: Callable[[int], None] | None = None,
     reference_year: int | None = None,
+    named: Collection[Path] | None = None,
 ) -> list[tuple[Path, int]]:
     """Read ``paths`` on ``workers`` processes, as :func:`read_paths` would, each table written to an
     Arrow IPC file in ``folder`` (after ``transform``, a picklable callable, when given).
+    ``named``: the files the user named (an unknown format is a failure, not ignored); by default
+    those of ``paths`` that are not folders.
 
     Returns the files with their row counts, in the order in which ``read_paths`` would have yielded
     their tables.
@@ -100,7 +103,7 @@ def stage_parallel(
 
     out: list[tuple[Path, int]] = []
     init = _settings_for(resolver, fields, batch_size, reference_year, transform)
-    for staged in _in_order(paths, report, on_progress, workers, init, task):
+    for staged in _in_order(paths, report, on_progress, workers, init, task, named):
         out.extend((Path(name), rows) for name, rows in staged)
     return out
 
@@ -137,10 +140,11 @@ def _in_order(
     workers: int,
     init: tuple[Any, ...],
     task: Callable[[ProcessPoolExecutor, Path, bool, int], Future[tuple[Any, IngestReport]]],
+    named: Collection[Path] | None = None,
 ) -> Iterator[Any]:
     """Run ``task`` for each file on a pool of ``workers`` processes (set up with ``init``); results in
     the order of the files, each file's report merged into ``report`` as its result is taken."""
-    named = {p for p in paths if not p.is_dir()}
+    named = set(named) if named is not None else {p for p in paths if not p.is_dir()}
     files: list[Path] = []
     for path in iter_files(paths):
         if path.exists():
