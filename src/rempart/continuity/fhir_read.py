@@ -305,13 +305,21 @@ def read_order(res: dict[str, Any], medications: dict[str, dict[str, Any]]) -> O
         dose=dose if dose is not None else ("—" if rate and unit is None else UNKNOWN),
         unit=unit if unit is not None else ("—" if rate and dose is None else UNKNOWN),
         route=route or UNKNOWN,
-        frequency=freq if not (text and dose is None and not dosage.get("timing")) else "voir consigne",
+        frequency=_frequency_label(freq, dosage, text is not None and dose is None, rate is not None),
         times=() if suspended else tuple(sorted(times)),
         prn=prn,
         instructions=" ; ".join(extra),
         suspended=suspended,
         missing=tuple(missing),
     )
+
+
+def _frequency_label(freq: str, dosage: dict[str, Any], text_only: bool, rate: bool) -> str:
+    if dosage.get("timing"):
+        return freq
+    if text_only:
+        return "voir consigne"
+    return "en continu" if rate else freq
 
 
 def not_printed(res: dict[str, Any]) -> str | None:

@@ -16,7 +16,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from rempart.continuity.census import Patient, Prescription
-from rempart.continuity.fhir_read import MISSING_BED, UNKNOWN
+from rempart.continuity.fhir_read import MISSING_BED, TEXT_ONLY, UNKNOWN
 from rempart.continuity.kits import FORM_TITLES, Form, KitPlan, UnitKit
 from rempart.continuity.pdfdraw import (
     BOLD,
@@ -94,6 +94,8 @@ def times_text(rx: Prescription) -> str:
         text = "SUSPENDU — ne pas administrer sans avis médical"
     else:
         text = " ".join(rx.times) or ("selon besoin, tracer chaque prise" if rx.prn else "")
+    if rx.prn and rx.instructions:
+        return rx.instructions  # the reason and the maximum say more than the generic words
     if rx.instructions:
         text = f"{text} — {rx.instructions}" if text else rx.instructions
     return text
@@ -176,7 +178,7 @@ class KitWriter:
         c.setFillColor(black)
         fit(c, identity_line(p), M + 6, y - 15, width - 12, 11, BOLD)
         allergy = ", ".join(p.allergies) if p.allergies else "aucune allergie connue"
-        place = f"{p.room} — {p.bed}" if p.has_bed else f"{NO_BED} ({MISSING_BED})"
+        place = " — ".join(x for x in (p.room, p.bed) if x) if p.has_bed else f"{NO_BED} ({MISSING_BED})"
         line = f"{place} — Médecin : {p.attending} — Allergies : {allergy}"
         if p.allergies or not p.has_bed:
             c.setFillColor(RED)
@@ -454,7 +456,11 @@ class KitWriter:
 
     def _to_check(self, y: float, chunk: list[tuple[int, Prescription]]) -> float:
         """The box of what the export does not say, in words: a nurse must not take it for data."""
-        lines = [f"Ligne {i} : {why}" for i, rx in chunk for why in rx.missing]
+        lines = [
+            f"Ligne {i} : {why}" + (f" ; {rx.instructions}" if why == TEXT_ONLY else "")
+            for i, rx in chunk
+            for why in rx.missing
+        ]
         if not lines:
             return y
         c, w = self.c, LANDSCAPE[0] - 2 * M
@@ -501,6 +507,7 @@ class KitWriter:
                 f"{i} · {rx.drug}"
                 + (" (si besoin)" if rx.prn else "")
                 + (" (SUSPENDU)" if rx.suspended else "")
+                + (" (voir encadré)" if rx.missing else "")
             )
             text.fit(name, M + 3, y - 13, label_w - 6, 8)
             for h, when in slots.get(rx.request_id, {}).items():
