@@ -174,3 +174,15 @@ def test_snapshot_status_fails_while_the_kit_would_print_unknown_values(
     assert out.exit_code == 0, out.output
     status = run.invoke(app, ["snapshot", "status", "capitouls", *age])
     assert status.exit_code == 0 and "UNKNOWN" not in status.output, status.output
+
+
+def test_a_patient_without_a_name_or_birth_date_is_said_so_in_words() -> None:
+    result = read_fhir([CORPUS / "bundle-searchset.json"])
+    assert result.taken_at is not None
+    pat = result.resources["Patient"]["s1"]
+    del pat["name"], pat["birthDate"]
+    census = build_census(Snapshot("capitouls", result.taken_at, result.resources))
+    p = census.patients()[0]
+    line = kit_pdf.identity_line(p)
+    assert line.startswith("NOM NON RENSEIGNÉ (prénom non renseigné) — né(e) le inconnue — IPP 300001")
+    assert "?" not in line
