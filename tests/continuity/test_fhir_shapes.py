@@ -148,7 +148,7 @@ def test_a_census_that_disagrees_with_the_snapshot_says_so_in_red_words(group: G
     plan = kits.plan_kit(census, group, group.establishment("capitouls"), 1, result.taken_at)
     assert list(plan.census_gaps) == ["Médecine A"]
     text = " ".join(" ".join(pg for f in kit_pdf.render_kit(plan, tmp_path) for pg in pages_of(f)).split())
-    assert "ÉCART AVEC L'INSTANTANÉ : 2 patient(s) listé(s) pour 3 séjour(s) en cours" in text
+    assert "ÉCART AVEC L'INSTANTANÉ : 3 patient(s) listé(s) pour 4 séjour(s) en cours" in text
 
 
 def test_snapshot_status_fails_while_the_kit_would_print_unknown_values(

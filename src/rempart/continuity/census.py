@@ -142,7 +142,9 @@ def prescription_of(
 def _name(res: dict[str, Any]) -> tuple[str, str]:
     names = res.get("name") or [{}]
     official = next((n for n in names if n.get("use") == "official"), names[0])
-    return str(official.get("family") or "?"), " ".join(official.get("given") or []) or "?"
+    # a missing name in words: a "?" reads like a value on paper
+    family = str(official.get("family") or "nom non renseigné")
+    return family, " ".join(official.get("given") or []) or "(prénom non renseigné)"
 
 
 def _identifiers(res: dict[str, Any]) -> tuple[str | None, str | None, str | None, str | None]:
@@ -160,8 +162,9 @@ def _identifiers(res: dict[str, Any]) -> tuple[str | None, str | None, str | Non
 def _present_stays(snap: Snapshot) -> dict[str, dict[str, Any]]:
     """Patient id -> the stay the patient is in now (the latest begun, when an export holds two)."""
     stays: dict[str, dict[str, Any]] = {}
-    for enc in snap.resources.get("Encounter", {}).values():
-        if fhir_read.absence(enc, snap.taken_at) is not None:
+    encounters = snap.resources.get("Encounter", {})
+    for enc in encounters.values():
+        if fhir_read.absence(enc, snap.taken_at) is not None or fhir_read.stay_of(enc, encounters):
             continue
         pid = _ref_id(enc.get("subject")) or ""
         old = stays.get(pid)
@@ -183,6 +186,7 @@ def build_census(snap: Snapshot) -> Census:
         allergies.setdefault(_ref_id(a.get("patient")) or "", []).append(_concept_text(a.get("code")))
     stays = _present_stays(snap)
     encounters = res.get("Encounter", {})
+    moves = fhir_read.movements(encounters)
     rx: dict[str, list[Prescription]] = {}
     for mr in res.get("MedicationRequest", {}).values():
         if fhir_read.not_printed(mr) or mr.get("status") == "unknown":
@@ -190,13 +194,15 @@ def build_census(snap: Snapshot) -> Census:
         pid = _ref_id(mr.get("subject")) or ""
         enc_id = _ref_id(mr.get("encounter"))
         over = enc_id in encounters and fhir_read.absence(encounters[enc_id], snap.taken_at) is not None
+        if enc_id in encounters and (stay := fhir_read.stay_of(encounters[enc_id], encounters)):
+            over = fhir_read.absence(encounters[stay], snap.taken_at) is not None  # a past movement
         if pid not in stays or over:
             continue  # an order of a stay that is over is not given
         rx.setdefault(pid, []).append(prescription_of(mr, medications))
     census = Census(snap.establishment, snap.taken_at)
-    for enc in res.get("Encounter", {}).values():
-        if fhir_read.absence(enc, snap.taken_at) is None:
-            place = fhir_read.place_of(locations, fhir_read.current_locations(enc, snap.taken_at))
+    for enc in encounters.values():
+        if fhir_read.absence(enc, snap.taken_at) is None and not fhir_read.stay_of(enc, encounters):
+            place = fhir_read.place_of(locations, fhir_read.stay_locations(enc, moves, snap.taken_at))
             unit = place.get("unit", NO_UNIT)
             census.stays[unit] = census.stays.get(unit, 0) + 1
     for pid, pres in res.get("Patient", {}).items():
@@ -204,7 +210,7 @@ def build_census(snap: Snapshot) -> Census:
         if pid not in stays or merged:
             continue
         enc = stays[pid]
-        loc = fhir_read.place_of(locations, fhir_read.current_locations(enc, snap.taken_at))
+        loc = fhir_read.place_of(locations, fhir_read.stay_locations(enc, moves, snap.taken_at))
         doc = next((_ref_id(p.get("individual")) for p in enc.get("participant") or []), None)
         family, given = _name(pres)
         ipp, ins, kind, ipp_system = _identifiers(pres)

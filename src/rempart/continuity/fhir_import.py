@@ -280,17 +280,28 @@ def _absent(result: ImportResult, where: dict[str, Location], at: datetime) -> d
     present: set[str] = set()
     encounters = result.resources["Encounter"]
     why_patient: dict[str, str] = {}
+    stays = {eid: fhir_read.stay_of(enc, encounters) for eid, enc in encounters.items()}
     for eid, enc in list(encounters.items()):
         pid = _ref_id(enc.get("subject")) or ""
         why = fhir_read.absence(enc, at)
+        stay = stays[eid]
         if why is None:
-            present.add(pid)
-            continue
+            if stay is None or fhir_read.absence(encounters[stay], at) is None:
+                present.add(pid)
+                continue
+            why = f"stay Encounter/{stay} is over"
         name = f"Encounter/{eid}"
-        del encounters[eid]
+        if stay is not None and stay in encounters and fhir_read.absence(encounters[stay], at) is None:
+            # a past movement of a stay that goes on: the stay, its orders and its patient stay
+            result.skipped["movement over, its stay goes on"] = (
+                result.skipped.get("movement over, its stay goes on", 0) + 1
+            )
+            continue
         gone[name] = why
         why_patient.setdefault(pid, why)
         result.left_out.append(ImportProblem(where[name], name, why))
+    for name in gone:
+        encounters.pop(name.split("/", 1)[1], None)
     for pid in list(result.resources["Patient"]):
         if pid in present:
             continue
@@ -309,8 +320,12 @@ def _unknowns(result: ImportResult, where: dict[str, Location], at: datetime) ->
         for sentence in fhir_read.read_order(mr, medications).missing:
             result.unknowns.append(ImportProblem(where[name], name, sentence))
     locations = result.resources["Location"]
-    for eid, enc in result.resources["Encounter"].items():
-        if "bed" not in fhir_read.place_of(locations, fhir_read.current_locations(enc, at)):
+    encounters = result.resources["Encounter"]
+    moves = fhir_read.movements(encounters)
+    for eid, enc in encounters.items():
+        if fhir_read.stay_of(enc, encounters) is not None or fhir_read.absence(enc, at) is not None:
+            continue  # a movement: its bed is its stay's
+        if "bed" not in fhir_read.place_of(locations, fhir_read.stay_locations(enc, moves, at)):
             name = f"Encounter/{eid}"
             result.unknowns.append(ImportProblem(where[name], name, fhir_read.MISSING_BED))
 

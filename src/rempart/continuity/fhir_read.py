@@ -296,7 +296,7 @@ def read_order(res: dict[str, Any], medications: dict[str, dict[str, Any]]) -> O
         value, max_unit = _quantity(mx.get("numerator"))
         per, per_unit = _quantity(mx.get("denominator"))
         if value:
-            per_text = f"{per} {per_unit}".replace("1 ", "", 1) if per and per_unit else "période"
+            per_text = (per_unit if per == "1" else f"{per} {per_unit}") if per and per_unit else "période"
             extra.append(f"max {value} {max_unit or ''} / {per_text}".replace("  ", " "))
     suspended = res.get("status") == "on-hold"
     return Order(
@@ -370,6 +370,43 @@ def current_locations(enc: dict[str, Any], at: datetime) -> list[str]:
     # the most recent move last: when two beds are active, the newest one wins
     chosen.sort(key=lambda e: _when((e.get("period") or {}).get("start")) or datetime.min.replace(tzinfo=UTC))
     return [str(e["location"].get("reference", "")) for e in chosen]
+
+
+def stay_of(enc: dict[str, Any], encounters: dict[str, dict[str, Any]]) -> str | None:
+    """The stay a movement belongs to (FR Core: the movements of a stay are Encounters whose partOf is
+    the stay's Encounter), or None when `enc` is a stay itself."""
+    seen: set[str] = set()
+    parent = _id_of((enc.get("partOf") or {}).get("reference"))
+    while parent in encounters and parent not in seen:
+        seen.add(parent)
+        up = _id_of((encounters[parent].get("partOf") or {}).get("reference"))
+        if up not in encounters:
+            return parent
+        parent = up
+    return None
+
+
+def movements(encounters: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Stay id -> its movements (only stays that have some)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for enc in encounters.values():
+        if enc.get("partOf") and (stay := stay_of(enc, encounters)):
+            out.setdefault(stay, []).append(enc)
+    return out
+
+
+def stay_locations(stay: dict[str, Any], moves: dict[str, list[dict[str, Any]]], at: datetime) -> list[str]:
+    """Where the patient of a stay is now: the stay's active locations, then its current movement's."""
+    refs = current_locations(stay, at)
+    now = [e for e in moves.get(str(stay.get("id")), []) if absence(e, at) is None]
+    now.sort(key=lambda e: _when((e.get("period") or {}).get("start")) or datetime.min.replace(tzinfo=UTC))
+    for move in now:
+        refs += current_locations(move, at)
+    return refs
+
+
+def _id_of(ref: Any) -> str | None:
+    return ref.rstrip("/").split("/")[-1] if isinstance(ref, str) and "Encounter/" in ref else None
 
 
 def replaced_by(patient: dict[str, Any]) -> str | None:
