@@ -61,10 +61,10 @@ def one(args: tuple[int, int, int, str, str]) -> tuple[float, float, int, int, i
     plan = kits.plan_kit(census, group, est, 1, NOW, "INC-0001", NOW)
     files = kit_pdf.render_kit(plan, Path(out) / est.id)
     t2 = time.process_time()
-    pages = sum(  # cover, census (28 a page), patient sheets (10 lines a sheet), blank forms
+    pages = sum(  # cover, census (27 a page), patient sheets (10 lines a sheet or fewer), blank forms
         1
-        + -(-len(u.patients) // 28)
-        + sum(max(1, -(-len(p.prescriptions) // 10)) for p in u.patients)
+        + -(-len(u.patients) // 27)
+        + sum(len(kit_pdf.sheets(p.prescriptions)) for p in u.patients)
         + len(u.blanks)
         for u in plan.units
     )

@@ -234,8 +234,22 @@ def test_printed_qr_codes_decode_with_a_real_reader(built, tmp_path: Path) -> No
     decoded: list[str] = []
     for page_no in numbered:
         out = tmp_path / f"d{page_no}"
-        subprocess.run(["pdftoppm", "-r", "200", "-gray", "-png", "-f", str(page_no), "-l", str(page_no),
-                        str(files[0]), str(out)], check=True)
+        subprocess.run(
+            [
+                "pdftoppm",
+                "-r",
+                "200",
+                "-gray",
+                "-png",
+                "-f",
+                str(page_no),
+                "-l",
+                str(page_no),
+                str(files[0]),
+                str(out),
+            ],
+            check=True,
+        )
         image = Image.open(next(tmp_path.glob(f"d{page_no}-*.png")))
         found = [r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode]
         serials = [s for s in blanks if f"N° {s}" in pages[page_no - 1]]
@@ -286,7 +300,8 @@ def test_without_an_embedded_font_names_fold_to_winansi_never_to_black_squares(
     need(shutil.which("pdftotext") is not None, "poppler-utils (pdftotext) not installed")
     monkeypatch.setattr(pdffonts, "fonts", lambda: (pdfdraw.FONT, pdfdraw.BOLD))  # as without fonts-dejavu
     assert pdfdraw.winansi_fold("Łukasz Dvořák, Ștefan, Nguyễn Thị Ánh, 李") == (
-        "Lukasz Dvorák, Stefan, Nguyen Thi Ánh, ?")
+        "Lukasz Dvorák, Stefan, Nguyen Thi Ánh, ?"
+    )
     res = synthetic.synth_resources("capitouls", 1, seed=2, taken_at=TAKEN)
     res["Patient"][0]["name"] = [{"use": "official", "family": "Dvořák", "given": ["Łukasz"]}]
     census = census_mod.build_census(

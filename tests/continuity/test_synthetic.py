@@ -22,7 +22,7 @@ def test_same_seed_same_bytes_other_seed_other_people(tmp_path: Path) -> None:
 
 
 def test_output_is_valid_fhir_with_test_ins_and_atc_codes(tmp_path: Path) -> None:
-    synthetic.generate("vercors", tmp_path, 30, seed=4, taken_at=TAKEN, prescriptions=(10, 10))
+    synthetic.generate("vercors", tmp_path, 30, seed=4, taken_at=TAKEN, prescriptions=(10, 10), shapes=False)
     result = read_fhir([tmp_path])
     assert result.problems == [] and result.counts()["Patient"] == 30
     assert result.counts()["MedicationRequest"] == 300
@@ -44,7 +44,7 @@ def test_output_is_valid_fhir_with_test_ins_and_atc_codes(tmp_path: Path) -> Non
 
 
 def test_no_penicillin_for_a_penicillin_allergy(tmp_path: Path) -> None:
-    res = synthetic.synth_resources("chartrons", 200, seed=8, taken_at=TAKEN)
+    res = synthetic.synth_resources("chartrons", 200, seed=8, taken_at=TAKEN, shapes=False)
     allergic = {
         a["patient"]["reference"] for a in res["AllergyIntolerance"] if a["code"]["text"] == "Pénicillines"
     }

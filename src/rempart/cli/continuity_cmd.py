@@ -16,6 +16,7 @@ import typer
 from rempart.cli.console import console, err_console, report_errors
 from rempart.cli.options import Inventory, open_case_store, parse_time
 from rempart.continuity import register, service, snapshot, synthetic
+from rempart.continuity.fhir_import import UNKNOWN_COUNT
 from rempart.continuity.kits import KitConfig
 from rempart.errors import InputError
 from rempart.inventory import load_group
@@ -50,6 +51,10 @@ def snapshot_import(
     )
     for p in result.problems:
         err_console.print(f"[yellow]rejected[/yellow] {p}", soft_wrap=True)
+    for p in result.left_out:
+        err_console.print(f"left out {p}", soft_wrap=True, markup=False)
+    for p in result.unknowns:
+        err_console.print(f"[yellow]unknown[/yellow] {p}", soft_wrap=True)
     kept = ", ".join(f"{n} {k}" for k, n in row.counts.items())
     console.print(
         f"[green]ok[/green] snapshot {row.id} of {establishment} taken {row.taken_at.isoformat()}: "
@@ -64,9 +69,10 @@ def snapshot_status(
     group: Inventory = Path("group.yaml"),
     max_age_hours: Annotated[float, typer.Option(help="freshness limit")] = 2.0,
 ) -> None:
-    """Age of the latest snapshot of each establishment; a warning when older than the limit."""
+    """Age of the latest snapshot of each establishment; fails when older than the limit, or while the
+    kit would print a value as unknown (drug, dose, unit, route or bed missing from the export)."""
     ids = [establishment] if establishment else [e.id for e in load_group(group).establishments]
-    stale = 0
+    stale = unknown = 0
     with open_case_store().session() as s:
         for est in ids:
             f = snapshot.freshness(s, est, max_age=timedelta(hours=max_age_hours))
@@ -79,10 +85,20 @@ def snapshot_status(
                     f"age {snapshot.format_age(f.age)}, {f.counts.get('Patient', 0)} patients"
                 )
             stale += f.stale
+            if missing := f.counts.get(UNKNOWN_COUNT, 0):
+                unknown += 1
+                console.print(
+                    f"[red]UNKNOWN[/red] {est}: {missing} value(s) the kit prints as unknown (drug, dose, "
+                    "unit, route or bed missing from the export): see `rempart snapshot import`, fix the "
+                    "export, import it again"
+                )
     if stale:
         err_console.print(
             f"warning: {stale} establishment(s) without a snapshot younger than {max_age_hours:g} h"
         )
+    if unknown:
+        err_console.print(f"warning: {unknown} establishment(s) whose kit prints values as unknown")
+    if stale or unknown:
         raise typer.Exit(1)
 
 

@@ -12,24 +12,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rempart.continuity import fhir_read
 from rempart.continuity.snapshot import Snapshot
 
 PARIS = ZoneInfo("Europe/Paris")
-INS_SYSTEMS = {
-    "urn:oid:1.2.250.1.213.1.4.8": "INS-NIR",
-    "urn:oid:1.2.250.1.213.1.4.9": "INS-NIA",
-    "urn:oid:1.2.250.1.213.1.4.10": "INS-NIR-TEST",
-}
-NO_UNIT = "Sans unité"
-
-ROUTE_FR = {
-    "oral": "per os",
-    "iv": "IV",
-    "sc": "SC",
-    "im": "IM",
-    "inhaled": "inhalée",
-    "transdermal": "transdermique",
-}
+INS_SYSTEMS = fhir_read.INS_SYSTEMS
+NO_UNIT = "Sans unité attribuée dans l'export"
+ROUTE_FR = fhir_read.ROUTE_FR
 
 
 @dataclass(frozen=True)
@@ -43,6 +32,9 @@ class Prescription:
     frequency: str  # "4 fois / 24 h", "si besoin"
     times: tuple[str, ...]  # planned local times "08:00"
     prn: bool
+    instructions: str = ""  # as-needed reason, maximum dose, rate, free-text instruction
+    suspended: bool = False  # on-hold: printed, never planned
+    missing: tuple[str, ...] = ()  # a sentence per value the export does not give (printed boxed)
 
     @property
     def typed(self) -> str:
@@ -68,6 +60,11 @@ class Patient:
     prescriptions: tuple[Prescription, ...]
     encounter_id: str | None = None
     ipp_system: str | None = None
+    ins_note: str | None = None  # "INS non qualifiée (PROV)": why no INS is printed
+
+    @property
+    def has_bed(self) -> bool:
+        return bool(self.bed)
 
     @property
     def display_name(self) -> str:
@@ -87,6 +84,15 @@ class Census:
     establishment: str
     taken_at: datetime
     units: dict[str, list[Patient]] = field(default_factory=dict)  # unit name -> patients sorted by name/DOB
+    # present stays per unit, counted from the snapshot's encounters rather than from the patients listed
+    stays: dict[str, int] = field(default_factory=dict)
+
+    def check(self, unit: str) -> str | None:
+        """Why the unit's count of patients differs from the snapshot's present stays (None: it matches)."""
+        listed, stays = len(self.units.get(unit, [])), self.stays.get(unit, 0)
+        if listed == stays:
+            return None
+        return f"{listed} patient(s) listé(s) pour {stays} séjour(s) en cours dans l'instantané"
 
     def patients(self) -> list[Patient]:
         return [p for ps in self.units.values() for p in ps]
@@ -106,130 +112,105 @@ def _ref_id(ref: dict[str, Any] | None) -> str | None:
 
 
 def _number(value: float) -> str:
-    # French decimal comma; never a trailing ".0" that could be misread as 10
-    text = f"{value:g}"
-    return text.replace(".", ",")
+    return fhir_read.number(value)
 
 
 def _concept_text(cc: dict[str, Any] | None) -> str:
-    if not cc:
-        return "?"
-    if cc.get("text"):
-        return str(cc["text"])
-    for c in cc.get("coding") or []:
-        if c.get("display"):
-            return str(c["display"])
-        if c.get("code"):
-            return str(c["code"])
-    return "?"
+    return fhir_read.concept_text(cc) or "non renseigné"
 
 
-def _frequency(timing: dict[str, Any], prn: bool) -> tuple[str, tuple[str, ...]]:
-    rep = timing.get("repeat") or {}
-    times = tuple(str(t)[:5] for t in rep.get("timeOfDay") or [])
-    freq, period, unit = rep.get("frequency"), rep.get("period"), rep.get("periodUnit")
-    if prn:
-        return "si besoin", ()
-    if freq and period and unit == "h":
-        label = f"toutes les {_number(period / freq)} h"
-        if not times:
-            step = period / freq
-            times = tuple(f"{int(h) % 24:02d}:00" for h in _frange(6.0, 24.0 + 6.0, step))
-        return label, times
-    if freq and unit == "d":
-        days = float(period or 1)
-        label = f"{freq} fois / 24 h" if days == 1 else f"{freq} fois / {_number(days)} j"
-        if not times:
-            step = 24 / freq
-            times = tuple(f"{int(8 + i * step) % 24:02d}:00" for i in range(int(freq)))
-        return label, times
-    return (timing.get("code") or {}).get("text") or "voir prescription", times
-
-
-def _frange(start: float, stop: float, step: float) -> list[float]:
-    out, x = [], start
-    while x < stop - 1e-9 and step > 0:
-        out.append(x)
-        x += step
-    return out
-
-
-def prescription_of(res: dict[str, Any]) -> Prescription:
-    dosage = (res.get("dosageInstruction") or [{}])[0]
-    qty: dict[str, Any] = {}
-    for dr in dosage.get("doseAndRate") or []:
-        if dr.get("doseQuantity"):
-            qty = dr["doseQuantity"]
-            break
-    cc = res.get("medicationCodeableConcept") or {}
-    atc = next(
-        (c.get("code") for c in cc.get("coding") or [] if "atc" in str(c.get("system", "")).lower()), None
-    )
-    route_cc = dosage.get("route") or {}
-    route = route_cc.get("text") or _concept_text(route_cc)
-    prn = bool(dosage.get("asNeededBoolean"))
-    frequency, times = _frequency(dosage.get("timing") or {}, prn)
+def prescription_of(
+    res: dict[str, Any], medications: dict[str, dict[str, Any]] | None = None
+) -> Prescription:
+    order = fhir_read.read_order(res, medications or {})
     return Prescription(
         request_id=res["id"],
-        drug=_concept_text(cc).upper(),
-        atc=atc,
-        dose=_number(float(qty.get("value") or 0)),
-        unit=str(qty.get("unit") or qty.get("code")),
-        route=ROUTE_FR.get(route, route),
-        frequency=frequency,
-        times=tuple(sorted(times)),
-        prn=prn,
+        drug=order.drug,
+        atc=order.atc,
+        dose=order.dose,
+        unit=order.unit,
+        route=order.route,
+        frequency=order.frequency,
+        times=order.times,
+        prn=order.prn,
+        instructions=order.instructions,
+        suspended=order.suspended,
+        missing=order.missing,
     )
 
 
 def _name(res: dict[str, Any]) -> tuple[str, str]:
     names = res.get("name") or [{}]
     official = next((n for n in names if n.get("use") == "official"), names[0])
-    return str(official.get("family") or "?"), " ".join(official.get("given") or []) or "?"
+    # a missing name in words: a "?" reads like a value on paper
+    family = str(official.get("family") or "nom non renseigné")
+    return family, " ".join(official.get("given") or []) or "(prénom non renseigné)"
 
 
 def _identifiers(res: dict[str, Any]) -> tuple[str | None, str | None, str | None, str | None]:
-    ipp = ins = kind = ipp_system = None
+    ipp = ipp_system = None
     for ident in res.get("identifier") or []:
         system = ident.get("system", "")
         if system in INS_SYSTEMS:
-            ins, kind = ident.get("value"), INS_SYSTEMS[system]
-        elif (
-            any(c.get("code") == "PI" for c in (ident.get("type") or {}).get("coding") or []) and ipp is None
-        ):
+            continue
+        if any(c.get("code") == "PI" for c in (ident.get("type") or {}).get("coding") or []) and ipp is None:
             ipp, ipp_system = ident.get("value"), system or None
+    ins, kind = fhir_read.ins_of(res)
     return ipp, ins, kind, ipp_system
 
 
-def _location_chain(loc_id: str | None, locations: dict[str, dict[str, Any]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    seen: set[str] = set()
-    while loc_id and loc_id in locations and loc_id not in seen:
-        seen.add(loc_id)
-        loc = locations[loc_id]
-        kind = next((c.get("code") for c in (loc.get("physicalType") or {}).get("coding") or []), "wa")
-        out.setdefault({"bd": "bed", "ro": "room"}.get(kind, "unit"), str(loc.get("name") or loc_id))
-        loc_id = _ref_id(loc.get("partOf"))
-    return out
+def _present_stays(snap: Snapshot) -> dict[str, dict[str, Any]]:
+    """Patient id -> the stay the patient is in now (the latest begun, when an export holds two)."""
+    stays: dict[str, dict[str, Any]] = {}
+    encounters = snap.resources.get("Encounter", {})
+    for enc in encounters.values():
+        if fhir_read.absence(enc, snap.taken_at) is not None or fhir_read.stay_of(enc, encounters):
+            continue
+        pid = _ref_id(enc.get("subject")) or ""
+        old = stays.get(pid)
+        if old is None or str((old.get("period") or {}).get("start", "")) < str(
+            (enc.get("period") or {}).get("start", "")
+        ):
+            stays[pid] = enc
+    return stays
 
 
 def build_census(snap: Snapshot) -> Census:
+    """Patients present at the snapshot time, by unit: a stay over (or a merged record) is not listed."""
     res = snap.resources
     practitioners = res.get("Practitioner", {})
     locations = res.get("Location", {})
+    medications = res.get("Medication", {})
     allergies: dict[str, list[str]] = {}
     for a in res.get("AllergyIntolerance", {}).values():
         allergies.setdefault(_ref_id(a.get("patient")) or "", []).append(_concept_text(a.get("code")))
+    stays = _present_stays(snap)
+    encounters = res.get("Encounter", {})
+    moves = fhir_read.movements(encounters)
     rx: dict[str, list[Prescription]] = {}
     for mr in res.get("MedicationRequest", {}).values():
-        rx.setdefault(_ref_id(mr.get("subject")) or "", []).append(prescription_of(mr))
-    stays: dict[str, dict[str, Any]] = {}
-    for enc in res.get("Encounter", {}).values():
-        stays[_ref_id(enc.get("subject")) or ""] = enc
+        if fhir_read.not_printed(mr) or mr.get("status") == "unknown":
+            continue
+        pid = _ref_id(mr.get("subject")) or ""
+        enc_id = _ref_id(mr.get("encounter"))
+        over = enc_id in encounters and fhir_read.absence(encounters[enc_id], snap.taken_at) is not None
+        if enc_id in encounters and (stay := fhir_read.stay_of(encounters[enc_id], encounters)):
+            over = fhir_read.absence(encounters[stay], snap.taken_at) is not None  # a past movement
+        if pid not in stays or over:
+            continue  # an order of a stay that is over is not given
+        rx.setdefault(pid, []).append(prescription_of(mr, medications))
     census = Census(snap.establishment, snap.taken_at)
+    for enc in encounters.values():
+        if fhir_read.absence(enc, snap.taken_at) is None and not fhir_read.stay_of(enc, encounters):
+            place = fhir_read.place_of(locations, fhir_read.stay_locations(enc, moves, snap.taken_at))
+            unit = place.get("unit", NO_UNIT)
+            census.stays[unit] = census.stays.get(unit, 0) + 1
     for pid, pres in res.get("Patient", {}).items():
-        enc = stays.get(pid, {})
-        loc = _location_chain(_ref_id(((enc.get("location") or [{}])[0]).get("location")), locations)
+        merged = fhir_read.replaced_by(pres) in res.get("Patient", {}) or pres.get("active") is False
+        if pid not in stays or merged:
+            continue
+        enc = stays[pid]
+        loc = fhir_read.place_of(locations, fhir_read.stay_locations(enc, moves, snap.taken_at))
         doc = next((_ref_id(p.get("individual")) for p in enc.get("participant") or []), None)
         family, given = _name(pres)
         ipp, ins, kind, ipp_system = _identifiers(pres)
@@ -242,15 +223,16 @@ def build_census(snap: Snapshot) -> Census:
             sex={"female": "F", "male": "M"}.get(pres.get("gender", ""), "I"),
             ipp=ipp,
             ins=ins,
-            ins_kind=kind,
+            ins_kind=kind if ins else None,
             unit=loc.get("unit", NO_UNIT),
-            room=loc.get("room", "?"),
-            bed=loc.get("bed", "?"),
+            room=loc.get("room", ""),
+            bed=loc.get("bed", ""),
             attending=_practitioner_name(practitioners.get(doc or "")),
             allergies=tuple(sorted(allergies.get(pid, []))),
             prescriptions=tuple(sorted(rx.get(pid, []), key=lambda p: (p.drug, p.request_id))),
             encounter_id=enc.get("id"),
             ipp_system=ipp_system,
+            ins_note=kind if not ins else None,
         )
         census.units.setdefault(patient.unit, []).append(patient)
     for unit in census.units:

@@ -16,6 +16,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from rempart.continuity.census import Patient, Prescription
+from rempart.continuity.fhir_read import MISSING_BED, TEXT_ONLY, UNKNOWN
 from rempart.continuity.kits import FORM_TITLES, Form, KitPlan, UnitKit
 from rempart.continuity.pdfdraw import (
     BOLD,
@@ -59,10 +60,45 @@ RULES = (
 )
 
 
+NO_BED, NO_ROOM = "SANS LIT", "sans chambre"
+BED_BOX = "Patients sans lit attribué dans l'export — " + MISSING_BED.split(" — ")[1]
+ROWS_PER_SHEET = 10
+SHEET_SPARE = 34.0  # height left under a full sheet's 24 h grid, above the footer
+RX_ROW = 35.0  # height of a line: its prescription row and its grid row
+WARN_LINE, WARN_HEAD = 11.0, 20.0
+
+
 def identity_line(p: Patient) -> str:
     born = p.birth_date.strftime("%d/%m/%Y") if p.birth_date else "inconnue"
-    ins = f" — {p.ins_kind} {p.ins}" if p.ins else ""
+    ins = f" — {p.ins_kind} {p.ins}" if p.ins else (f" — {p.ins_note}" if p.ins_note else "")
     return f"{p.display_name} — né(e) le {born} — IPP {p.ipp or p.id}{ins}"
+
+
+def sheets(prescriptions: Sequence[Prescription]) -> list[list[tuple[int, Prescription]]]:
+    """Lines per patient sheet: ten, fewer when the box of values to check needs the room."""
+    out: list[list[tuple[int, Prescription]]] = [[]]
+    warnings = 0
+    for i, rx in enumerate(prescriptions, 1):
+        n, k = len(out[-1]) + 1, warnings + len(rx.missing)
+        need = WARN_HEAD + WARN_LINE * k if k else 0.0
+        if out[-1] and (n > ROWS_PER_SHEET or SHEET_SPARE + RX_ROW * (ROWS_PER_SHEET - n) < need):
+            out.append([])
+            warnings, k = 0, len(rx.missing)
+        out[-1].append((i, rx))
+        warnings = k
+    return out
+
+
+def times_text(rx: Prescription) -> str:
+    if rx.suspended:
+        text = "SUSPENDU — ne pas administrer sans avis médical"
+    else:
+        text = " ".join(rx.times) or ("selon besoin, tracer chaque prise" if rx.prn else "")
+    if rx.prn and rx.instructions:
+        return rx.instructions  # the reason and the maximum say more than the generic words
+    if rx.instructions:
+        text = f"{text} — {rx.instructions}" if text else rx.instructions
+    return text
 
 
 class KitWriter:
@@ -142,10 +178,11 @@ class KitWriter:
         c.setFillColor(black)
         fit(c, identity_line(p), M + 6, y - 15, width - 12, 11, BOLD)
         allergy = ", ".join(p.allergies) if p.allergies else "aucune allergie connue"
-        line = f"{p.room} — {p.bed} — Médecin : {p.attending} — Allergies : {allergy}"
-        if p.allergies:
+        place = " — ".join(x for x in (p.room, p.bed) if x) if p.has_bed else f"{NO_BED} ({MISSING_BED})"
+        line = f"{place} — Médecin : {p.attending} — Allergies : {allergy}"
+        if p.allergies or not p.has_bed:
             c.setFillColor(RED)
-        fit(c, line, M + 6, y - 28, width - 12, 9, BOLD if p.allergies else FONT)
+        fit(c, line, M + 6, y - 28, width - 12, 9, BOLD if p.allergies or not p.has_bed else FONT)
         c.setFillColor(black)
         return y - 40
 
@@ -236,11 +273,30 @@ class KitWriter:
                 FONT,
             ),
             (self.snap_text, 10, BOLD),
+            (
+                f"Patients présents dans l'unité : {len(self.unit.patients)} — dans l'établissement : "
+                f"{p.present}",
+                10,
+                BOLD,
+            ),
         ]
         y -= 18
         for text, size, font in lines:
             fit(c, text, M, y, w, size, font)
             y -= size + 6
+        for unit, gap in p.census_gaps.items():
+            c.setFillColor(RED)
+            fit(
+                c,
+                f"ÉCART DE RECENSEMENT — {unit} : {gap} ; vérifier avec le bureau des entrées.",
+                M,
+                y,
+                w,
+                10,
+                BOLD,
+            )
+            c.setFillColor(black)
+            y -= 16
         if p.stale:
             c.setFillColor(RED)
             fit(
@@ -291,38 +347,79 @@ class KitWriter:
         block.draw()
         return y - size - 2
 
+    def box_cells(
+        self, x: float, y: float, widths: Sequence[float], row_h: float, cells: Sequence[tuple[int, int]]
+    ) -> None:
+        """A red frame around each (row, column) of a table drawn at (x, y): a value to check, not data."""
+        c = self.c
+        c.setStrokeColor(RED)
+        c.setLineWidth(1.6)
+        for row, col in cells:
+            cx = x + sum(widths[:col])
+            c.rect(cx + 1.2, y - row_h * (row + 2) + 1.2, widths[col] - 2.4, row_h - 2.4, stroke=1, fill=0)
+        c.setLineWidth(1)
+        c.setStrokeColor(black)
+
     def census(self) -> None:
         w = LANDSCAPE[0] - 2 * M
         widths = (170, 62, 70, 78, 78, 150, w - 608)
         header = ("Nom Prénom", "Né(e) le", "IPP", "Chambre", "Lit", "Allergies", "Médecin")
-        rows = [
-            [
+
+        def row(p: Patient) -> list[str]:
+            return [
                 p.display_name,
-                p.birth_date.strftime("%d/%m/%Y") if p.birth_date else "?",
+                p.birth_date.strftime("%d/%m/%Y") if p.birth_date else "inconnue",
                 p.ipp or p.id,
-                p.room,
-                p.bed,
+                p.room if p.has_bed else (p.room or NO_ROOM),
+                p.bed or NO_BED,
                 ", ".join(p.allergies) or "aucune connue",
                 p.attending,
             ]
-            for p in self.unit.patients
-        ]
-        per_page = 28
-        for start in range(0, max(len(rows), 1), per_page):
-            y = self.page(
-                LANDSCAPE, f"Liste des patients présents (tri : nom, date de naissance) — {self.unit.name}"
-            )
-            self.table(M, y - 8, widths, header, rows[start : start + per_page], row_h=16, bold_cols=(0,))
+
+        bedded = [p for p in self.unit.patients if p.has_bed]
+        bedless = [p for p in self.unit.patients if not p.has_bed]
+        total = len(self.unit.patients)
+        count = f"{total} patient(s) présent(s) dans l'unité" + (
+            f", dont {len(bedless)} sans lit attribué" if bedless else ""
+        )
+        gap = self.plan.census_gaps.get(self.unit.name)
+        count += f" — ÉCART AVEC L'INSTANTANÉ : {gap}" if gap else " — conforme à l'instantané"
+        title = f"Liste des patients présents (tri : nom, date de naissance) — {self.unit.name}"
+        per_page, row_h = 27, 16.0
+        chunks = [bedded[i : i + per_page] for i in range(0, len(bedded), per_page)] or [[]]
+        y = 0.0
+        for chunk in chunks:
+            y = self.page(LANDSCAPE, title)
+            self.c.setFillColor(RED if gap else black)
+            fit(self.c, count, M, y - 14, w, 10, BOLD)
+            self.c.setFillColor(black)
+            y = self.table(M, y - 22, widths, header, [row(p) for p in chunk], row_h=row_h, bold_cols=(0,))
+        left = int((y - M - 20) // row_h) - 3  # rows that still fit under the list, with the heading
+        while bedless:
+            if left < min(len(bedless), 3):
+                y = self.page(LANDSCAPE, title) - 8
+                left = per_page
+            chunk, bedless = bedless[:left], bedless[left:]
+            self.c.setFillColor(RED)
+            fit(self.c, BED_BOX, M, y - 18, w, 10, BOLD)
+            self.c.setFillColor(black)
+            rows = [row(p) for p in chunk]
+            top = y - 24
+            y = self.table(M, top, widths, header, rows, row_h=row_h, bold_cols=(0,))
+            boxed = [
+                (r, col) for r, cells in enumerate(rows) for col in (3, 4) if cells[col] in (NO_BED, NO_ROOM)
+            ]
+            self.box_cells(M, top, widths, row_h, boxed)
+            left = 0
 
     def patient(self, p: Patient, form: Form) -> None:
-        lines = list(enumerate(p.prescriptions, 1))
-        per_page = 10
-        chunks = [lines[i : i + per_page] for i in range(0, len(lines), per_page)] or [[]]
+        chunks = sheets(p.prescriptions)
         for k, chunk in enumerate(chunks, 1):
             more = f" (feuille {k}/{len(chunks)})" if len(chunks) > 1 else ""
             y = self.page(LANDSCAPE, f"Prescriptions en cours et plan d'administration 24 h{more}", form)
             y = self.ident_block(y - 6, p, LANDSCAPE[0] - 2 * M - 64)
             y = self._prescriptions(y - 4, chunk)
+            y = self._to_check(y - 4, chunk)
             self._mar(y - 10, chunk, form)
 
     def _prescriptions(self, y: float, chunk: list[tuple[int, Prescription]]) -> float:
@@ -338,12 +435,12 @@ class KitWriter:
                     rx.unit,  # a column of its own: dose and unit can never run together
                     rx.route,
                     rx.frequency,
-                    " ".join(rx.times) or "selon besoin, tracer chaque prise",
+                    times_text(rx),
                 ]
             )
         if not rows:
             rows = [["", "Aucune prescription active dans l'instantané", "", "", "", "", ""]]
-        return self.table(
+        end = self.table(
             M,
             y,
             widths,
@@ -352,6 +449,46 @@ class KitWriter:
             row_h=15,
             bold_cols=(1, 2, 3),
         )
+        boxed = [(r, col) for r, row in enumerate(rows) for col in range(1, 5) if row[col] == UNKNOWN]
+        boxed += [(r, 6) for r, (_, rx) in enumerate(chunk) if rx.suspended]
+        self.box_cells(M, y, widths, 15, boxed)
+        return end
+
+    def _to_check(self, y: float, chunk: list[tuple[int, Prescription]]) -> float:
+        """The box of what the export does not say, in words: a nurse must not take it for data."""
+        lines = [
+            f"Ligne {i} : {why}" + (f" ; {rx.instructions}" if why == TEXT_ONLY else "")
+            for i, rx in chunk
+            for why in rx.missing
+        ]
+        if not lines:
+            return y
+        c, w = self.c, LANDSCAPE[0] - 2 * M
+        height = WARN_HEAD + WARN_LINE * len(lines) - 6
+        c.setStrokeColor(RED)
+        c.setLineWidth(2)
+        c.setFillColor(LIGHT)
+        c.rect(M, y - height, w, height, stroke=1, fill=1)
+        c.setLineWidth(1)
+        c.setStrokeColor(black)
+        c.setFillColor(RED)
+        fit(
+            c,
+            "À VÉRIFIER AVANT TOUTE ADMINISTRATION — absent de l'export, ne pas deviner :",
+            M + 6,
+            y - 11,
+            w - 12,
+            9,
+            BOLD,
+        )
+        text = TextBlock(c)
+        yy = y - 11 - WARN_LINE
+        for line in lines:
+            text.fit(line, M + 6, yy, w - 12, 8.5, BOLD)
+            yy -= WARN_LINE
+        text.draw()
+        c.setFillColor(black)
+        return y - height
 
     def _mar(self, y: float, chunk: list[tuple[int, Prescription]], form: Form) -> None:
         c = self.c
@@ -366,7 +503,12 @@ class KitWriter:
         shade: list[str] = []  # every planned cell in one path, every label and time in one text block
         text = TextBlock(c)
         for i, rx in chunk:
-            name = f"{i} · {rx.drug}" + (" (si besoin)" if rx.prn else "")
+            name = (
+                f"{i} · {rx.drug}"
+                + (" (si besoin)" if rx.prn else "")
+                + (" (SUSPENDU)" if rx.suspended else "")
+                + (" (voir encadré)" if rx.missing else "")
+            )
             text.fit(name, M + 3, y - 13, label_w - 6, 8)
             for h, when in slots.get(rx.request_id, {}).items():
                 x = M + label_w + h * col

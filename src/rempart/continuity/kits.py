@@ -87,6 +87,12 @@ class KitPlan:
     window_start: datetime
     config: KitConfig
     units: list[UnitKit]
+    # unit -> why its list differs from the snapshot's count of present stays (printed in red)
+    census_gaps: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def present(self) -> int:
+        return sum(len(u.patients) for u in self.units)
 
     @property
     def snapshot_age(self) -> timedelta:
@@ -163,4 +169,9 @@ def plan_kit(
         window_start=window,
         config=cfg,
         units=units,
+        census_gaps={
+            u: gap
+            for u in sorted(set(census.units) | set(census.stays))
+            if (gap := census.check(u)) is not None
+        },
     )

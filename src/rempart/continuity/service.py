@@ -49,7 +49,7 @@ def import_snapshot(
     taken_at: datetime | None = None,
     now: datetime | None = None,
 ) -> tuple[SnapshotRow, ImportResult]:
-    result = read_fhir(paths)
+    result = read_fhir(paths, taken_at)
     with store.session() as s:
         row = snapshot.store_snapshot(
             s, result, establishment, settings.home, settings.key_directory, taken_at, now

@@ -3,6 +3,11 @@
 Every person is invented. INS numbers carry the INS *test* OID (…4.10) and a valid NIR key, so that they
 can never be mistaken for real identities. Drugs are common inpatient ones with their ATC codes, doses
 in UCUM units, routes and administration times.
+
+With ``shapes`` (the default) the data look the way hospital information systems export them: one order
+in three names its drug through a ``medicationReference`` to a ``Medication`` of the export, and in every
+run of 35 patients one has left (a finished stay, still exported with its orders) and one is in a unit
+without a bed yet.
 """
 
 from __future__ import annotations
@@ -265,6 +270,17 @@ def _ref(kind: str, rid: str) -> dict[str, str]:
     return {"reference": f"{kind}/{rid}"}
 
 
+DISCHARGED, BEDLESS, EVERY = 34, 33, 35  # patient i with i % EVERY == DISCHARGED has left…
+
+
+def _medication(est: str, drug: Drug) -> dict[str, Any]:
+    return {
+        "resourceType": "Medication",
+        "id": f"{est}-med-{drug.atc.lower()}",
+        "code": {"coding": [{"system": ATC, "code": drug.atc, "display": drug.name}]},
+    }
+
+
 def _request(rid: str, pid: str, eid: str, doc: str, drug: Drug, authored: datetime) -> dict[str, Any]:
     repeat: dict[str, Any]
     if drug.hourly:
@@ -317,6 +333,7 @@ def synth_resources(
     taken_at: datetime | None = None,
     prescriptions: tuple[int, int] = (3, 8),
     units: int | None = None,
+    shapes: bool = True,
 ) -> dict[str, list[dict[str, Any]]]:
     """FHIR resources for one establishment: same seed and arguments, same output."""
     rng = random.Random(f"{seed}:{establishment}")
@@ -359,7 +376,34 @@ def synth_resources(
     for i in range(patients):
         u = chosen[i % n_units]
         _patient(out, rng, establishment, (i, i // n_units), u, docs[u][i % 2], taken, prescriptions)
+    if shapes:
+        _hospital_shapes(out, establishment, taken)
     return out
+
+
+def _hospital_shapes(out: dict[str, list[dict[str, Any]]], est: str, taken: datetime) -> None:
+    """Rewrite some resources into the shapes of real exports (see the module docstring)."""
+    by_name = {d.name: d for d in DRUGS}
+    used: dict[str, dict[str, Any]] = {}
+    for k, mr in enumerate(out["MedicationRequest"]):
+        if k % 3 != 2:
+            continue
+        drug = by_name[mr["medicationCodeableConcept"]["text"]]
+        med = used.setdefault(drug.atc, _medication(est, drug))
+        del mr["medicationCodeableConcept"]
+        mr["medicationReference"] = _ref("Medication", med["id"])
+    out["Medication"] = sorted(used.values(), key=lambda m: str(m["id"]))
+    for i, enc in enumerate(out["Encounter"]):
+        if i % EVERY == DISCHARGED:
+            enc["status"] = "finished"
+            enc["period"]["end"] = (taken - timedelta(hours=3)).isoformat()
+            enc["location"][0]["status"] = "completed"
+        elif i % EVERY == BEDLESS:
+            # admitted to the unit, the bed not yet given: the stay points at the ward itself
+            bed = enc["location"][0]["location"]["reference"].split("/", 1)[1]
+            room = next(loc for loc in out["Location"] if loc["id"] == bed)["partOf"]["reference"]
+            ward = next(loc for loc in out["Location"] if f"Location/{loc['id']}" == room)["partOf"]
+            enc["location"] = [{"location": dict(ward), "status": "active"}]
 
 
 def _patient(
@@ -501,6 +545,8 @@ def generate(
     seed: int = 0,
     taken_at: datetime | None = None,
     prescriptions: tuple[int, int] = (3, 8),
+    shapes: bool = True,
 ) -> list[Path]:
     taken = taken_at or datetime.now(UTC)
-    return write_ndjson(synth_resources(establishment, patients, seed, taken, prescriptions), out_dir, taken)
+    res = synth_resources(establishment, patients, seed, taken, prescriptions, shapes=shapes)
+    return write_ndjson(res, out_dir, taken)
