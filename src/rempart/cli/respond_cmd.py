@@ -12,7 +12,6 @@ from rich.table import Table
 from rempart.adapters import registry
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import Inventory, open_case_store
-from rempart.errors import StateError
 from rempart.inventory import load_group
 from rempart.respond import service
 from rempart.respond.interface import Adapter, Operation
@@ -22,7 +21,10 @@ from rempart.store.db import Store
 
 plan_app = typer.Typer(help="Check the security plan and show what it would do.", no_args_is_help=True)
 run_app = typer.Typer(help="Plan runs.", no_args_is_help=True)
-journal_app = typer.Typer(help="The hash-chained audit journal.", no_args_is_help=True)
+journal_app = typer.Typer(
+    help="The audit journal: hash-chained, authenticated with a key, anchored outside the case store.",
+    no_args_is_help=True,
+)
 
 PlanFile = Annotated[Path, typer.Option("--plan", "-p", envvar="REMPART_PLAN", help="plan.yaml")]
 AdaptersFile = Annotated[
@@ -282,15 +284,27 @@ def run_show(run: int) -> None:
 @journal_app.command("verify")
 @report_errors
 def journal_verify() -> None:
-    """Walk the whole journal; name every entry that was altered, removed or inserted."""
+    """Check the chain, each entry's MAC and the anchor; name every entry altered, removed or inserted.
+
+    Exit status 1 when anything is wrong, 0 when the journal is intact."""
     with open_case_store().session() as s:
-        problems = journal.verify(s)
-        count = len(journal.entries(s))
-    if problems:
-        for p in problems:
-            console.print(f"[red]altered[/red] {p}")
-        raise StateError(f"journal has {len(problems)} problem(s)")
-    console.print(f"[green]ok[/green] journal intact: {count} entries, chain verified")
+        report = journal.check(s)
+    for note in report.notices:
+        console.print(f"[yellow]note[/yellow] {note}", soft_wrap=True)
+    if report.problems:
+        for p in report.problems:
+            console.print(f"[red]broken[/red] {p}", soft_wrap=True, markup=False, highlight=False)
+        console.print(
+            f"[red]journal NOT intact[/red]: {len(report.problems)} problem(s) in {report.entries} entries "
+            f"(key {report.key_path}, anchor {report.anchor})",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    console.print(
+        f"[green]ok[/green] journal intact: {report.entries} entries, chain verified, "
+        f"{report.authenticated} authenticated with key {report.key_path}, anchor {report.anchor} agrees",
+        soft_wrap=True,
+    )
 
 
 @journal_app.command("show")
