@@ -44,10 +44,12 @@ def test_rewritten_chain_still_fails_on_the_next_entry(store: Store) -> None:
     # an attacker recomputing entry 2's own hash cannot keep entry 3's link (the first hex digit is
     # changed, whatever it was: a hash already starting with 'f' once made this test pass 15 times in 16)
     with store.engine.begin() as c:
-        c.execute(text(
-            "UPDATE journal SET actor = 'mallory', "
-            "hash = CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END || substr(hash, 2) WHERE seq = 2"
-        ))
+        c.execute(
+            text(
+                "UPDATE journal SET actor = 'mallory', "
+                "hash = CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END || substr(hash, 2) WHERE seq = 2"
+            )
+        )
     with store.session() as s:
         seqs = {p.seq for p in journal.verify(s)}
     assert {2, 3} <= seqs

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from rempart.adapters import registry
 from rempart.cli.console import console, report_errors
@@ -293,7 +294,7 @@ def journal_verify() -> None:
         console.print(f"[yellow]note[/yellow] {note}", soft_wrap=True)
     if report.problems:
         for p in report.problems:
-            console.print(f"[red]broken[/red] {p}", soft_wrap=True, markup=False, highlight=False)
+            console.print(Text.assemble(("broken", "red"), f" {p}"), soft_wrap=True)
         console.print(
             f"[red]journal NOT intact[/red]: {len(report.problems)} problem(s) in {report.entries} entries "
             f"(key {report.key_path}, anchor {report.anchor})",

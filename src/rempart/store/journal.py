@@ -581,13 +581,18 @@ def _check_location(session: Session, sealing: JournalSealing, report: JournalRe
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return
     data = Path(url.database).resolve().parent
-    for what, path in (("journal key", sealing.key_path), ("anchor", Path(sealing.anchor.where))):
-        if path.resolve().is_relative_to(data):
-            report.notices.append(
-                f"the {what} {path} is inside the case store's folder {data}: "
-                "whoever can rewrite the case store can rewrite it too — "
-                "set REMPART_KEYS_DIR (and REMPART_JOURNAL_ANCHOR) to another volume"
-            )
+    inside = [
+        f"{what} {path}"
+        for what, path in (("journal key", sealing.key_path), ("anchor", Path(sealing.anchor.where)))
+        if path.resolve().is_relative_to(data)
+    ]
+    if inside:
+        report.notices.append(
+            f"the {' and the '.join(inside)} {'are' if len(inside) > 1 else 'is'} inside the case store's "
+            f"folder {data}: whoever can rewrite the case store can rewrite "
+            f"{'them' if len(inside) > 1 else 'it'} too — "
+            "set REMPART_KEYS_DIR (and REMPART_JOURNAL_ANCHOR) to another volume"
+        )
 
 
 def entries(session: Session, subject_prefix: str | None = None) -> list[JournalRow]:
