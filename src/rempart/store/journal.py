@@ -185,7 +185,7 @@ def _anchor_committed(session: Session) -> None:
         return
     by_sink: dict[int, tuple[AnchorSink, JournalKey, list[AnchorRecord]]] = {}
     for sink, key, record, row in pending:
-        if not inspect(row).persistent:  # added inside a savepoint that rolled back
+        if not inspect(row).persistent:  # its transaction or savepoint rolled back: it was never committed
             continue
         by_sink.setdefault(id(sink), (sink, key, []))[2].append(replace(record, state=COMMITTED))
     for sink, key, records in by_sink.values():
@@ -194,11 +194,6 @@ def _anchor_committed(session: Session) -> None:
         except StateError as exc:
             # the entries are committed and already anchored as written: verify still accepts them
             log.warning("journal entries committed but not marked committed in the anchor: %s", exc)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True)
@@ -270,7 +265,7 @@ class _Check:
         self.key: JournalKey | None = None
         self.records: list[AnchorRecord] | None = None
         self.mine: list[AnchorRecord] = []
-        self.committed: dict[int, str] = {}
+        self.committed: dict[int, set[str]] = defaultdict(set)  # seq -> MACs the anchor saw committed
         # rows whose content is genuine, by the position they were written at
         self.by_position: dict[int, JournalRow] = {}
         self.written_at: dict[int, int] = {}  # id(row) -> position it was written at
@@ -293,7 +288,9 @@ class _Check:
             return self.report
         self.records = self.sealing.anchor.read(self.key)
         self.mine = _own_records(self.rows, self.keyed, self.records, self.report, self.where)
-        self.committed = {r.seq: r.mac for r in self.mine if r.state == COMMITTED}
+        for r in self.mine:
+            if r.state == COMMITTED:
+                self.committed[r.seq].add(r.mac)
         for row in self.rows:
             self._place(row)
         self._find_moved()
@@ -453,7 +450,7 @@ class _Check:
         anchored = {(r.seq, r.mac) for r in self.mine}
         genuine = [(pos, r) for pos, r in sorted(self.by_position.items()) if r.mac is not None]
         for pos, r in genuine:
-            if pos in self.committed and self.committed[pos] != r.mac:
+            if self.committed.get(pos, {r.mac}) != {r.mac}:
                 self.add(pos, "fork", f"entry {pos} forks the chain: the anchor recorded another entry {pos}")
         missing = [pos for pos, r in genuine if (pos, r.mac) not in anchored]
         last = max((r.seq for r in self.mine), default=0)
@@ -543,13 +540,15 @@ def _check_legacy(row: JournalRow, report: JournalReport) -> None:
         )
 
 
-def _classify_bad(row: JournalRow, key: JournalKey, committed: dict[int, str], report: JournalReport) -> None:
+def _classify_bad(
+    row: JournalRow, key: JournalKey, committed: dict[int, set[str]], report: JournalReport
+) -> None:
     """An entry whose MAC fails where it stands and anywhere it could have come from."""
     assert row.mac is not None
     n = row.seq
     changed = _content(row, n).changed_fields(key, row.field_macs)
     if changed is None or set(changed) == set(FIELDS):
-        if n in committed and committed[n] != row.mac:
+        if committed.get(n, {row.mac}) != {row.mac}:
             report.add(
                 n,
                 "forged",
