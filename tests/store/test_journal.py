@@ -92,6 +92,34 @@ def test_a_crash_between_commit_and_anchoring_is_not_a_break(store: Store, keys:
         assert journal.verify(s) == []
 
 
+DIES_BEFORE_COMMIT = """
+import os, sys
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from rempart.store import journal
+from rempart.store.db import Store
+store = Store(sys.argv[1], migrate=False)
+# registered after the journal's own listener: the anchor has the entry, the case store never will
+event.listen(Session, "before_commit", lambda session: os._exit(9))
+with store.session() as s:
+    journal.append(s, "alice", "apply", "run/1/step/killed", {})
+"""
+
+
+def test_a_process_killed_between_anchoring_and_commit_leaves_no_false_alarm(
+    store: Store, keys: Path
+) -> None:
+    _fill(store, 3)
+    done = subprocess.run([sys.executable, "-c", DIES_BEFORE_COMMIT, store.url], env=_env(), check=False)
+    assert done.returncode == 9
+    assert len((keys / "journal.anchor").read_bytes().splitlines()) == 7  # entry 4 anchored as written
+    with store.session() as s:
+        assert journal.verify(s) == []
+    _fill(store, 1, start=3)  # entry 4 again, another MAC
+    with store.session() as s:
+        assert journal.verify(s) == [] and len(journal.entries(s)) == 4
+
+
 def test_missing_key_refuses_to_journal_rather_than_start_a_new_key(store: Store, keys: Path) -> None:
     _fill(store, 2)
     (keys / "journal.key").unlink()
@@ -167,9 +195,13 @@ store.close()
 """
 
 
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+
 def append_at_once(url: str, go: Path, n: int) -> None:
     """Two processes appending N entries each, released at the same moment."""
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = _env()
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", APPENDER, url, actor, str(go), str(n)],

@@ -171,29 +171,36 @@ def append(
     first = session.execute(
         select(JournalRow.mac).where(JournalRow.mac.is_not(None)).order_by(JournalRow.seq).limit(1)
     ).scalar_one()
-    mac = content.mac(key)
-    record = AnchorRecord(first or mac, seq, mac, key.key_id, WRITTEN)
-    sealing.anchor.record([record], key)  # before the commit: a committed entry is always anchored
+    record = AnchorRecord(first or str(row.mac), seq, str(row.mac), key.key_id, WRITTEN)
     session.info.setdefault(_PENDING, []).append((sealing.anchor, key, record, row))
     return row
 
 
-@event.listens_for(Session, "after_commit")
-def _anchor_committed(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if not pending:
-        return
+def _pending_by_sink(session: Session, state: str) -> list[tuple[AnchorSink, JournalKey, list[AnchorRecord]]]:
     by_sink: dict[int, tuple[AnchorSink, JournalKey, list[AnchorRecord]]] = {}
-    for sink, key, record, row in pending:
+    for sink, key, record, row in session.info.get(_PENDING, []):
         if not inspect(row).persistent:  # its transaction or savepoint rolled back: it was never committed
             continue
-        by_sink.setdefault(id(sink), (sink, key, []))[2].append(replace(record, state=COMMITTED))
-    for sink, key, records in by_sink.values():
+        by_sink.setdefault(id(sink), (sink, key, []))[2].append(replace(record, state=state))
+    return list(by_sink.values())
+
+
+@event.listens_for(Session, "before_commit")
+def _anchor_written(session: Session) -> None:
+    """Before the commit, fsynced: a committed entry is always in the anchor (an error here aborts it)."""
+    for sink, key, records in _pending_by_sink(session, WRITTEN):
+        sink.record(records, key, sync=True)
+
+
+@event.listens_for(Session, "after_commit")
+def _anchor_committed(session: Session) -> None:
+    # not fsynced: after a power cut the entry is still anchored as written, which verify accepts
+    for sink, key, records in _pending_by_sink(session, COMMITTED):
         try:
-            sink.record(records, key)
+            sink.record(records, key, sync=False)
         except StateError as exc:
-            # the entries are committed and already anchored as written: verify still accepts them
             log.warning("journal entries committed but not marked committed in the anchor: %s", exc)
+    session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True)
@@ -369,10 +376,10 @@ class _Check:
         if row.key_id != self.key.key_id:
             self.add(n, "forged", f"entry {n} written with another key ({row.key_id})")
             self.occupied.add(n)
-        elif hmac.compare_digest(_content(row, n).mac(self.key), row.mac):
+        elif hmac.compare_digest((content := _content(row, n)).mac(self.key), row.mac):
             self._genuine(row, n)
             self.report.authenticated += 1
-            if _content(row, n).content_hash() != row.hash:
+            if content.content_hash() != row.hash:
                 self.add(n, "edited", f"entry {n} edited: its hash was changed after it was written")
         else:
             self.unresolved.append(row)

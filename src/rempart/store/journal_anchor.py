@@ -1,10 +1,10 @@
 """The journal's head, recorded outside the case store, so that truncating the journal or rolling it back
 is seen: whoever can rewrite the case store cannot make the anchor forget what was written.
 
-Each append records, fsynced before the transaction commits, the entry's sequence number and MAC
-(``written``); after the commit, ``committed``. An entry only ``written`` and absent from the journal is a
-transaction that rolled back; an entry ``committed`` and absent was deleted. Each record carries its own
-MAC, so the anchor cannot be extended without the key either.
+Each append records the entry's sequence number and MAC, fsynced before the transaction commits
+(``written``), and again after the commit (``committed``). An entry only ``written`` and absent from the
+journal is a transaction that rolled back; an entry ``committed`` and absent was deleted. Each record
+carries its own MAC, so the anchor cannot be extended without the key either.
 
 ``AnchorSink`` is what the journal needs; ``FileAnchor`` (JSON lines appended to one file, by default
 ``journal.anchor`` beside the key, ``REMPART_JOURNAL_ANCHOR`` to put it on another volume) is the reference
@@ -13,6 +13,7 @@ implementation. A sink to remote syslog or a WORM store would implement the same
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,8 +54,8 @@ class AnchorSink(Protocol):
     @property
     def where(self) -> str: ...
 
-    def record(self, records: Sequence[AnchorRecord], key: JournalKey) -> None:
-        """Make RECORDS durable (fsync or acknowledged) before returning."""
+    def record(self, records: Sequence[AnchorRecord], key: JournalKey, sync: bool) -> None:
+        """Add RECORDS; with SYNC, durable (fsynced or acknowledged) before returning."""
 
     def read(self, key: JournalKey | None) -> list[AnchorRecord] | None:
         """Every record, each marked authentic or not with KEY; None when the anchor does not exist."""
@@ -68,7 +69,7 @@ class FileAnchor:
     def where(self) -> str:
         return str(self.path)
 
-    def record(self, records: Sequence[AnchorRecord], key: JournalKey) -> None:
+    def record(self, records: Sequence[AnchorRecord], key: JournalKey, sync: bool) -> None:
         if not records:
             return
         lines = b"".join(
@@ -81,10 +82,11 @@ class FileAnchor:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, lines)
-                os.fsync(fd)
+                if sync:
+                    os.fdatasync(fd)  # the data and the file's size: what a reader after a crash needs
             finally:
                 os.close(fd)
-            if created:
+            if created and sync:
                 dfd = os.open(self.path.parent, os.O_RDONLY)
                 try:
                     os.fsync(dfd)
@@ -119,6 +121,6 @@ class FileAnchor:
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 out.append(AnchorRecord("", 0, "", "", "", n, authentic=False))
                 continue
-            ok = key is not None and key.mac("anchor", canonical(rec.body())) == mark
+            ok = key is not None and hmac.compare_digest(key.mac("anchor", canonical(rec.body())), mark)
             out.append(AnchorRecord(rec.journal, rec.seq, rec.mac, rec.key_id, rec.state, n, ok))
         return out
