@@ -146,7 +146,10 @@ def test_deleting_every_entry_is_detected(case: Path) -> None:
     attack(case, "DELETE FROM journal")
     code, out = verify()
     assert code == 1
-    assert broken(out) == [f"all {ENTRIES} entries deleted (the anchor says there were {ENTRIES})"]
+    assert broken(out) == [
+        f"all {ENTRIES} entries deleted (the anchor says there were {ENTRIES}), "
+        "unless the anchor belongs to another case store"
+    ]
 
 
 def test_forged_append_with_recomputed_hash(case: Path) -> None:
@@ -177,6 +180,30 @@ def test_forged_append_without_a_mac(case: Path) -> None:
     assert code == 1
     assert broken(out) == [
         f"entry {ENTRIES + 1} appended without the key (it has no MAC, yet entry 1 has one)"
+    ]
+
+
+def test_macs_stripped_to_pass_as_a_journal_from_before_the_key(case: Path) -> None:
+    # a downgrade: every MAC removed and the old unkeyed hashes recomputed, entry 2 rewritten at will
+    attack(case, "UPDATE journal SET actor = 'alice' WHERE seq = 2")
+    prev = journal.GENESIS
+    for n in range(1, ENTRIES + 1):
+        r = row(case, n)
+        digest = journal._legacy_digest(
+            n, row_at(r), str(r["actor"]), str(r["action"]), str(r["subject"]), str(r["payload"]), prev
+        )
+        attack(
+            case,
+            "UPDATE journal SET prev_hash = ?, hash = ?, mac = NULL, field_macs = NULL, key_id = NULL "
+            "WHERE seq = ?",
+            params=(prev, digest, n),
+        )
+        prev = digest
+    code, out = verify()
+    assert code == 1
+    assert broken(out) == [
+        f"entry {n}: its MAC was removed (the anchor recorded it as authenticated)"
+        for n in range(1, ENTRIES + 1)
     ]
 
 

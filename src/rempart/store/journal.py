@@ -272,6 +272,7 @@ class _Check:
         self.key: JournalKey | None = None
         self.records: list[AnchorRecord] | None = None
         self.mine: list[AnchorRecord] = []
+        self.anchored_seqs: set[int] = set()
         self.committed: dict[int, set[str]] = defaultdict(set)  # seq -> MACs the anchor saw committed
         # rows whose content is genuine, by the position they were written at
         self.by_position: dict[int, JournalRow] = {}
@@ -295,6 +296,7 @@ class _Check:
             return self.report
         self.records = self.sealing.anchor.read(self.key)
         self.mine = _own_records(self.rows, self.keyed, self.records, self.report, self.where)
+        self.anchored_seqs = {r.seq for r in self.mine}
         for r in self.mine:
             if r.state == COMMITTED:
                 self.committed[r.seq].add(r.mac)
@@ -354,7 +356,7 @@ class _Check:
     def _place(self, row: JournalRow) -> None:
         n = row.seq
         if row.mac is None:
-            if any(r.seq == n for r in self.mine):
+            if n in self.anchored_seqs:
                 self.add(
                     n, "forged", f"entry {n}: its MAC was removed (the anchor recorded it as authenticated)"
                 )
@@ -439,7 +441,8 @@ class _Check:
             self.add(
                 None,
                 "truncated",
-                f"all {anchor_top} entries deleted (the anchor says there were {anchor_top})",
+                f"all {anchor_top} entries deleted (the anchor says there were {anchor_top}), "
+                "unless the anchor belongs to another case store",
             )
         elif anchor_top > top:
             self.add(top + 1, "truncated", f"tail truncated after entry {top} (the anchor says {anchor_top})")
