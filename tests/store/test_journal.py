@@ -68,6 +68,19 @@ def test_an_anchor_set_apart_from_the_key(
         assert [p.kind for p in journal.verify(s)] == ["unanchored"]
 
 
+def test_verify_inside_the_appending_transaction(store: Store, keys: Path) -> None:
+    with store.session() as s:  # a fresh journal: no anchor yet until this transaction commits
+        journal.append(s, "alice", "apply", "run/1/step/1", {})
+        journal.append(s, "alice", "verify", "run/1/step/1", {})
+        assert journal.verify(s) == []
+        assert not (keys / "journal.anchor").exists()
+    with store.session() as s:
+        journal.append(s, "bob", "approve", "run/1/step/2", {})
+        assert journal.verify(s) == []
+    with store.session() as s:
+        assert journal.verify(s) == [] and len(journal.entries(s)) == 3
+
+
 def test_rolled_back_transactions_leave_no_false_alarm(store: Store, keys: Path) -> None:
     _fill(store, 2)
     with pytest.raises(RuntimeError), store.session() as s:

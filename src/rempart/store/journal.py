@@ -262,6 +262,7 @@ def check(session: Session) -> JournalReport:
 
 class _Check:
     def __init__(self, session: Session) -> None:
+        self.session = session
         self.sealing = sealing_for(session)
         self.where = self.sealing.anchor.where
         self.report = JournalReport(key_path=self.sealing.key_path, anchor=self.where)
@@ -295,6 +296,10 @@ class _Check:
         if not self._key_fits():
             return self.report
         self.records = self.sealing.anchor.read(self.key)
+        # entries appended in this very transaction reach the anchor when it commits
+        pending = [rec for _, _, rec, row in self.session.info.get(_PENDING, []) if inspect(row).persistent]
+        if pending:
+            self.records = [*(self.records or []), *pending]
         self.mine = _own_records(self.rows, self.keyed, self.records, self.report, self.where)
         self.anchored_seqs = {r.seq for r in self.mine}
         for r in self.mine:
