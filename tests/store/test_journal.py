@@ -133,6 +133,23 @@ def test_a_process_killed_between_anchoring_and_commit_leaves_no_false_alarm(
         assert journal.verify(s) == [] and len(journal.entries(s)) == 4
 
 
+def test_an_anchor_that_cannot_be_written_journals_nothing(
+    store: Store, keys: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fill(store, 1)
+    blocked = tmp_path.parent / f"{tmp_path.name}-anchor-is-a-folder"
+    blocked.mkdir()
+    monkeypatch.setenv("REMPART_JOURNAL_ANCHOR", str(blocked))
+    with (
+        pytest.raises(StateError, match=r"cannot write the journal anchor .*nothing was journaled"),
+        store.session() as s,
+    ):
+        journal.append(s, "alice", "apply", "run/1/step/2", {})
+    monkeypatch.delenv("REMPART_JOURNAL_ANCHOR")
+    with store.session() as s:
+        assert len(journal.entries(s)) == 1 and journal.verify(s) == []
+
+
 def test_missing_key_refuses_to_journal_rather_than_start_a_new_key(store: Store, keys: Path) -> None:
     _fill(store, 2)
     (keys / "journal.key").unlink()
