@@ -326,6 +326,7 @@ class _Check:
         elif self.mine or not self.records:
             self._against_anchor()
         self._legacy_notice()
+        self.report.problems = _merge_rechained(self.report.problems)
         return self.report
 
     def _key_fits(self) -> bool:
@@ -426,6 +427,7 @@ class _Check:
 
     def _report_moves(self) -> None:
         seen: set[int] = set()
+        shifted: dict[int, list[int]] = {}
         for s, c in self.moved:
             if s in seen:
                 continue
@@ -433,8 +435,14 @@ class _Check:
                 self.add(min(s, c), "swapped", f"entries {min(s, c)} and {max(s, c)} swapped")
                 seen |= {s, c}
             else:
+                shifted.setdefault(c - s, []).append(s)
+        for offset, stored in shifted.items():
+            for a, b in _span(stored):  # a block renumbered at once is one problem
                 self.add(
-                    s, "moved", f"entry {s} holds what was written as entry {c} (reordered or renumbered)"
+                    a,
+                    "moved",
+                    f"{_entries(a, b)} {'holds' if a == b else 'hold'} what was written as "
+                    f"{_entries(a + offset, b + offset)} (reordered or renumbered)",
                 )
 
     def _gaps(self) -> None:
@@ -494,6 +502,32 @@ class _Check:
             )
         else:
             self.report.notices.append(f"{head}; the next entry will seal their chain")
+
+
+def _merge_rechained(problems: list[JournalProblem]) -> list[JournalProblem]:
+    """A chain recomputed over thousands of entries is one problem, not thousands of lines."""
+    out: list[JournalProblem] = []
+    run: list[JournalProblem] = []
+    for p in [*problems, JournalProblem(None, "", "")]:
+        if p.kind == "rechained" and run and p.seq == (run[-1].seq or 0) + 1:
+            run.append(p)
+            continue
+        if len(run) > 1:
+            a, b = run[0].seq or 0, run[-1].seq or 0
+            out.append(
+                JournalProblem(
+                    a,
+                    "rechained",
+                    f"entries {a}..{b} re-chained: their links to the entries before them (prev_hash) were "
+                    "rewritten without the key",
+                )
+            )
+        else:
+            out.extend(run)
+        run = [p] if p.kind == "rechained" else []
+        if p.kind not in ("rechained", ""):
+            out.append(p)
+    return out
 
 
 def _own_records(
