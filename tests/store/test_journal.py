@@ -164,6 +164,33 @@ def test_missing_key_refuses_to_journal_rather_than_start_a_new_key(store: Store
         assert [p.kind for p in journal.verify(s)] == ["key"]
 
 
+def test_another_folders_key_is_refused_but_a_forged_row_does_not_stop_the_journal(
+    store: Store, keys: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fill(store, 2)
+    other = tmp_path.parent / f"{tmp_path.name}-other-keys"
+    other.mkdir()
+    (other / "journal.key").write_bytes(os.urandom(32))  # another case store's key
+    monkeypatch.setenv("REMPART_KEYS_DIR", str(other))
+    with (
+        pytest.raises(StateError, match=r"is key .*, but entries up to 2 were authenticated with key"),
+        store.session() as s,
+    ):
+        journal.append(s, "alice", "apply", "run/1/step/3", {})
+    monkeypatch.setenv("REMPART_KEYS_DIR", str(keys))
+    con = sqlite3.connect(store.url.removeprefix("sqlite:///"))
+    with con:  # an attacker's row, claiming another key, to make rempart refuse to journal
+        con.execute(
+            "INSERT INTO journal SELECT 3, at, 'mallory', action, subject, payload, hash, 'f', "
+            "'feedfeedfeedfeed', mac, field_macs FROM journal WHERE seq = 2"
+        )
+    con.close()
+    _fill(store, 1, start=3)
+    with store.session() as s:
+        assert [str(p) for p in journal.verify(s)] == ["entry 3 written with another key (feedfeedfeedfeed)"]
+        assert len(journal.entries(s)) == 4
+
+
 def test_journal_written_before_the_key_is_reported_then_sealed(tmp_path: Path, keys: Path) -> None:
     db = tmp_path / "cases.sqlite"
     old = create_engine(f"sqlite:///{db}")

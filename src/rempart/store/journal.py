@@ -75,9 +75,8 @@ def sealing_for(session: Session) -> JournalSealing:
     if settings.keys_dir is not None:
         keys = settings.keys_dir
     elif url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        keys = (
-            Path(url.database).parent / "keys"
-        )  # the same folder as REMPART_HOME/keys for the default store
+        # beside the store: for the default store, the same folder as REMPART_HOME/keys
+        keys = Path(url.database).parent / "keys"
     else:
         keys = settings.key_directory
     sealing = JournalSealing(keys, FileAnchor(settings.journal_anchor or keys / ANCHOR_FILE))
@@ -118,7 +117,14 @@ def _key_for_append(session: Session, sealing: JournalSealing) -> JournalKey:
                 "or set REMPART_KEYS_DIR to the folder that holds it",
             )
         return create_key(sealing.key_path)
-    if last_keyed is not None and last_keyed.key_id != key.key_id:
+    # a row written with another key refuses appends only when no entry was written with this key: a
+    # misplaced keys folder, not an entry an attacker added to stop rempart journaling (verify names it)
+    if (
+        last_keyed is not None
+        and last_keyed.key_id != key.key_id
+        and session.execute(select(JournalRow.seq).where(JournalRow.key_id == key.key_id).limit(1)).first()
+        is None
+    ):
         raise StateError(
             f"journal key {sealing.key_path} is key {key.key_id}, but entries up to {last_keyed.seq} were "
             f"authenticated with key {last_keyed.key_id}; nothing was journaled",
