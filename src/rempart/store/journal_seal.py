@@ -40,7 +40,7 @@ class JournalKey:
         return hashlib.sha256(b"rempart-journal-key-id\0" + self.secret).hexdigest()[:16]
 
     def mac(self, purpose: str, material: bytes) -> str:
-        return hmac.new(self.secret, purpose.encode() + b"\0" + material, hashlib.sha256).hexdigest()
+        return hmac.digest(self.secret, purpose.encode() + b"\0" + material, "sha256").hex()
 
 
 def load_key(path: Path) -> JournalKey | None:
