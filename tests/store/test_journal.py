@@ -18,6 +18,8 @@ from sqlalchemy import create_engine
 from rempart.errors import StateError
 from rempart.store import journal
 from rempart.store.db import Store, upgrade
+from rempart.store.journal_anchor import FileAnchor
+from rempart.store.journal_seal import load_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,6 +150,21 @@ def test_an_anchor_that_cannot_be_written_journals_nothing(
     monkeypatch.delenv("REMPART_JOURNAL_ANCHOR")
     with store.session() as s:
         assert len(journal.entries(s)) == 1 and journal.verify(s) == []
+
+
+def test_a_write_torn_by_a_crash_is_noted_not_a_break(store: Store, keys: Path) -> None:
+    _fill(store, 2)
+    anchor = keys / "journal.anchor"
+    with anchor.open("ab") as fh:
+        fh.write(b'{"journal":"3f0a","key":')  # the power went out mid-write, before the commit
+    _fill(store, 1, start=2)
+    with store.session() as s:
+        report = journal.check(s)
+    assert report.problems == []
+    assert report.notices == [f"anchor {anchor} line(s) 5 unreadable: a write cut short by a crash?"]
+    records = FileAnchor(anchor).read(load_key(keys / "journal.key"))
+    assert records is not None
+    assert [(r.seq, r.state) for r in records if r.authentic][-2:] == [(3, "written"), (3, "committed")]
 
 
 def test_missing_key_refuses_to_journal_rather_than_start_a_new_key(store: Store, keys: Path) -> None:

@@ -31,7 +31,15 @@ from sqlalchemy.orm import Session
 
 from rempart.errors import InputError, StateError
 from rempart.settings import Settings
-from rempart.store.journal_anchor import ANCHOR_FILE, COMMITTED, WRITTEN, AnchorRecord, AnchorSink, FileAnchor
+from rempart.store.journal_anchor import (
+    ANCHOR_FILE,
+    COMMITTED,
+    TORN,
+    WRITTEN,
+    AnchorRecord,
+    AnchorSink,
+    FileAnchor,
+)
 from rempart.store.journal_seal import FIELDS, KEY_FILE, Content, JournalKey, create_key, load_key
 from rempart.store.models.core import JournalRow
 
@@ -546,7 +554,13 @@ def _own_records(
     """This journal's records in the anchor (one anchor may, wrongly, be shared by several case stores)."""
     if records is None:
         return []
-    bad = [r for r in records if not r.authentic]
+    torn = [r.line for r in records if r.state == TORN]
+    if torn:
+        # not a forgery (a record without its MAC proves nothing either way): a crash cut a write short
+        report.notices.append(
+            f"anchor {where} line(s) {', '.join(map(str, torn))} unreadable: a write cut short by a crash?"
+        )
+    bad = [r for r in records if not r.authentic and r.state != TORN]
     if bad:
         foreign = sorted({r.key_id for r in bad if r.key_id} - {r.key_id for r in keyed if r.key_id})
         lines = ", ".join(f"{a}" if a == b else f"{a}..{b}" for a, b in _span([r.line for r in bad]))

@@ -28,6 +28,7 @@ from rempart.store.journal_seal import JournalKey, canonical
 ANCHOR_FILE = "journal.anchor"
 WRITTEN = "written"
 COMMITTED = "committed"
+TORN = "torn"  # a line that is not a record at all: a write cut short by a crash
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class AnchorRecord:
     seq: int
     mac: str
     key_id: str
-    state: str  # WRITTEN or COMMITTED
+    state: str  # WRITTEN or COMMITTED (TORN for an unreadable line)
     line: int = 0  # where it was read (1-based), 0 before it is written
     authentic: bool = True  # its own MAC verified with the current key
 
@@ -79,8 +80,11 @@ class FileAnchor:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             created = not self.path.exists()
             # O_APPEND: processes appending at once never overwrite each other's lines
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    lines = b"\n" + lines  # a line torn by a crash stays apart from the next one
                 os.write(fd, lines)
                 if sync:
                     os.fdatasync(fd)  # the data and the file's size: what a reader after a crash needs
@@ -119,7 +123,7 @@ class FileAnchor:
                 )
                 mark = str(obj["m"])
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                out.append(AnchorRecord("", 0, "", "", "", n, authentic=False))
+                out.append(AnchorRecord("", 0, "", "", TORN, n, authentic=False))
                 continue
             ok = key is not None and hmac.compare_digest(key.mac("anchor", canonical(rec.body())), mark)
             out.append(AnchorRecord(rec.journal, rec.seq, rec.mac, rec.key_id, rec.state, n, ok))
