@@ -323,3 +323,20 @@ def test_forged_anchor_line_is_detected(case: Path, tmp_path: Path) -> None:
     code, out = verify()
     assert code == 1
     assert broken(out) == [f"anchor {anchor} line(s) {2 * ENTRIES + 1} altered or not written by rempart"]
+
+
+def test_a_copy_of_the_anchor_catches_what_the_local_one_cannot(case: Path, tmp_path: Path) -> None:
+    anchor = tmp_path / "keys-volume" / "journal.anchor"
+    copy = tmp_path / "other-host" / "journal.anchor"
+    copy.parent.mkdir()
+    copy.write_bytes(anchor.read_bytes())
+    # an attacker holding the case store and the keys folder cuts both back to entry 4 (the limit of a
+    # local anchor: it must be append-only or copied away)
+    attack(case, "DELETE FROM journal WHERE seq > 4")
+    anchor.write_bytes(b"".join(anchor.read_bytes().splitlines(keepends=True)[:8]))
+    assert verify()[0] == 0
+    result = CliRunner().invoke(standalone(), ["journal", "verify", "--anchor", str(copy)])
+    assert result.exit_code == 1
+    assert broken(result.output) == [f"tail truncated after entry 4 (the anchor says {ENTRIES})"]
+    missing = CliRunner().invoke(standalone(), ["journal", "verify", "--anchor", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "no anchor file here" in missing.output

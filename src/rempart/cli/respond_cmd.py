@@ -13,12 +13,14 @@ from rich.text import Text
 from rempart.adapters import registry
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import Inventory, open_case_store
+from rempart.errors import InputError, Location
 from rempart.inventory import load_group
 from rempart.respond import service
 from rempart.respond.interface import Adapter, Operation
 from rempart.respond.plan import load_plan
 from rempart.store import journal
 from rempart.store.db import Store
+from rempart.store.journal_anchor import FileAnchor
 
 plan_app = typer.Typer(help="Check the security plan and show what it would do.", no_args_is_help=True)
 run_app = typer.Typer(help="Plan runs.", no_args_is_help=True)
@@ -284,12 +286,23 @@ def run_show(run: int) -> None:
 
 @journal_app.command("verify")
 @report_errors
-def journal_verify() -> None:
+def journal_verify(
+    anchor: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchor",
+            help="check against this copy of the anchor (e.g. one kept on another host) instead of "
+            "REMPART_JOURNAL_ANCHOR",
+        ),
+    ] = None,
+) -> None:
     """Check the chain, each entry's MAC and the anchor; name every entry altered, removed or inserted.
 
     Exit status 1 when anything is wrong, 0 when the journal is intact."""
+    if anchor is not None and not anchor.is_file():
+        raise InputError("no anchor file here", Location(anchor), "give the path of a copy of journal.anchor")
     with open_case_store().session() as s:
-        report = journal.check(s)
+        report = journal.check(s, FileAnchor(anchor) if anchor is not None else None)
     for note in report.notices:
         console.print(f"[yellow]note[/yellow] {note}", soft_wrap=True)
     if report.problems:

@@ -269,15 +269,19 @@ def _describe(name: str, seq: int) -> str:
     return {"at": "at (its time)", "prev_hash": f"prev_hash (its link to entry {seq - 1})"}.get(name, name)
 
 
-def check(session: Session) -> JournalReport:
-    """Walk the whole journal, its MACs and its anchor; name every entry altered, removed or inserted."""
-    return _Check(session).run()
+def check(session: Session, anchor: AnchorSink | None = None) -> JournalReport:
+    """Walk the whole journal, its MACs and its anchor; name every entry altered, removed or inserted.
+
+    ANCHOR: check against that anchor instead (a copy kept on another host, for instance)."""
+    return _Check(session, anchor).run()
 
 
 class _Check:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, anchor: AnchorSink | None) -> None:
         self.session = session
         self.sealing = sealing_for(session)
+        if anchor is not None:
+            self.sealing = replace(self.sealing, anchor=anchor)
         self.where = self.sealing.anchor.where
         self.report = JournalReport(key_path=self.sealing.key_path, anchor=self.where)
         self.rows = list(session.execute(select(JournalRow).order_by(JournalRow.seq)).scalars())
