@@ -277,6 +277,18 @@ def test_replaced_key_file_is_named(case: Path, tmp_path: Path) -> None:
     assert "is not the key that wrote this journal" in out and "the key file was replaced" in out
 
 
+def test_key_and_entries_deleted_together(case: Path, tmp_path: Path) -> None:
+    (tmp_path / "keys-volume" / "journal.key").unlink()
+    attack(case, "DELETE FROM journal")
+    code, out = verify()
+    assert code == 1
+    assert (
+        "journal key" in out
+        and "missing, yet the anchor" in out
+        and f"records entries up to {ENTRIES}" in out
+    )
+
+
 def test_rekeyed_journal_is_betrayed_by_the_anchor(case: Path, tmp_path: Path) -> None:
     # the attacker replaces the key and re-authenticates every entry with it; the anchor is append-only
     new = JournalKey(tmp_path / "keys-volume" / "journal.key", os.urandom(32))

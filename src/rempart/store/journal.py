@@ -314,6 +314,17 @@ class _Check:
         if not self._key_fits():
             return self.report
         self.records = self.sealing.anchor.read(self.key)
+        recorded = [r for r in self.records or [] if r.state != TORN]
+        if self.key is None and recorded:
+            top = max(r.seq for r in recorded)
+            self.add(
+                None,
+                "key",
+                f"journal key {self.sealing.key_path} missing, yet the anchor {self.where} records "
+                f"entries up to {top}: the key and those entries were deleted — restore journal.key from "
+                "its backup",
+            )
+            return self.report
         # entries appended in this very transaction reach the anchor when it commits
         pending = [rec for _, _, rec, row in self.session.info.get(_PENDING, []) if inspect(row).persistent]
         if pending:
