@@ -14,6 +14,7 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: SQLite file under home
     events_db: str | None = None  # default: DuckDB file under home; ':memory:' for in-memory
     keys_dir: Path | None = None  # snapshot keys live outside the data files
+    journal_anchor: Path | None = None  # the journal's anchor file, ideally on another volume
 
     @property
     def case_store_url(self) -> str:

@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from rempart.detect.incidents import get_incident, open_incidents
 from rempart.domain.alerts import Alert, EventRef, Level
 from rempart.store import journal
 from rempart.store.db import Store
 from tests.conftest import need
+from tests.store.test_journal import append_at_once
 
 
 def _pg_bin(name: str) -> str | None:
@@ -90,8 +92,14 @@ def pg_url() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.fixture
+def keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("REMPART_KEYS_DIR", str(tmp_path / "keys"))
+    return tmp_path / "keys"
+
+
 @pytest.mark.postgres
-def test_migrations_incidents_and_journal_on_postgresql(pg_url: str) -> None:
+def test_migrations_incidents_and_journal_on_postgresql(pg_url: str, keys: Path) -> None:
     store = Store(pg_url)
     try:
         t = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -103,5 +111,29 @@ def test_migrations_incidents_and_journal_on_postgresql(pg_url: str) -> None:
             journal.append(s, "bob", "verify", "run/1", {"k": 2})
         with store.session() as s:
             assert journal.verify(s) == []
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_journal_appends_from_two_processes_and_truncation_on_postgresql(
+    pg_url: str, keys: Path, tmp_path: Path
+) -> None:
+    store = Store(pg_url)
+    try:
+        with store.session() as s:
+            s.execute(text("DELETE FROM journal"))  # the server is shared by this module's tests
+        (keys / "journal.anchor").unlink(missing_ok=True)
+        with store.session() as s:
+            journal.append(s, "alice", "apply", "run/1", {})
+        append_at_once(pg_url, tmp_path / "go", 30)
+        with store.session() as s:
+            assert [r.seq for r in journal.entries(s)] == list(range(1, 62))
+            assert journal.verify(s) == []
+            s.execute(text("DELETE FROM journal WHERE seq > 50"))
+        with store.session() as s:
+            assert [str(p) for p in journal.verify(s)] == [
+                "tail truncated after entry 50 (the anchor says 61)"
+            ]
     finally:
         store.close()

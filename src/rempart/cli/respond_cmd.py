@@ -8,21 +8,26 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from rempart.adapters import registry
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import Inventory, open_case_store
-from rempart.errors import StateError
+from rempart.errors import InputError, Location
 from rempart.inventory import load_group
 from rempart.respond import service
 from rempart.respond.interface import Adapter, Operation
 from rempart.respond.plan import load_plan
 from rempart.store import journal
 from rempart.store.db import Store
+from rempart.store.journal_anchor import FileAnchor
 
 plan_app = typer.Typer(help="Check the security plan and show what it would do.", no_args_is_help=True)
 run_app = typer.Typer(help="Plan runs.", no_args_is_help=True)
-journal_app = typer.Typer(help="The hash-chained audit journal.", no_args_is_help=True)
+journal_app = typer.Typer(
+    help="The audit journal: hash-chained, authenticated with a key, anchored outside the case store.",
+    no_args_is_help=True,
+)
 
 PlanFile = Annotated[Path, typer.Option("--plan", "-p", envvar="REMPART_PLAN", help="plan.yaml")]
 AdaptersFile = Annotated[
@@ -281,16 +286,39 @@ def run_show(run: int) -> None:
 
 @journal_app.command("verify")
 @report_errors
-def journal_verify() -> None:
-    """Walk the whole journal; name every entry that was altered, removed or inserted."""
+def journal_verify(
+    anchor: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchor",
+            help="check against this copy of the anchor (e.g. one kept on another host) instead of "
+            "REMPART_JOURNAL_ANCHOR",
+        ),
+    ] = None,
+) -> None:
+    """Check the chain, each entry's MAC and the anchor; name every entry altered, removed or inserted.
+
+    Exit status 1 when anything is wrong, 0 when the journal is intact."""
+    if anchor is not None and not anchor.is_file():
+        raise InputError("no anchor file here", Location(anchor), "give the path of a copy of journal.anchor")
     with open_case_store().session() as s:
-        problems = journal.verify(s)
-        count = len(journal.entries(s))
-    if problems:
-        for p in problems:
-            console.print(f"[red]altered[/red] {p}")
-        raise StateError(f"journal has {len(problems)} problem(s)")
-    console.print(f"[green]ok[/green] journal intact: {count} entries, chain verified")
+        report = journal.check(s, FileAnchor(anchor) if anchor is not None else None)
+    for note in report.notices:
+        console.print(f"[yellow]note[/yellow] {note}", soft_wrap=True)
+    if report.problems:
+        for p in report.problems:
+            console.print(Text.assemble(("broken", "red"), f" {p}"), soft_wrap=True)
+        console.print(
+            f"[red]journal NOT intact[/red]: {len(report.problems)} problem(s) in {report.entries} entries "
+            f"(key {report.key_path}, anchor {report.anchor})",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    console.print(
+        f"[green]ok[/green] journal intact: {report.entries} entries, chain verified, "
+        f"{report.authenticated} authenticated with key {report.key_path}, anchor {report.anchor} agrees",
+        soft_wrap=True,
+    )
 
 
 @journal_app.command("show")

@@ -1,1 +1,2 @@
-"""The case store: SQLAlchemy 2 models, Alembic migrations, the hash-chained journal."""
+"""The case store: SQLAlchemy 2 models, Alembic migrations, the audit journal (hash-chained,
+authenticated with a key kept outside, anchored outside)."""

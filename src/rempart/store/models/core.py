@@ -68,7 +68,11 @@ class LogEntryRow(Base):
 
 
 class JournalRow(Base):
-    """Append-only audit journal; each row's hash covers its content and the previous row's hash."""
+    """Append-only audit journal; each row's hash covers its content and the previous row's hash, and its
+    MAC (HMAC-SHA256 with the journal key, kept outside the case store) proves it was written by rempart.
+
+    Rows written before the journal had a key (migration 0007_journal) have no MAC; see ``store.journal``.
+    """
 
     __tablename__ = "journal"
 
@@ -80,6 +84,9 @@ class JournalRow(Base):
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON, hashed as written
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str | None] = mapped_column(String(16))  # fingerprint of the key that wrote the MAC
+    mac: Mapped[str | None] = mapped_column(String(64))
+    field_macs: Mapped[str | None] = mapped_column(Text)  # per-field MACs: verify names what was changed
 
 
 class FindingRow(Base):
