@@ -169,11 +169,16 @@ def test_snapshot_status_fails_while_the_kit_would_print_unknown_values(
     age = ["--max-age-hours", "1000000"]  # the corpus was exported on 2026-11-28: only the unknowns count
     status = run.invoke(app, ["snapshot", "status", "capitouls", *age])
     assert status.exit_code == 1 and "UNKNOWN capitouls: 5 value(s)" in " ".join(status.output.split())
+    kit = run.invoke(app, ["kits", "build", "capitouls", "--out", str(tmp_path / "k1")])
+    assert kit.exit_code == 0, kit.output
+    assert "the kit prints 5 value(s) boxed" in " ".join(kit.output.split())  # as many as the import said
     # a clean export of the same establishment, imported later: the kit no longer prints unknowns
     out = run.invoke(app, ["snapshot", "import", "capitouls", str(CORPUS / "bundle-searchset.json")])
     assert out.exit_code == 0, out.output
     status = run.invoke(app, ["snapshot", "status", "capitouls", *age])
     assert status.exit_code == 0 and "UNKNOWN" not in status.output, status.output
+    kit = run.invoke(app, ["kits", "build", "capitouls", "--out", str(tmp_path / "k2")])
+    assert kit.exit_code == 0 and "À VÉRIFIER" not in kit.output, kit.output
 
 
 def test_a_patient_without_a_name_or_birth_date_is_said_so_in_words() -> None:

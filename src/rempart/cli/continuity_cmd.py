@@ -128,6 +128,12 @@ def kits_build(
         err_console.print(
             f"[yellow]warning[/yellow] snapshot is {snapshot.format_age(build.plan.snapshot_age)} old"
         )
+    if build.plan.to_verify:
+        err_console.print(
+            f"[yellow]warning[/yellow] the kit prints {build.plan.to_verify} value(s) boxed \"À VÉRIFIER\" "
+            "(drug, dose, unit or route missing from the export, or a patient without a bed): see "
+            "`rempart snapshot import`, fix the export and rebuild, or have them checked on the ward"
+        )
     console.print(
         f"[green]ok[/green] kit {build.number} of {establishment}: {build.forms} serial-numbered forms"
     )

@@ -95,6 +95,14 @@ class KitPlan:
         return sum(len(u.patients) for u in self.units)
 
     @property
+    def to_verify(self) -> int:
+        """Values the kit prints boxed "À VÉRIFIER" (a drug, dose, unit or route the export does not give)
+        plus the present patients it lists without a bed."""
+        return sum(
+            len(rx.missing) for u in self.units for p in u.patients for rx in p.prescriptions
+        ) + sum(not p.has_bed for u in self.units for p in u.patients)
+
+    @property
     def snapshot_age(self) -> timedelta:
         return self.built_at - self.taken_at
 
