@@ -41,6 +41,12 @@ def iter_text_lines(source: Source, ctx: ReaderContext, allow: str = "") -> Iter
             yield number, text
 
 
+def unreadable(exc: Exception) -> str:
+    """The quarantine reason for a record a reader could not read (the guard around each record: a bug or
+    an input nobody foresaw costs that record, never its file)."""
+    return f"record not readable ({type(exc).__name__}: {str(exc)[:200]})"
+
+
 @dataclass
 class RowBuffer:
     """Accumulates parsed lines; :meth:`batch` turns them into a :class:`Batch` (fields as given)."""

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 
 from rempart.domain.events import Product
 from rempart.ingest.interface import Batch, Reader, ReaderContext
-from rempart.ingest.lines import RowBuffer, iter_text_lines
+from rempart.ingest.lines import RowBuffer, iter_text_lines, unreadable
 from rempart.ingest.linux import read_message
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
@@ -78,12 +78,16 @@ class SyslogReader(Reader):
         for number, text in iter_text_lines(source, ctx):
             if _JOURNAL_MARK.match(text):
                 continue
-            parsed = _parse(text, year, base if ctx.reference_year is None else None)
-            if isinstance(parsed, str):
-                ctx.quarantine(source, number, parsed, text)
+            try:
+                parsed = _parse(text, year, base if ctx.reference_year is None else None)
+                if isinstance(parsed, str):
+                    ctx.quarantine(source, number, parsed, text)
+                    continue
+                row, ts, local = parsed
+                said = read_message(row.get("program") or "", row.get("message") or "", auth_file)
+            except Exception as exc:  # noqa: BLE001 - a record costs at most itself
+                ctx.quarantine(source, number, unreadable(exc), text)
                 continue
-            row, ts, local = parsed
-            said = read_message(row.get("program") or "", row.get("message") or "", auth_file)
             row.update(said.fields)
             if said.time is not None:  # Sysmon's own UTC time, to the microsecond
                 ts, local = said.time, False
@@ -120,22 +124,20 @@ def _parse(text: str, year: int, mtime: datetime | None
 
 def _time(text: str, year: int, mtime: datetime | None) -> tuple[datetime, bool] | None:
     """The time, and whether it was written with no zone (its wall clock is then returned as UTC)."""
-    if text[:1].isdigit():
-        try:
-            ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return (ts.astimezone(UTC), False) if ts.tzinfo else (ts.replace(tzinfo=UTC), True)
-    clock_text, _, fraction = text[4:].strip().partition(".")
+    # out of range is None, never an error: 'Feb 29' in a year that has none, year 1 east of Greenwich
     try:
+        if text[:1].isdigit():
+            ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return (ts.astimezone(UTC), False) if ts.tzinfo else (ts.replace(tzinfo=UTC), True)
+        clock_text, _, fraction = text[4:].strip().partition(".")
         month = _MONTHS[text[:3]]
         clock = datetime.strptime(clock_text, "%d %H:%M:%S")
-    except (KeyError, ValueError):
+        micro = int(fraction.ljust(6, "0")) if fraction else 0
+        ts = datetime(year, month, clock.day, clock.hour, clock.minute, clock.second, micro, tzinfo=UTC)
+        if mtime is not None and ts > mtime.replace(microsecond=0) and (ts - mtime).days > 1:
+            ts = ts.replace(year=year - 1)  # a December line in a file last written in January
+    except (KeyError, ValueError, OverflowError):
         return None
-    micro = int(fraction.ljust(6, "0")) if fraction else 0
-    ts = datetime(year, month, clock.day, clock.hour, clock.minute, clock.second, micro, tzinfo=UTC)
-    if mtime is not None and ts > mtime.replace(microsecond=0) and (ts - mtime).days > 1:
-        ts = ts.replace(year=year - 1)  # a December line in a file last written in January
     return ts, True
 
 
