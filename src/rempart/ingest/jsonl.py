@@ -7,7 +7,7 @@ deeper than :data:`MAX_DEPTH`. A refused block is halved and retried down to :da
 falling back to lines.
 
 Depth is checked before Arrow sees the bytes: its JSON reader recurses once per level and overflows the
-stack (a segfault, exit 139) somewhere past 8,000 levels. A line cannot nest deeper than its length, so only
+stack (a segfault, exit 139) somewhere past 9,000 levels. A line cannot nest deeper than its length, so only
 lines longer than :data:`ARROW_SAFE_DEPTH` have their brackets counted (a few per block: the cost is a
 fraction of a percent of the parse); the exact depth is then read from the schema Arrow gives, and on the
 per-line path from the line itself.
@@ -35,7 +35,7 @@ CHUNK_BYTES = 16 << 20
 MIN_FAST_BYTES = 256 << 10
 _READ_OPTIONS = pj.ReadOptions(block_size=4 << 20, use_threads=True)
 MAX_DEPTH = 64  # a record nested deeper is quarantined: real logs nest a few levels, Windows ones up to 6
-ARROW_SAFE_DEPTH = 2048  # well under the ~8,000 levels where Arrow's JSON reader overflows its stack
+ARROW_SAFE_DEPTH = 4096  # under half the ~9,000 levels where Arrow's JSON reader overflows its stack
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*+"', re.DOTALL)
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
