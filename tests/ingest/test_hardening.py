@@ -358,3 +358,24 @@ def test_a_number_beyond_64_bits_or_a_bad_zeek_time_loses_only_its_record(tmp_pa
     assert not report.failed and table is not None and table.num_rows == 5
     assert sorted((Path(q.source).name, q.record) for q in report.quarantined) == [
         ("conn.log", 2), ("security.json", 2)]
+
+
+def test_a_file_whose_lines_mostly_do_not_fit_its_format_says_so_and_keeps_those_that_do(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "mixed.log"
+    fortigate = [f'date=2026-11-28 time=10:01:{i:02d} devname="fw01" logid="1" user="{i}"' for i in range(12)]
+    path.write_text(_auth_log(6, 99, "") + "\n".join(fortigate) + "\n")  # syslog by its first lines
+    table, report = read_all([path], reference_year=2026)
+    assert table is not None and table.num_rows == 6 and report.quarantined_count == 12
+    (note,) = report.failed
+    assert note.source == str(path) and "12 of its 18 records do not fit the syslog format" in note.reason
+
+
+def test_the_format_most_first_lines_have_wins(tmp_path: Path) -> None:
+    forwarded = 'Nov 28 10:00:00 fw01 date=2026-11-28 time=10:00:00 devname="fw01" logid="1" user="x"'
+    path = tmp_path / "remote.log"
+    path.write_text(forwarded + "\n" + _auth_log(20, 99, ""))  # one FortiGate line atop an auth.log
+    table, report = read_all([path], reference_year=2026)
+    assert {r["_format"] for r in rows(table)} == {"syslog"}
+    assert table is not None and table.num_rows == 20 and [q.record for q in report.quarantined] == [1]

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 
 from rempart.domain.events import Product
 from rempart.ingest.interface import Batch, Reader, ReaderContext
-from rempart.ingest.lines import RowBuffer, iter_text_lines, unreadable
+from rempart.ingest.lines import RowBuffer, first_lines, iter_text_lines, share_score, unreadable
 from rempart.ingest.linux import AUDITD, ENRICHED, audit_record, is_audit_record
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
@@ -39,10 +39,7 @@ class AuditdReader(Reader):
     extensions = (".log", "audit.log")
 
     def sniff(self, head: bytes, filename: str) -> int:
-        for line in [x for x in head.split(b"\n")[:6] if x.strip()][:5]:
-            if is_audit_record(line.decode("utf-8", "replace")):
-                return 85
-        return 0
+        return share_score(85, first_lines(head), is_audit_record)
 
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         buffer = RowBuffer(Product.LINUX.value)

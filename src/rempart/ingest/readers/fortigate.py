@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from rempart.domain.events import Product
 from rempart.ingest.columns import EPOCH
 from rempart.ingest.interface import Batch, Reader, ReaderContext
-from rempart.ingest.lines import RowBuffer, iter_text_lines, unreadable
+from rempart.ingest.lines import RowBuffer, first_lines, iter_text_lines, share_score, unreadable
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
 
@@ -46,14 +46,7 @@ class FortigateReader(Reader):
     def sniff(self, head: bytes, filename: str) -> int:
         # by the shape of the first lines, never by a string that may sit in a value: an sshd line logging
         # the user name 'date=1 devname=x' is no FortiGate line
-        for line in [x for x in head.split(b"\n")[:6] if x.strip()][:5]:
-            text = line.decode("utf-8", "replace")
-            start = _LINE.match(text)
-            if start is not None:
-                keys = parse_pairs(text[start.end() :])
-                if "date" in keys and ("devname" in keys or "logid" in keys):
-                    return 80
-        return 0
+        return share_score(80, first_lines(head), _is_fortigate)
 
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         buffer = RowBuffer(Product.FORTIGATE.value)
@@ -80,6 +73,12 @@ class FortigateReader(Reader):
                 yield buffer.batch(ctx, hints)
         if len(buffer):
             yield buffer.batch(ctx, hints)
+
+
+def _is_fortigate(line: str) -> bool:
+    start = _LINE.match(line)
+    keys = parse_pairs(line[start.end() :]) if start is not None else {}
+    return "date" in keys and ("devname" in keys or "logid" in keys)
 
 
 def parse_pairs(text: str) -> dict[str, str | None]:

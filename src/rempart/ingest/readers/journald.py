@@ -33,7 +33,7 @@ from rempart.domain.events import Product
 from rempart.ingest.columns import EPOCH
 from rempart.ingest.interface import Batch, Reader, ReaderContext
 from rempart.ingest.jsonl import leading_keys
-from rempart.ingest.lines import RowBuffer, iter_text_lines, unreadable
+from rempart.ingest.lines import RowBuffer, iter_text_lines, share_score, unreadable
 from rempart.ingest.linux import AUTH_FACILITIES, read_message
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
@@ -55,8 +55,7 @@ class JournaldReader(Reader):
     def sniff(self, head: bytes, filename: str) -> int:
         if head.lstrip()[:1] != b"{":
             return 0
-        journal = any(_MARKERS & keys for keys in leading_keys(head))
-        return 80 if journal else 0  # over winjson's 60: not a Windows event
+        return share_score(80, leading_keys(head), lambda keys: bool(_MARKERS & keys))  # over winjson's 60
 
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         buffer = RowBuffer(Product.LINUX.value)

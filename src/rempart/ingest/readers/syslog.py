@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 
 from rempart.domain.events import Product
 from rempart.ingest.interface import Batch, Reader, ReaderContext
-from rempart.ingest.lines import RowBuffer, iter_text_lines, unreadable
+from rempart.ingest.lines import RowBuffer, first_lines, iter_text_lines, share_score, unreadable
 from rempart.ingest.linux import read_message
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
@@ -61,14 +61,9 @@ class SyslogReader(Reader):
     extensions = (".log", ".syslog", "auth.log", "secure", "messages", "syslog")
 
     def sniff(self, head: bytes, filename: str) -> int:
-        # the first lines that are not blank: one bad line at the top must not hide the file's format
-        for line in [x for x in head.split(b"\n")[:6] if x.strip()][:5]:
-            text = line.decode("utf-8", "replace")
-            if _RFC5424.match(text):
-                return 70
-            if _RFC3164.match(text):
-                return 60
-        return 0
+        lines = first_lines(head)
+        rfc5424 = share_score(70, lines, lambda line: _RFC5424.match(line) is not None)
+        return rfc5424 or share_score(60, lines, lambda line: _RFC3164.match(line) is not None)
 
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         base = datetime.fromtimestamp(source.mtime, UTC)

@@ -21,6 +21,7 @@ import pyarrow as pa
 from rempart.ingest.columns import flatten_dict, table_from_rows
 from rempart.ingest.interface import Batch, Reader, ReaderContext
 from rempart.ingest.jsonl import MAX_DEPTH, iter_json_blocks, leading_keys
+from rempart.ingest.lines import share_score
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
 from rempart.ingest.windows import windows_batch
@@ -37,8 +38,7 @@ class WinJsonReader(Reader):
     def sniff(self, head: bytes, filename: str) -> int:
         if head.lstrip()[:1] not in (b"{", b"["):
             return 0
-        windows = any(_MARKERS & {k.rsplit(".", 1)[-1] for k in keys} for keys in leading_keys(head))
-        return 60 if windows else 0
+        return share_score(60, leading_keys(head), _is_windows)
 
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         if self._is_document(source.stream.peek(1 << 16).lstrip()):  # type: ignore[attr-defined]
@@ -93,6 +93,10 @@ class WinJsonReader(Reader):
                 pa.array(numbers[start:end], pa.int64()),
                 ctx,
             )
+
+
+def _is_windows(keys: frozenset[str]) -> bool:
+    return bool(_MARKERS & {k.rsplit(".", 1)[-1] for k in keys})
 
 
 _SURROGATE = "a string holds a lone UTF-16 surrogate (\\ud800-\\udfff): not Unicode text"
