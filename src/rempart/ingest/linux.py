@@ -82,7 +82,8 @@ def read_message(program: str, message: str, auth: bool) -> LinuxMessage:
 
 def sysmon_event(message: str) -> LinuxMessage | None:
     """The event of a Sysmon for Linux message: its EventData fields with its EventID, Channel and
-    Computer; None when the message is not one (or not well-formed, or declares entities: never in Sysmon)."""
+    Computer; None when the message is not one (or not well-formed, or declares entities: never in Sysmon, or
+    nests deeper than an event does): its line is then a plain syslog event."""
     if not message.startswith("<Event") or "<!" in message:
         return None
     try:
