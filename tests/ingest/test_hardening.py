@@ -379,3 +379,17 @@ def test_the_format_most_first_lines_have_wins(tmp_path: Path) -> None:
     table, report = read_all([path], reference_year=2026)
     assert {r["_format"] for r in rows(table)} == {"syslog"}
     assert table is not None and table.num_rows == 20 and [q.record for q in report.quarantined] == [1]
+
+
+def test_joined_xml_exports_are_read_and_text_between_events_is_quarantined(tmp_path: Path) -> None:
+    from .test_winxml import FAILED_LOGON, LOG_CLEARED, SQL_FAILURE
+
+    export = '<?xml version="1.0" encoding="UTF-8"?>\n<Events>\n{}\n</Events>\n'
+    path = tmp_path / "joined.xml"  # two Event Viewer exports joined with cat, and a stray line
+    path.write_text(export.format(FAILED_LOGON) + export.format(SQL_FAILURE + "\nstray text\n" + LOG_CLEARED))
+    table, report = read_all([path])
+    assert [r["EventID"] for r in rows(table)] == ["4625", "18456", "1102"] and not report.failed
+    assert [(q.record, q.reason, q.excerpt) for q in report.quarantined] == [
+        (8, "text outside any XML event", "stray text")]
+    path.write_text(FAILED_LOGON + "\n\nstray\n\n")  # at the end of the file too
+    assert [q.record for q in read_all([path])[1].quarantined] == [3]

@@ -41,8 +41,9 @@ _READ = 1 << 20
 _MAX_EVENT_BYTES = 16 << 20  # Windows caps an event at 64 KiB of data; a longer "event" is garbage
 _START = re.compile(rb"<Event[\s>/]")
 _END = b"</Event>"
-# what may sit around the events: the <Events> root of Event Viewer's exports, comments, blank lines
-_AROUND = re.compile(rb"<Events(?:\s[^>]*)?>|</Events>|<!--.*?-->", re.DOTALL)
+# what may sit around the events: the declaration and <Events> root of each export (exports joined with
+# cat), comments, blank lines
+_AROUND = re.compile(rb"(?:\s|<\?xml[^>]*\?>|<Events(?:\s[^>]*)?>|</Events>|<!--.*?-->)*", re.DOTALL)
 # a stream is Windows XML when, after an optional declaration and comments, its first element is an
 # <Event> of the event namespace, alone or in an <Events> root: never because the string appears in it
 _PROLOG = re.compile(rb"\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*(?:<Events(?:\s[^>]*)?>\s*)?"
@@ -116,7 +117,7 @@ def _events(source: Source, ctx: ReaderContext) -> Iterator[dict[str, Any]]:
             pos = stop
             continue
         if ended:
-            _outside(buffer[pos:], source, ctx, line + buffer.count(b"\n", counted, pos))
+            _outside(buffer[pos:], source, ctx, line + buffer.count(b"\n", counted))
             return
         if len(buffer) - pos > _MAX_EVENT_BYTES:  # no event end in sight: not read into memory whole
             ctx.quarantine(source, line, f"over {_MAX_EVENT_BYTES:,} bytes with no whole XML event",
@@ -151,10 +152,13 @@ def _where(bad: tuple[str, tuple[int, int] | None], line: int, column: int) -> s
 
 
 def _outside(text: bytes, source: Source, ctx: ReaderContext, line: int) -> None:
-    """What lies between events: the ``<Events>`` root, comments, blanks; anything else is quarantined."""
-    rest = _AROUND.sub(b"", text)
+    """What lies between events, `text`, which ends at `line`: the declaration and ``<Events>`` root of each
+    export, comments and blanks are fine; anything else is quarantined with its own line."""
+    fine = _AROUND.match(text)
+    rest = text[fine.end() :] if fine else text
     if rest.strip():
-        ctx.quarantine(source, line, "text outside any XML event", rest.strip()[:200])
+        at = line - text.count(b"\n") + text.count(b"\n", 0, len(text) - len(rest))
+        ctx.quarantine(source, at, "text outside any XML event", rest.strip()[:200])
 
 
 def _without_declaration(data: bytes) -> bytes:
