@@ -393,3 +393,15 @@ def test_joined_xml_exports_are_read_and_text_between_events_is_quarantined(tmp_
         (8, "text outside any XML event", "stray text")]
     path.write_text(FAILED_LOGON + "\n\nstray\n\n")  # at the end of the file too
     assert [q.record for q in read_all([path])[1].quarantined] == [3]
+
+
+def test_a_broken_item_of_a_json_document_costs_only_itself(tmp_path: Path) -> None:
+    text = json.dumps([_logon(i) for i in range(4)], indent=2)
+    second = text.index('"EventID": 4625,', text.index('"EventID": 4625,') + 1)
+    broken = text[:second] + text[second:].replace('"EventID": 4625,', '"EventID": 4625', 1)
+    path = tmp_path / "security.json"
+    path.write_text(broken)  # the second item misses a comma
+    table, report = read_all([path])
+    assert [r["@timestamp"] for r in rows(table)] == [
+        "2026-11-28T10:00:00.000Z", "2026-11-28T10:00:02.000Z", "2026-11-28T10:00:03.000Z"]
+    assert [q.record for q in report.quarantined] == [2] and "line 15" in report.quarantined[0].reason
