@@ -407,3 +407,19 @@ def test_a_broken_item_of_a_json_document_costs_only_itself(tmp_path: Path) -> N
     assert [r["@timestamp"] for r in rows(table)] == [
         "2026-11-28T10:00:00.000Z", "2026-11-28T10:00:02.000Z", "2026-11-28T10:00:03.000Z"]
     assert [q.record for q in report.quarantined] == [2] and "line 15" in report.quarantined[0].reason
+
+
+def test_xml_nested_100000_deep_costs_only_its_event(fixtures: Path, tmp_path: Path) -> None:
+    from .test_winxml import FAILED_LOGON, LOG_CLEARED
+
+    deep = FAILED_LOGON.replace("<Security/>", "<Security>" + "<a>" * DEEP + "</a>" * DEEP + "</Security>")
+    xml = tmp_path / "security.xml"
+    xml.write_text("\n".join([FAILED_LOGON, deep, LOG_CLEARED]) + "\n")
+    kept, quarantine = _read_in_child(xml)
+    assert kept == 2 and quarantine == [f"{xml} 2 XML event at line 2: nested deeper than 64 levels"]
+    good = (fixtures / "sysmon_linux.log").read_text().strip()
+    sysmon = good.split(" sysmon: ")[0] + " sysmon: <Event>" + "<a>" * DEEP + "</a>" * DEEP + "</Event>"
+    syslog = tmp_path / "syslog"
+    syslog.write_text("\n".join([good, sysmon, good]) + "\n")
+    kept, quarantine = _read_in_child(syslog)
+    assert kept == 3 and not quarantine  # the deep one is read as the plain syslog line it also is

@@ -102,15 +102,14 @@ def _events(source: Source, ctx: ReaderContext) -> Iterator[dict[str, Any]]:
                 column = start.start() - buffer.rfind(b"\n", 0, start.start()) - 1
                 cut = _parse(buffer[start.start() :])
                 where = _where(cut, line, column) if isinstance(cut, tuple) else f"at line {line}"
-                ctx.fail(source, f"XML not well-formed {where}: cut short in an event; the events before it "
-                                 "were read")
+                ctx.fail(source, f"XML {where}: cut short in an event; the events before it were read")
                 return
             else:
                 stop = end + len(_END)
                 event = _parse(buffer[start.start() : stop])
                 if isinstance(event, tuple):
                     column = start.start() - buffer.rfind(b"\n", 0, start.start()) - 1
-                    ctx.quarantine(source, line, f"XML event not well-formed {_where(event, line, column)}",
+                    ctx.quarantine(source, line, f"XML event {_where(event, line, column)}",
                                    buffer[start.start() : stop])
                 else:
                     yield event
@@ -143,12 +142,13 @@ def _parse(text: bytes) -> dict[str, Any] | tuple[str, tuple[int, int] | None]:
 
 
 def _where(bad: tuple[str, tuple[int, int] | None], line: int, column: int) -> str:
-    """'at line L, column C (why)' in the file, for a position in an event that starts at line, column."""
+    """'not well-formed at line L, column C (why)' in the file, for a position in an event that starts at
+    line, column; 'at line L: why' when the event is refused for what it holds."""
     reason, position = bad
     if position is None:
-        return f"at line {line} ({reason})"
+        return f"at line {line}: {reason}"
     row, col = position
-    return f"at line {line + row - 1}, column {col + column if row == 1 else col} ({reason})"
+    return f"not well-formed at line {line + row - 1}, column {col + column if row == 1 else col} ({reason})"
 
 
 def _outside(text: bytes, source: Source, ctx: ReaderContext, line: int) -> None:
