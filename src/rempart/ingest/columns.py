@@ -97,7 +97,19 @@ def parse_iso(arr: pa.Array) -> pa.Array:
         pc.match_substring_regex(norm, _HAS_ZONE), norm, pc.binary_join_element_wise(norm, "Z", "")
     )
     norm = pc.if_else(ok, norm, pa.scalar(None, pa.string()))
-    return norm.cast(TS_TYPE)
+    return _times_or_null(norm)
+
+
+def _times_or_null(arr: pa.Array) -> pa.Array:
+    """ISO text cast to times, a value Arrow refuses (``10:60:03``, ``02-30``) made NULL rather than failing
+    its whole column: the column is halved until the refused values stand alone (a few casts per bad one)."""
+    try:
+        return arr.cast(TS_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if len(arr) <= 1:
+            return pa.nulls(len(arr), TS_TYPE)
+    half = len(arr) // 2
+    return pa.concat_arrays([_times_or_null(arr.slice(0, half)), _times_or_null(arr.slice(half))])
 
 
 def flatten_dict(obj: dict[str, Any], out: dict[str, str | None], prefix: str = "") -> dict[str, str | None]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import pyarrow as pa
 
@@ -14,6 +15,7 @@ from rempart.ingest.interface import MAX_LINE_BYTES, Batch, ReaderContext
 from rempart.ingest.jsonl import iter_line_chunks
 from rempart.ingest.sources import Source
 
+T = TypeVar("T")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -39,6 +41,25 @@ def iter_text_lines(source: Source, ctx: ReaderContext, allow: str = "") -> Iter
                 ctx.quarantine(source, number, "binary data (control characters)", line[:200])
                 continue
             yield number, text
+
+
+def first_lines(head: bytes, count: int = 5) -> list[str]:
+    """The first `count` lines of `head` that are not blank, as text, for a reader's sniff."""
+    return [x.decode("utf-8", "replace") for x in head.split(b"\n")[: count + 1] if x.strip()][:count]
+
+
+def share_score(base: int, items: Sequence[T], fits: Callable[[T], bool]) -> int:
+    """`base` scaled by the share of `items` (a stream's first lines or records) that have the format's shape:
+    the format most of them have wins, so that one line of another shape (a FortiGate line forwarded into
+    auth.log, a bad first line) neither chooses the reader nor hides the file's format."""
+    hits = sum(1 for item in items if fits(item))
+    return max(1, base * hits // len(items)) if hits else 0
+
+
+def unreadable(exc: Exception) -> str:
+    """The quarantine reason for a record a reader could not read (the guard around each record: a bug or
+    an input nobody foresaw costs that record, never its file)."""
+    return f"record not readable ({type(exc).__name__}: {str(exc)[:200]})"
 
 
 @dataclass

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from xml.etree.ElementTree import ParseError, fromstring
 
 from rempart.ingest.columns import EPOCH
-from rempart.ingest.windows import event_from_xml
+from rempart.ingest.windows import MAX_XML_DEPTH, deeper_than, event_from_xml
 
 SSHD_PROGRAMS = frozenset({"sshd", "sshd-session", "sshd-auth"})
 AUTH_FACILITIES = frozenset({"4", "10"})  # auth, authpriv: what auth.log / secure collect
@@ -37,14 +37,19 @@ _SSHD = [
     (re.compile(r"^Invalid user (?P<user>.*?) from (?P<source_ip>\S+)(?: port (?P<source_port>\d+))?"),
      "invalid_user"),
 ]  # fmt: skip
-_SUDO = re.compile(
-    r"^\s*(?P<user>\S+) : (?:(?P<fail>.*?incorrect password attempts?) ; )?(?:.*?)?TTY=(?P<tty>\S+) ; "
-    r"PWD=(?P<pwd>.*?) ; USER=(?P<target_user>\S+) ;(?: .*?;)? COMMAND=(?P<command>.*)$"
-)
+# sudo's "user : [3 incorrect password attempts ; ]TTY=… ; PWD=… ; USER=… ; [GROUP=… ; ]COMMAND=…", read
+# piece by piece: as one regex its lazy parts made a long command cost the square of its length
+_SUDO_BY = re.compile(r"\s*(\S+) : ")
+_SUDO_TTY = re.compile(r"(?:^|(?<= ))TTY=(\S++) ; PWD=")  # TTY= where a word starts: each run tried once
+_SUDO_FAIL = re.compile(r"(.*?incorrect password attempts?) ; ")
+_SUDO_AS = re.compile(r" ; USER=(\S++) ;")
+_SUDO_COMMAND = " COMMAND="
 _RECORD = re.compile(
     r"^(?:node=(?P<node>\S+) )?type=(?P<type>\S+) msg=audit\((?P<sec>\d+)\.(?P<ms>\d+):(?P<serial>\d+)\):\s?"
 )
-_PAIR = re.compile(r"([A-Za-z_][\w-]*)=('(?:[^']*)'|\"(?:[^\"]*)\"|\S*)")
+# linear in the record's length (see the FortiGate reader's): keys start where words do, nothing is given
+# back, and a quote that is never closed runs to the end
+_PAIR = re.compile(r"(?<![\w-])([A-Za-z_][\w-]*+)=('[^']*+(?:'|\Z)|\"[^\"]*+(?:\"|\Z)|\S*+)")
 # string fields auditd writes in hexadecimal when they hold a space, a quote or a control character (it
 # quotes them otherwise); a0, a1… are strings only in EXECVE records (a SYSCALL's are register values)
 _STRINGS = re.compile(r"^(?:proctitle|name|cwd|exe|comm|path|data|key|new|old|acct|cmd)$")
@@ -77,13 +82,17 @@ def read_message(program: str, message: str, auth: bool) -> LinuxMessage:
 
 def sysmon_event(message: str) -> LinuxMessage | None:
     """The event of a Sysmon for Linux message: its EventData fields with its EventID, Channel and
-    Computer; None when the message is not one (or not well-formed, or declares entities: never in Sysmon)."""
+    Computer; None when the message is not one (or not well-formed, or declares entities: never in Sysmon, or
+    nests deeper than an event does): its line is then a plain syslog event."""
     if not message.startswith("<Event") or "<!" in message:
         return None
     try:
-        event = event_from_xml(fromstring(message))
+        element = fromstring(message)
     except ParseError:
         return None
+    if message.count("<") > 2 * MAX_XML_DEPTH and deeper_than(element):
+        return None  # read as the plain syslog line it also is
+    event = event_from_xml(element)
     system = event.get("System") if isinstance(event, dict) else None
     if not isinstance(system, dict):
         return None
@@ -100,7 +109,10 @@ def _sysmon_time(created: object) -> datetime | None:
     m = _SYSMON_TIME.match(stamp or "")
     if m is None:
         return None
-    whole = datetime.fromisoformat(m[1]).replace(tzinfo=UTC)
+    try:
+        whole = datetime.fromisoformat(m[1]).replace(tzinfo=UTC)
+    except ValueError:  # 10:60:03: the line's own time stands
+        return None
     return whole.replace(microsecond=int((m[2] or "0")[:6].ljust(6, "0")))
 
 
@@ -134,12 +146,23 @@ def _sshd(message: str) -> dict[str, str | None]:
 
 
 def _sudo(message: str) -> dict[str, str | None]:
-    m = _SUDO.match(message)
-    if m is None:
+    by = _SUDO_BY.match(message)
+    tty = _SUDO_TTY.search(message, by.end()) if by else None
+    target = _SUDO_AS.search(message, tty.end()) if tty else None
+    if by is None or tty is None or target is None:
         return {}
-    found = m.groupdict()
-    failed = found.pop("fail")
-    return {**found, "outcome": "failure" if failed else "success"}
+    rest = message[target.end() :]
+    if rest.startswith(_SUDO_COMMAND):  # GROUP=…, ENV=… may come between USER and COMMAND
+        command = rest[len(_SUDO_COMMAND) :]
+    elif rest.startswith(" ") and (at := rest.find(";" + _SUDO_COMMAND, 1)) >= 0:
+        command = rest[at + 1 + len(_SUDO_COMMAND) :]
+    else:
+        return {}
+    failed = _SUDO_FAIL.match(message[by.end() : tty.start()])
+    return {
+        "user": by.group(1), "tty": tty.group(1), "pwd": message[tty.end() : target.start()],
+        "target_user": target.group(1), "command": command, "outcome": "failure" if failed else "success",
+    }
 
 
 def is_audit_record(text: str) -> bool:
@@ -148,7 +171,7 @@ def is_audit_record(text: str) -> bool:
 
 def audit_record(text: str) -> tuple[dict[str, str | None], datetime] | None:
     """The fields and UTC time of a Linux audit record (see :mod:`rempart.ingest.readers.auditd`); None when
-    `text` is not one."""
+    `text` is not one, or its time is out of range."""
     m = _RECORD.match(text)
     if m is None:
         return None
@@ -158,7 +181,7 @@ def audit_record(text: str) -> tuple[dict[str, str | None], datetime] | None:
     execve = m["type"] == "EXECVE"
     for key, value in _PAIR.findall(body):
         if key == "msg" and value.startswith("'"):  # a user message: its own pairs
-            row.update(_pairs_dict(value[1:-1]))
+            row.update(_pairs_dict(_unquoted(value)))
         else:
             row[key] = _value(key, value, execve)
     for name, interpreted in _pairs_dict(enriched).items():
@@ -166,6 +189,8 @@ def audit_record(text: str) -> tuple[dict[str, str | None], datetime] | None:
         # rules test SYSCALL=execve, not syscall=59 (the store's names ignore case); the raw stays in _raw
         row.pop(name.lower(), None)
         row[name] = interpreted
+    if len(m["sec"]) > 12:  # past the year 33658: no clock says so, and timedelta would overflow
+        return None
     when = EPOCH + timedelta(seconds=int(m["sec"]), milliseconds=int(m["ms"][:3].ljust(3, "0")))
     return row, when
 
@@ -174,9 +199,14 @@ def _pairs_dict(text: str) -> dict[str, str | None]:
     return {key: _value(key, value, False) for key, value in _PAIR.findall(text)}
 
 
+def _unquoted(value: str) -> str:
+    closed = len(value) > 1 and value[-1] == value[0]
+    return value[1:-1] if closed else value[1:]
+
+
 def _value(key: str, value: str, execve: bool) -> str | None:
     if value[:1] in ("'", '"'):
-        return value[1:-1]
+        return _unquoted(value)
     if value == "(null)":
         return None
     encoded = _STRINGS.match(key) or (execve and _ARGUMENT.match(key))

@@ -82,7 +82,9 @@ def read_paths(
             reader = _detect(source, report, explicit=path in named and source.member is None)
             if reader is None:
                 continue
+            quarantined = report.quarantined_count
             yield from _guarded(reader, reader.read(source, ctx), source.name, ctx, names, attribute)
+            _say_if_unfit(source.name, reader, ctx, report.quarantined_count - quarantined)
     for name in registry.names:
         reader = registry.get(name)
         yield from _guarded(reader, reader.flush(ctx), f"(end of run, {name})", ctx, names, attribute)
@@ -104,6 +106,20 @@ def _guarded(
     except Exception as exc:  # noqa: BLE001 - the one boundary: a reader bug on one file must not
         # end the run; the batches already yielded are kept and the file is reported.
         ctx.report.fail(where, f"reader {reader.name} stopped: {type(exc).__name__}: {exc}")
+
+
+MANY_UNFIT = 10  # quarantined records of one file from which most of them not fitting is worth a word
+
+
+def _say_if_unfit(name: str, reader: Reader, ctx: ReaderContext, quarantined: int) -> None:
+    """When most records of a file were quarantined, say that its format, recognised from its first records,
+    may not be what the rest of it is: each record was still read on its own, and those that fit are kept.
+    (Not for readers that pool the events of several files: their events are counted later.)"""
+    kept = ctx.report.events[(name, reader.name)]
+    if quarantined >= MANY_UNFIT and quarantined > kept and reader.name not in ctx.pending:
+        ctx.report.fail(name, f"{quarantined:,} of its {quarantined + kept:,} records do not fit the "
+                              f"{reader.name} format recognised from its first records; they are "
+                              "quarantined, the others were read")
 
 
 def _detect(source: Source, report: IngestReport, *, explicit: bool) -> Reader | None:

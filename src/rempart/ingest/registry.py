@@ -26,7 +26,9 @@ class ReaderRegistry:
         return sorted(self._readers)
 
     def detect(self, filename: str, head: bytes) -> Reader | None:
-        """The reader for a stream: content sniffing decides, the extension breaks ties and adds weight."""
+        """The reader for a stream: content sniffing decides, the extension breaks ties and adds weight.
+        Each reader scores the shape of the first records (see :meth:`Reader.sniff`), so no value logged in
+        a field can choose the reader of its file."""
         lower = filename.lower()
         for suffix in (".gz", ".tgz"):
             if lower.endswith(suffix):

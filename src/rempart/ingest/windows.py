@@ -155,6 +155,21 @@ def windows_batch(table: pa.Table, raw: pa.Array, records: pa.Array, ctx: Reader
     return Batch(fields, ts, host, service, records, raw, Product.WINDOWS.value, local=local)
 
 
+MAX_XML_DEPTH = 64  # an event nests 4 or 5 levels; a deeper one is refused, not recursed into
+
+
+def deeper_than(element: Element, limit: int = MAX_XML_DEPTH) -> bool:
+    """Whether the tree under `element` nests deeper than `limit` (before :func:`event_from_xml`, which
+    recurses)."""
+    todo = [(element, 1)]  # a loop, not recursion: the tree may nest thousands deep
+    while todo:
+        node, depth = todo.pop()
+        if depth > limit:
+            return True
+        todo.extend((child, depth + 1) for child in node)
+    return False
+
+
 def local_name(tag: str) -> str:
     """An XML tag without its namespace."""
     return tag.rsplit("}", 1)[-1]

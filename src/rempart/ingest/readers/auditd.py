@@ -28,7 +28,7 @@ from collections.abc import Iterator
 
 from rempart.domain.events import Product
 from rempart.ingest.interface import Batch, Reader, ReaderContext
-from rempart.ingest.lines import RowBuffer, iter_text_lines
+from rempart.ingest.lines import RowBuffer, first_lines, iter_text_lines, share_score, unreadable
 from rempart.ingest.linux import AUDITD, ENRICHED, audit_record, is_audit_record
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
@@ -39,17 +39,19 @@ class AuditdReader(Reader):
     extensions = (".log", "audit.log")
 
     def sniff(self, head: bytes, filename: str) -> int:
-        for line in [x for x in head.split(b"\n")[:6] if x.strip()][:5]:
-            if is_audit_record(line.decode("utf-8", "replace")):
-                return 85
-        return 0
+        return share_score(85, first_lines(head), is_audit_record)
 
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         buffer = RowBuffer(Product.LINUX.value)
         for number, text in iter_text_lines(source, ctx, allow=ENRICHED):
-            parsed = audit_record(text)
+            try:
+                parsed = audit_record(text)
+            except Exception as exc:  # noqa: BLE001 - a record costs at most itself
+                ctx.quarantine(source, number, unreadable(exc), text)
+                continue
             if parsed is None:
-                ctx.quarantine(source, number, "not an audit record (type=… msg=audit(…):)", text)
+                reason = "not an audit record (type=… msg=audit(…):), or its time out of range"
+                ctx.quarantine(source, number, reason, text)
                 continue
             row, ts = parsed
             buffer.add(row, ts, row.get("node"), AUDITD, number, text)

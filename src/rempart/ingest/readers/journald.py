@@ -32,12 +32,13 @@ import orjson
 from rempart.domain.events import Product
 from rempart.ingest.columns import EPOCH
 from rempart.ingest.interface import Batch, Reader, ReaderContext
-from rempart.ingest.lines import RowBuffer, iter_text_lines
+from rempart.ingest.jsonl import leading_keys
+from rempart.ingest.lines import RowBuffer, iter_text_lines, share_score, unreadable
 from rempart.ingest.linux import AUTH_FACILITIES, read_message
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
 
-_MARKERS = (b'"__REALTIME_TIMESTAMP"', b'"__CURSOR"')
+_MARKERS = frozenset({"__REALTIME_TIMESTAMP", "__CURSOR"})  # top-level keys of a first record
 _JOURNAL_FIELDS = {  # journal field → event field, besides the syslog ones
     "_SYSTEMD_UNIT": "unit",
     "_EXE": "exe",
@@ -54,18 +55,22 @@ class JournaldReader(Reader):
     def sniff(self, head: bytes, filename: str) -> int:
         if head.lstrip()[:1] != b"{":
             return 0
-        return 80 if any(m in head for m in _MARKERS) else 0  # over winjson's 60: not a Windows event
+        return share_score(80, leading_keys(head), lambda keys: bool(_MARKERS & keys))  # over winjson's 60
 
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         buffer = RowBuffer(Product.LINUX.value)
         for number, text in iter_text_lines(source, ctx):
-            parsed = _parse(text)
-            if isinstance(parsed, str):
-                ctx.quarantine(source, number, parsed, text)
+            try:
+                parsed = _parse(text)
+                if isinstance(parsed, str):
+                    ctx.quarantine(source, number, parsed, text)
+                    continue
+                row, ts = parsed
+                said = read_message(row.get("program") or "", row.get("message") or "",
+                                    row.get("facility") in AUTH_FACILITIES)
+            except Exception as exc:  # noqa: BLE001 - a record costs at most itself
+                ctx.quarantine(source, number, unreadable(exc), text)
                 continue
-            row, ts = parsed
-            said = read_message(row.get("program") or "", row.get("message") or "",
-                                row.get("facility") in AUTH_FACILITIES)
             row.update(said.fields)
             buffer.add(row, said.time or ts, row.get("hostname"), said.service, number, text)
             if len(buffer) >= ctx.batch_size:
@@ -82,8 +87,10 @@ def _parse(text: str) -> tuple[dict[str, str | None], datetime] | str:
     if not isinstance(entry, dict):
         return "not a JSON object"
     stamp = _text(entry.get("__REALTIME_TIMESTAMP"))
-    if stamp is None or not stamp.isdigit():
+    if stamp is None or not stamp.isascii() or not stamp.isdigit():
         return "no __REALTIME_TIMESTAMP (microseconds since the epoch): not a journal entry"
+    if len(stamp) > 17:  # past the year 5138: timedelta would overflow
+        return f"__REALTIME_TIMESTAMP {stamp[:30]} out of range"
     program = _text(entry.get("SYSLOG_IDENTIFIER")) or _text(entry.get("_COMM"))
     message = _text(entry.get("MESSAGE"))
     row: dict[str, str | None] = {
@@ -101,12 +108,12 @@ def _parse(text: str) -> tuple[dict[str, str | None], datetime] | str:
 
 def _text(value: Any) -> str | None:
     """A journal value as text: strings as they are, byte arrays decoded, a repeated field's first value."""
+    while isinstance(value, list) and value:  # a loop, not recursion: [[[…]]] may nest 1,000 deep
+        if all(isinstance(b, int) and 0 <= b < 256 for b in value):
+            return bytes(value).decode("utf-8", "replace")
+        value = value[0]
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, list) and value and all(isinstance(b, int) and 0 <= b < 256 for b in value):
-        return bytes(value).decode("utf-8", "replace")
-    if isinstance(value, list) and value:
-        return _text(value[0])
     return str(value)
 
 

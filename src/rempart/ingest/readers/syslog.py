@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 
 from rempart.domain.events import Product
 from rempart.ingest.interface import Batch, Reader, ReaderContext
-from rempart.ingest.lines import RowBuffer, iter_text_lines
+from rempart.ingest.lines import RowBuffer, first_lines, iter_text_lines, share_score, unreadable
 from rempart.ingest.linux import read_message
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
@@ -61,14 +61,9 @@ class SyslogReader(Reader):
     extensions = (".log", ".syslog", "auth.log", "secure", "messages", "syslog")
 
     def sniff(self, head: bytes, filename: str) -> int:
-        # the first lines that are not blank: one bad line at the top must not hide the file's format
-        for line in [x for x in head.split(b"\n")[:6] if x.strip()][:5]:
-            text = line.decode("utf-8", "replace")
-            if _RFC5424.match(text):
-                return 70
-            if _RFC3164.match(text):
-                return 60
-        return 0
+        lines = first_lines(head)
+        rfc5424 = share_score(70, lines, lambda line: _RFC5424.match(line) is not None)
+        return rfc5424 or share_score(60, lines, lambda line: _RFC3164.match(line) is not None)
 
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         base = datetime.fromtimestamp(source.mtime, UTC)
@@ -78,12 +73,16 @@ class SyslogReader(Reader):
         for number, text in iter_text_lines(source, ctx):
             if _JOURNAL_MARK.match(text):
                 continue
-            parsed = _parse(text, year, base if ctx.reference_year is None else None)
-            if isinstance(parsed, str):
-                ctx.quarantine(source, number, parsed, text)
+            try:
+                parsed = _parse(text, year, base if ctx.reference_year is None else None)
+                if isinstance(parsed, str):
+                    ctx.quarantine(source, number, parsed, text)
+                    continue
+                row, ts, local = parsed
+                said = read_message(row.get("program") or "", row.get("message") or "", auth_file)
+            except Exception as exc:  # noqa: BLE001 - a record costs at most itself
+                ctx.quarantine(source, number, unreadable(exc), text)
                 continue
-            row, ts, local = parsed
-            said = read_message(row.get("program") or "", row.get("message") or "", auth_file)
             row.update(said.fields)
             if said.time is not None:  # Sysmon's own UTC time, to the microsecond
                 ts, local = said.time, False
@@ -120,22 +119,20 @@ def _parse(text: str, year: int, mtime: datetime | None
 
 def _time(text: str, year: int, mtime: datetime | None) -> tuple[datetime, bool] | None:
     """The time, and whether it was written with no zone (its wall clock is then returned as UTC)."""
-    if text[:1].isdigit():
-        try:
-            ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return (ts.astimezone(UTC), False) if ts.tzinfo else (ts.replace(tzinfo=UTC), True)
-    clock_text, _, fraction = text[4:].strip().partition(".")
+    # out of range is None, never an error: 'Feb 29' in a year that has none, year 1 east of Greenwich
     try:
+        if text[:1].isdigit():
+            ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return (ts.astimezone(UTC), False) if ts.tzinfo else (ts.replace(tzinfo=UTC), True)
+        clock_text, _, fraction = text[4:].strip().partition(".")
         month = _MONTHS[text[:3]]
         clock = datetime.strptime(clock_text, "%d %H:%M:%S")
-    except (KeyError, ValueError):
+        micro = int(fraction.ljust(6, "0")) if fraction else 0
+        ts = datetime(year, month, clock.day, clock.hour, clock.minute, clock.second, micro, tzinfo=UTC)
+        if mtime is not None and ts > mtime.replace(microsecond=0) and (ts - mtime).days > 1:
+            ts = ts.replace(year=year - 1)  # a December line in a file last written in January
+    except (KeyError, ValueError, OverflowError):
         return None
-    micro = int(fraction.ljust(6, "0")) if fraction else 0
-    ts = datetime(year, month, clock.day, clock.hour, clock.minute, clock.second, micro, tzinfo=UTC)
-    if mtime is not None and ts > mtime.replace(microsecond=0) and (ts - mtime).days > 1:
-        ts = ts.replace(year=year - 1)  # a December line in a file last written in January
     return ts, True
 
 

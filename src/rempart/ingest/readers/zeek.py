@@ -25,8 +25,8 @@ import pyarrow.compute as pc
 from rempart.domain.events import Product
 from rempart.ingest.columns import TS_TYPE, first_of, parse_iso, shape, spelled, to_string
 from rempart.ingest.interface import Batch, Reader, ReaderContext
-from rempart.ingest.jsonl import iter_json_blocks
-from rempart.ingest.lines import RowBuffer, iter_text_lines
+from rempart.ingest.jsonl import iter_json_blocks, leading_keys
+from rempart.ingest.lines import RowBuffer, iter_text_lines, share_score
 from rempart.ingest.registry import registry
 from rempart.ingest.sources import Source
 
@@ -45,10 +45,9 @@ class ZeekReader(Reader):
     def sniff(self, head: bytes, filename: str) -> int:
         if head.startswith(b"#separator"):
             return 90
-        first = head.split(b"\n", 1)[0]
-        if first.startswith(b"{") and b'"ts"' in first and (b'"uid"' in first or b'"@stream"' in first):
-            return 80
-        return 0
+        if head.lstrip()[:1] != b"{":
+            return 0
+        return share_score(80, leading_keys(head), _is_zeek)
 
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         if source.stream.peek(16)[:10] == b"#separator":  # type: ignore[attr-defined]
@@ -95,6 +94,10 @@ class ZeekReader(Reader):
                 yield buffer.batch(ctx, hints)
         if len(buffer):
             yield buffer.batch(ctx, hints)
+
+
+def _is_zeek(keys: frozenset[str]) -> bool:
+    return "ts" in keys and ("uid" in keys or "@stream" in keys)
 
 
 def _epoch(text: str | None) -> datetime | None:
