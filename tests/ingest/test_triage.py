@@ -203,7 +203,9 @@ def test_kape_names_the_host_from_its_console_log_only_when_it_collected_that_ma
     one = [s for s in samples if "MSEDGEWIN10" in s.read_bytes().decode("utf-16-le", "ignore")][:1]
     assert one
     kape_folder(tmp_path / "live" / "2026-12-03T091502_triage", one, tsource="C:")
-    kape_folder(tmp_path / "image" / "2026-12-03T091502_triage", one, tsource="G:", machine="FORENSIC-PC")
+    # an image of the DC mounted as G: on the clinic's downtime PC: the console log names that PC, not the DC
+    kape_folder(tmp_path / "image" / "2026-12-03T091502_triage", one, tsource="G:",
+                machine="TLS-CAP-PCSECOURS")
     live = rows(read_all([tmp_path / "live"], resolver)[0])
     assert {(r["_establishment"], r["_asset"]) for r in live} == {("capitouls", HOST)}
     image = rows(read_all([tmp_path / "image"], resolver)[0])
