@@ -172,6 +172,12 @@ def test_a_velociraptor_zip_and_a_kape_folder_hunt_to_the_alerts_of_the_loose_fi
     assert len(zip_report.collector_files) == VR_COLLECTOR_FILES
     assert len(kape_report.collector_files) == KAPE_COLLECTOR_FILES
     assert "files of a triage collector skipped" in kape_report.summary()
+    assert zip_report.collections == {
+        f"{tmp_path}/Collection-{FQDN}-2026-12-03T09_15_02Z.zip":
+            f"Velociraptor, collected host {FQDN} or TLS-CAP-DC01",
+    }
+    assert kape_report.collections == {f"{tmp_path}/collectes/{HOST}": f"KAPE, collected host {HOST}"}
+    assert f"{tmp_path}/collectes/{HOST}: KAPE, collected host {HOST}" in kape_report.summary()
 
 
 @pytest.mark.shared
@@ -239,3 +245,7 @@ def test_an_extracted_velociraptor_folder_and_a_case_zip_of_kape_folders(
     by_asset = {(r["_source"].split("!")[1].split("/")[1], r["_asset"]) for r in rows(table)}
     assert by_asset == {("tls-cap-dc01", "tls-cap-dc01"), ("tls-cap-ws001", "tls-cap-ws001")}
     assert len(report.collector_files) == 2 * KAPE_COLLECTOR_FILES and not report.ignored
+    assert report.collections == {
+        f"{tmp_path}/case.zip!expertise/tls-cap-dc01": "KAPE, collected host tls-cap-dc01",  # one name, twice
+        f"{tmp_path}/case.zip!expertise/tls-cap-ws001": "KAPE, collected host tls-cap-ws001 or TLS-CAP-DC01",
+    }

@@ -58,6 +58,7 @@ class IngestReport:
     failed: list[FailedFile] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # not logs, met in a folder or archive (README…)
     collector_files: list[str] = field(default_factory=list)  # a triage collector's own logs and metadata
+    collections: dict[str, str] = field(default_factory=dict)  # triage collection → its kind and host
     unattributed: int = 0
     unattributed_hosts: Counter[str] = field(default_factory=Counter)  # host (or '(none)') -> events
     files: int = 0
@@ -80,6 +81,8 @@ class IngestReport:
         self.failed.extend(other.failed)
         self.ignored.extend(other.ignored)
         self.collector_files.extend(other.collector_files)
+        for name, what in other.collections.items():
+            self.collections.setdefault(name, what)
         self.unattributed += other.unattributed
         self.unattributed_hosts.update(other.unattributed_hosts)
         self.files += other.files
@@ -110,6 +113,9 @@ class IngestReport:
             names = ", ".join(Path(n).name for n in self.ignored[:5])
             more = ", …" if len(self.ignored) > 5 else ""
             lines.append(f"{len(self.ignored)} files ignored, not in a log format ({names}{more})")
+        if self.collections:
+            lines.append(f"{len(self.collections)} triage collections:")
+            lines += [f"  {name}: {what}" for name, what in list(self.collections.items())[:max_items]]
         if self.collector_files:
             names = ", ".join(Path(n.rsplit("!", 1)[-1]).name for n in self.collector_files[:5])
             more = ", …" if len(self.collector_files) > 5 else ""

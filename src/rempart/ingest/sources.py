@@ -141,9 +141,11 @@ def open_sources(
 ) -> Iterator[Source]:
     """The log streams inside ``path``; each must be consumed before the next is requested."""
     collection = folder_collection(path)
-    if collection is not None and collection.is_collector_file(str(path)):
-        report.collector_files.append(str(path))
-        return
+    if collection is not None:
+        report.collections.setdefault(collection.root.rstrip("/\\"), collection.describe())
+        if collection.is_collector_file(str(path)):
+            report.collector_files.append(str(path))
+            return
     try:
         mtime = path.stat().st_mtime
         size = path.stat().st_size
@@ -221,6 +223,8 @@ def _member(origin: _Origin, label: str, member: str, stream: IO[bytes], level: 
 def _zip_members(origin: _Origin, label: str, stream: IO[bytes], level: int) -> Iterator[Source]:
     with zipfile.ZipFile(stream) as archive:
         layout = zip_layout(archive)  # triage collections (KAPE, Velociraptor) in it, by their markers
+        for found in layout.collections:
+            origin.report.collections[f"{label}!{found.root}".rstrip("!/")] = found.describe()
         for info in archive.infolist():
             if info.is_dir() or _is_metadata(info.filename):
                 continue

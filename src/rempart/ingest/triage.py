@@ -65,6 +65,11 @@ class Collection:
     root: str  # '' for a zip's top level
     hosts: tuple[str, ...]  # the collected host's names, best first; () when the collection names none
 
+    def describe(self) -> str:
+        """What the summary says of it: ``Velociraptor, collected host dc01.example.org or DC01``."""
+        host = f"collected host {' or '.join(self.hosts)}" if self.hosts else "no collected host named in it"
+        return f"{self.kind}, {host}"
+
     def owns(self, name: str) -> bool:
         return name.startswith(self.root)
 
