@@ -203,6 +203,17 @@ def test_the_collected_host_takes_the_events_whose_computer_the_inventory_does_n
 
 
 @pytest.mark.shared
+def test_a_kape_folder_hunted_from_inside_with_a_relative_path(
+        samples: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kape_folder(tmp_path / HOST, samples[:3])
+    monkeypatch.chdir(tmp_path / HOST)
+    table, report = read_all([Path(".")])
+    assert table is not None and table.num_rows > 0
+    assert len(report.collector_files) == KAPE_COLLECTOR_FILES and not report.ignored
+    assert report.collections == {str(tmp_path / HOST): f"KAPE, collected host {HOST}"}
+
+
+@pytest.mark.shared
 def test_kape_names_the_host_from_its_console_log_only_when_it_collected_that_machine(
         samples: list[Path], tmp_path: Path, example_group_path: Path) -> None:
     resolver = inventory(tmp_path, example_group_path)

@@ -143,7 +143,7 @@ def open_sources(
     collection = folder_collection(path)
     if collection is not None:
         report.collections.setdefault(collection.root.rstrip("/\\"), collection.describe())
-        if collection.is_collector_file(str(path)):
+        if collection.is_collector_file(str(path.absolute())):
             report.collector_files.append(str(path))
             return
     try:

@@ -121,8 +121,8 @@ def zip_layout(archive: zipfile.ZipFile) -> ZipLayout:
 
 def folder_collection(path: Path) -> Collection | None:
     """The collection a file on disk belongs to, found in the folders above it (the markers of an extracted
-    Velociraptor zip, or of a KAPE tdest); its ``root`` is that folder with a trailing separator."""
-    folder = path.parent
+    Velociraptor zip, or of a KAPE tdest); its ``root`` is that folder, absolute, ending in a separator."""
+    folder = path.absolute().parent
     for _ in range(_WALK_UP):
         collection = _folder_markers(str(folder), _mtime(folder))
         if collection is not None:
