@@ -79,6 +79,7 @@ def read_paths(
             report.fail(str(path), "no such file or directory")
             continue
         for source in open_sources(path, report, on_progress):
+            attribute.collected_from(source)
             reader = _detect(source, report, explicit=path in named and source.member is None)
             if reader is None:
                 continue
@@ -143,6 +144,11 @@ class _Attributor:
     def __init__(self, resolver: Resolver | None, report: IngestReport) -> None:
         self._resolver = resolver
         self._report = report
+        self._collected: dict[str, tuple[str, ...]] = {}  # source name → its triage collection's host
+
+    def collected_from(self, source: Source) -> None:
+        if source.hosts:
+            self._collected[source.name] = source.hosts
 
     def __call__(self, batch: Batch, sources: pa.Array) -> tuple[pa.Array, pa.Array]:
         """`sources`: each row's source name, whose path is the last clue for an event naming no host."""
@@ -155,6 +161,10 @@ class _Attributor:
                 est, asset = pc.coalesce(est, e), pc.if_else(pc.is_null(est), a, asset)
                 if est.null_count == 0:
                     break
+            if self._collected and est.null_count:
+                # a triage collection's file: what its events do not attribute goes to the collected host
+                e, a = self._resolve(self._collected_host(sources))
+                est, asset = pc.coalesce(est, e), pc.if_else(pc.is_null(est), a, asset)
             hostless = pc.and_(pc.is_null(est), pc.is_null(batch.host))
             if pc.any(hostless).as_py():
                 e, a = self._resolve(self._host_in_path(sources))
@@ -202,6 +212,17 @@ class _Attributor:
             return next(known, None)
 
         return _per_distinct(sources, server_in)
+
+    def _collected_host(self, sources: pa.Array) -> pa.Array:
+        """For each row, the first name of its collection's host that the inventory knows as an asset."""
+        resolver = self._resolver
+        assert resolver is not None
+
+        def host_of(source: str | None) -> str | None:
+            names = self._collected.get(source or "", ())
+            return next((h for h in names if (hit := resolver.resolve(h)) is not None and hit.asset), None)
+
+        return _per_distinct(sources, host_of)
 
     def _resolve(self, column: pa.Array) -> tuple[pa.Array, pa.Array]:
         assert self._resolver is not None

@@ -4,7 +4,8 @@ Exit-status semantics (used by ``rempart ingest`` and ``rempart hunt``): :meth:`
 ``0`` when every file was read whole and every record kept, and ``1`` when anything was skipped — a record
 sent to the quarantine, a file that could not be read, or an archive cut short (what was whole is kept
 either way). Files of no log format met while walking a folder or an archive (README, checksums) are
-listed as ignored and do not change the exit status; a file named explicitly that no reader knows
+listed as ignored and do not change the exit status, nor do a triage collector's own logs and metadata
+(KAPE's, Velociraptor's), which are skipped and counted; a file named explicitly that no reader knows
 does. Events whose host is not in the inventory are kept with a NULL establishment; they are counted
 but do not change the exit status. Usage errors exit ``2`` through the CLI's error decorator.
 """
@@ -56,6 +57,8 @@ class IngestReport:
     quarantined_count: int = 0
     failed: list[FailedFile] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # not logs, met in a folder or archive (README…)
+    collector_files: list[str] = field(default_factory=list)  # a triage collector's own logs and metadata
+    collections: dict[str, str] = field(default_factory=dict)  # triage collection → its kind and host
     unattributed: int = 0
     unattributed_hosts: Counter[str] = field(default_factory=Counter)  # host (or '(none)') -> events
     files: int = 0
@@ -77,6 +80,9 @@ class IngestReport:
         self.quarantined.extend(other.quarantined[: max(room, 0)])
         self.failed.extend(other.failed)
         self.ignored.extend(other.ignored)
+        self.collector_files.extend(other.collector_files)
+        for name, what in other.collections.items():
+            self.collections.setdefault(name, what)
         self.unattributed += other.unattributed
         self.unattributed_hosts.update(other.unattributed_hosts)
         self.files += other.files
@@ -107,6 +113,14 @@ class IngestReport:
             names = ", ".join(Path(n).name for n in self.ignored[:5])
             more = ", …" if len(self.ignored) > 5 else ""
             lines.append(f"{len(self.ignored)} files ignored, not in a log format ({names}{more})")
+        if self.collections:
+            lines.append(f"{len(self.collections)} triage collections:")
+            lines += [f"  {name}: {what}" for name, what in list(self.collections.items())[:max_items]]
+        if self.collector_files:
+            names = ", ".join(Path(n.rsplit("!", 1)[-1]).name for n in self.collector_files[:5])
+            more = ", …" if len(self.collector_files) > 5 else ""
+            lines.append(f"{len(self.collector_files)} files of a triage collector skipped, its own logs "
+                         f"and metadata ({names}{more})")
         if self.unattributed:
             hosts = ", ".join(h for h, _ in self.unattributed_hosts.most_common(5))
             lines.append(f"{self.unattributed:,} events not attributed to an establishment (hosts: {hosts})")

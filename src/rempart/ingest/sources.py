@@ -27,13 +27,14 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, BinaryIO, NoReturn, cast
 
 from isal import isal_zlib
 
 from rempart.ingest.report import IngestReport
+from rempart.ingest.triage import folder_collection, zip_layout
 
 _ISAL_ERROR = cast(type[Exception], isal_zlib.error)  # its stub declares an instance, not the class
 READ_ERRORS = (
@@ -53,6 +54,7 @@ class Source:
     member: str | None
     mtime: float  # of the file on disk (syslog takes the year of year-less timestamps from it)
     stream: BinaryIO  # decompressed bytes, guarded
+    hosts: tuple[str, ...] = ()  # the host a triage collection was taken from, its names best first
 
 
 class GuardedStream(io.RawIOBase):
@@ -138,6 +140,12 @@ def open_sources(
     path: Path, report: IngestReport, progress: Callable[[int], None] | None = None
 ) -> Iterator[Source]:
     """The log streams inside ``path``; each must be consumed before the next is requested."""
+    collection = folder_collection(path)
+    if collection is not None:
+        report.collections.setdefault(collection.root.rstrip("/\\"), collection.describe())
+        if collection.is_collector_file(str(path.absolute())):
+            report.collector_files.append(str(path))
+            return
     try:
         mtime = path.stat().st_mtime
         size = path.stat().st_size
@@ -147,7 +155,7 @@ def open_sources(
         return
     report.files += 1
     try:
-        yield from _sources(path, raw, mtime, report)
+        yield from _sources(path, raw, mtime, report, collection.hosts if collection is not None else ())
     except READ_ERRORS as exc:
         report.fail(str(path), f"unreadable archive: {exc}")
     except Exception as exc:  # noqa: BLE001 - the boundary: an archive library's surprise must not end the run
@@ -159,9 +167,10 @@ def open_sources(
         raw.close()
 
 
-def _sources(path: Path, raw: _Counting, mtime: float, report: IngestReport) -> Iterator[Source]:
+def _sources(path: Path, raw: _Counting, mtime: float, report: IngestReport, hosts: tuple[str, ...]
+             ) -> Iterator[Source]:
     buffered = io.BufferedReader(raw, 1 << 20)
-    yield from _unpack(_Origin(path, mtime, report), str(path), None, buffered, 1)
+    yield from _unpack(_Origin(path, mtime, report, hosts), str(path), None, buffered, 1)
 
 
 @dataclass
@@ -169,6 +178,7 @@ class _Origin:
     path: Path  # the file on disk
     mtime: float
     report: IngestReport
+    hosts: tuple[str, ...] = ()  # of the triage collection the stream is in
 
 
 def _unpack(origin: _Origin, label: str, member: str | None, stream: IO[bytes], level: int
@@ -193,9 +203,11 @@ def _unpack(origin: _Origin, label: str, member: str | None, stream: IO[bytes], 
         yield from _zip_members(origin, label, stream, level)
     elif name.endswith(_COMPRESSED):
         inflated = decompressed(stream, name)
-        yield Source(label, origin.path, member, origin.mtime, _guard(inflated, label, origin.report))
+        yield Source(label, origin.path, member, origin.mtime, _guard(inflated, label, origin.report),
+                     origin.hosts)
     else:
-        yield Source(label, origin.path, member, origin.mtime, _guard(stream, label, origin.report))
+        guarded = _guard(stream, label, origin.report)
+        yield Source(label, origin.path, member, origin.mtime, guarded, origin.hosts)
 
 
 def _member(origin: _Origin, label: str, member: str, stream: IO[bytes], level: int) -> Iterator[Source]:
@@ -210,10 +222,21 @@ def _member(origin: _Origin, label: str, member: str, stream: IO[bytes], level: 
 
 def _zip_members(origin: _Origin, label: str, stream: IO[bytes], level: int) -> Iterator[Source]:
     with zipfile.ZipFile(stream) as archive:
+        layout = zip_layout(archive)  # triage collections (KAPE, Velociraptor) in it, by their markers
+        for found in layout.collections:
+            origin.report.collections[f"{label}!{found.root}".rstrip("!/")] = found.describe()
         for info in archive.infolist():
             if info.is_dir() or _is_metadata(info.filename):
                 continue
-            inner = f"{label}!{info.filename}"
+            name, inside = info.filename, origin
+            collection = layout.of(name)
+            if collection is not None:
+                if collection.is_collector_file(name):
+                    origin.report.collector_files.append(f"{label}!{name}")
+                    continue
+                name = collection.display(name)
+                inside = replace(origin, hosts=collection.hosts or origin.hosts)
+            inner = f"{label}!{name}"
             refused = _unreadable_member(info)
             if refused:
                 origin.report.fail(inner, refused)
@@ -224,7 +247,7 @@ def _zip_members(origin: _Origin, label: str, stream: IO[bytes], level: int) -> 
                 origin.report.fail(inner, f"unreadable zip member: {exc}")
                 continue
             with member:
-                yield from _member(origin, inner, info.filename, member, level + 1)
+                yield from _member(inside, inner, name, member, level + 1)
 
 
 # what zipfile (and so rempart) can inflate; other methods are named in the message that refuses them
