@@ -61,6 +61,7 @@ from fuzz_cases import (  # the helpers live beside this script
 )
 
 KINDS = ("crash", "hang", "memory", "lost")
+SAVED_PER_CLASS = 5  # failing cases written per kind, mutator and container
 _MEMORY_MARKERS = ("MemoryError", "memory allocation of", "bad_alloc", "Cannot allocate memory",
                    "out of memory", "ArrowMemoryError", "OutOfMemory")
 _READER_ERROR = re.compile(r"stopped: (\w+(?:Error|Exception|Exit)\b.*)")
@@ -136,6 +137,7 @@ def _read_case(path: Path, budget: int) -> dict[str, Any]:
         "events": events,
         "failed": [str(f)[:400] for f in report.failed[:50]],
         "quarantined": report.quarantined_count,
+        "quarantine": [str(q)[:300] for q in report.quarantined[:5]],
         "escaped": type(escaped).__name__ if escaped is not None else None,
         "trace": trace,
         "seconds": seconds,
@@ -190,6 +192,7 @@ class Outcome:
     events: list[Key] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     reader_errors: list[str] = field(default_factory=list)
+    quarantine: list[str] = field(default_factory=list)  # the first records quarantined
     seconds: float = 0.0
     trace: str | None = None
 
@@ -278,7 +281,8 @@ def _classify(result: dict[str, Any]) -> Outcome:
     failed = result["failed"]
     errors = [m.group(1)[:200] for f in failed if (m := _READER_ERROR.search(f))]
     outcome = Outcome(None, events=result["events"], failed=failed, reader_errors=errors,
-                      seconds=result["seconds"], trace=result["trace"])
+                      quarantine=result.get("quarantine", []), seconds=result["seconds"],
+                      trace=result["trace"])
     if result["escaped"]:
         memory = result["escaped"] in ("MemoryError", "ArrowMemoryError")
         outcome.kind = "memory" if memory else "crash"
@@ -319,6 +323,7 @@ class FormatResult:
     seconds: float = 0.0
     slowest: tuple[float, str] = (0.0, "")
     failures: list[Failure] = field(default_factory=list)
+    saved: Counter[str] = field(default_factory=Counter)  # class -> failing cases written by --save
     by_mutator: Counter[str] = field(default_factory=Counter)  # 'kind mutator[container]' -> cases
     skipped: str | None = None
 
@@ -333,7 +338,9 @@ class FormatResult:
             "slowest": {"seconds": round(self.slowest[0], 2), "case": self.slowest[1]},
             "by_mutator": dict(self.by_mutator.most_common()), "skipped": self.skipped,
             "failures": [{"case": f.case.label, "index": f.case.index, "kind": f.kind, "detail": f.detail,
-                          "missing": len(f.missing)} for f in self.failures[:200]],
+                          "missing": len(f.missing), "container": f.case.container, "target": f.case.target,
+                          "mutators": f.case.mutators, "reader_errors": f.outcome.reader_errors}
+                         for f in self.failures],
         }
 
 
@@ -422,8 +429,17 @@ def _run_format(
     lock = threading.Lock()
     queue = list(reversed(indices))
     started = time.perf_counter()
+    errors: list[BaseException] = []
 
     def drain(worker: Worker) -> None:
+        try:
+            _drain(worker)
+        except BaseException as exc:  # noqa: BLE001 - a harness bug: raised again by the caller
+            errors.append(exc)
+            with lock:
+                queue.clear()
+
+    def _drain(worker: Worker) -> None:
         while True:
             with lock:
                 if not queue:
@@ -437,7 +453,8 @@ def _run_format(
                 if missing:
                     outcome.kind = "lost"
                     outcome.detail = (f"{len(missing)} events before the first damaged byte "
-                                      f"({case.damage:,}) not read; records {[m[1] for m in missing[:8]]}")
+                                      f"({case.damage:,}) not read; records {[m[1] for m in missing[:8]]}; "
+                                      f"{_what_was_said(fmt, outcome)}")
             with lock:
                 _record(result, case, outcome, missing, save)
                 if progress is not None and result.cases % 500 == 0:
@@ -449,8 +466,21 @@ def _run_format(
         thread.start()
     for thread in threads:
         thread.join()
+    if errors:
+        raise errors[0]
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _what_was_said(fmt: str, outcome: Outcome) -> str:
+    """Why the events went missing, as far as the report and the events tell."""
+    read_as = sorted({k[0] for k in outcome.events} - {fmt})
+    said = [f"read as {', '.join(read_as)}"] if read_as else []
+    if outcome.failed:
+        said.append("the report says: " + outcome.failed[0].split(": ", 1)[-1][:200])
+    if outcome.quarantine:
+        said.append("first quarantined: " + outcome.quarantine[0].split(": ", 1)[-1][:200])
+    return "; ".join(said) or "nothing reported"
 
 
 def _run_one(worker: Worker, name: str, data: bytes) -> Outcome:
@@ -475,10 +505,12 @@ def _record(
     if outcome.kind is None:
         return
     result.counts[outcome.kind] += 1
-    result.by_mutator[f"{outcome.kind} {'+'.join(case.mutators)}[{case.container}]"] += 1
+    kind = f"{outcome.kind} {'+'.join(case.mutators)}[{case.container}]"
+    result.by_mutator[kind] += 1
     failure = Failure(case, outcome.kind, outcome.detail, missing, outcome)
     result.failures.append(failure)
-    if save is not None:
+    if save is not None and result.saved[kind] < SAVED_PER_CLASS:  # a few of each: huge lines weigh MBs
+        result.saved[kind] += 1
         _save(save, failure)
 
 
@@ -492,7 +524,8 @@ def _save(root: Path, failure: Failure) -> None:
         f"missing (format, record, raw digest): {failure.missing[:50]}",
         f"events read: {len(outcome.events)}", "files reported as failed:",
         *[f"  {f}" for f in outcome.failed],
-        f"reader errors: {outcome.reader_errors}", f"seconds: {outcome.seconds:.2f}",
+        f"reader errors: {outcome.reader_errors}", "first records quarantined:",
+        *[f"  {q}" for q in outcome.quarantine], f"seconds: {outcome.seconds:.2f}",
         f"replay: {_python()} benchmarks/fuzz.py --replay {shlex.quote(str(folder / case.name))}",
     ]
     if outcome.trace:
@@ -567,7 +600,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--nice", type=int, default=10, help="niceness of the workers")
     parser.add_argument("--only", help="comma-separated case numbers, to run those cases again")
-    parser.add_argument("--save", type=Path, help="write each failing case here (input bytes + what.txt)")
+    parser.add_argument("--save", type=Path, help=f"write failing cases here (input bytes + what.txt), the "
+                        f"first {SAVED_PER_CLASS} of each kind, mutator and container")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--replay", type=Path, nargs="+", help="read these files in the watchdog and say how")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

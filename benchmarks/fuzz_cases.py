@@ -564,25 +564,31 @@ def evtx_structure(rng: random.Random, data: bytes, ctx: Context) -> bytes:
     kind = rng.randrange(6)
     if kind == 0:  # the file header's chunk count, size, version
         offset = rng.choice((32, 36, 38, 40, 42, 120, 124))
-        struct.pack_into("<H", out, offset, rng.choice((0, 1, 2, 0xFFFF, 0x7FFF)))
+        _pack(out, "<H", offset, rng.choice((0, 1, 2, 0xFFFF, 0x7FFF)))
     elif kind == 1:  # a chunk header field (record numbers, offsets, checksums)
         offset = chunk + rng.choice((8, 16, 24, 32, 40, 44, 48, 52, 120, 124, 128 + 4 * rng.randrange(96)))
-        struct.pack_into("<I", out, offset, rng.choice((0, 1, 0xFFFFFFFF, 0x7FFFFFFF, rng.getrandbits(32))))
+        _pack(out, "<I", offset, rng.choice((0, 1, 0xFFFFFFFF, 0x7FFFFFFF, rng.getrandbits(32))))
     elif kind == 2:  # a record's size
         records = [m.start() for m in re.finditer(rb"\x2a\x2a\x00\x00", data)] or [chunk + 512]
         size = rng.choice((0, 1, 24, 0xFFFFFFFF, 65536, 0x10000000))
-        struct.pack_into("<I", out, rng.choice(records) + 4, size)
+        _pack(out, "<I", rng.choice(records) + 4, size)
     elif kind == 3:  # a whole chunk zeroed, as a disk error leaves it
         out[chunk : chunk + EVTX_CHUNK] = bytes(min(EVTX_CHUNK, len(out) - chunk))
     elif kind == 4:  # the chunk's template and string tables: pointers to nowhere
         offset = chunk + 128 + 4 * rng.randrange(96)
-        struct.pack_into("<I", out, offset, rng.choice((0xFFFF, 0xFFFFFFFF, 0x200, 0x10)))
+        _pack(out, "<I", offset, rng.choice((0xFFFF, 0xFFFFFFFF, 0x200, 0x10)))
     elif chunks > 1:  # a chunk copied over another
         other = EVTX_HEADER + EVTX_CHUNK * rng.randrange(chunks)
         out[chunk : chunk + EVTX_CHUNK] = data[other : other + EVTX_CHUNK]
     else:  # a chunk repeated
         out.extend(data[EVTX_HEADER : EVTX_HEADER + EVTX_CHUNK])
     return bytes(out)
+
+
+def _pack(out: bytearray, layout: str, offset: int, value: int) -> None:
+    """A field written where the (possibly already cut) file has room for it."""
+    if offset + struct.calcsize(layout) <= len(out):
+        struct.pack_into(layout, out, offset, value)
 
 
 def _json_values(data: bytes) -> list[tuple[int, int]]:
