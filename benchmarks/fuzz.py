@@ -64,7 +64,7 @@ KINDS = ("crash", "hang", "memory", "lost")
 SAVED_PER_CLASS = 5  # failing cases written per kind, mutator and container
 _MEMORY_MARKERS = ("MemoryError", "memory allocation of", "bad_alloc", "Cannot allocate memory",
                    "out of memory", "ArrowMemoryError", "OutOfMemory")
-_READER_ERROR = re.compile(r"stopped: (\w+(?:Error|Exception|Exit)\b.*)")
+_READER_ERROR = re.compile(r"reader \w+ stopped: (\w+: .*)")  # what the pipeline says of a reader's exception
 Key = tuple[str, int, str]  # (_format, _record, digest of _raw)
 
 
@@ -580,6 +580,8 @@ def _replay(paths: list[Path], timeout: float, memory_mb: int) -> int:
             print(f"  {len(outcome.events)} events {dict(formats)} in {outcome.seconds:.2f} s")
             for failed in outcome.failed[:10]:
                 print(f"  failed: {failed}")
+            for record in outcome.quarantine:
+                print(f"  quarantined: {record}")
             if outcome.trace:
                 print(outcome.trace)
             status |= outcome.kind is not None
