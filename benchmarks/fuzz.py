@@ -361,14 +361,16 @@ class Baseline:
 
 
 def _record_ends(fmt: str, seed: Seed, events: list[Key]) -> list[int]:
+    """The end of each event's record in the seed: by line number for the line formats (``_record`` is the
+    line), in order for the others (an EVTX or XML event, a JSON document's item)."""
+    document = json_document_ends(seed.data) if fmt == "winjson" else None
     if fmt == "evtx":
         ends = evtx_record_ends(seed.data)
     elif fmt == "winxml":
         ends = xml_event_ends(seed.data)
+    elif document is not None:
+        ends = document
     else:
-        document = json_document_ends(seed.data) if fmt == "winjson" else None
-        if document is not None:
-            return [document[record - 1] for _, record, _ in events]
         lines = line_ends(seed.data)
         return [lines[record] for _, record, _ in events]
     if len(ends) != len(events):
