@@ -23,6 +23,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "ingest" / "fixtures"
+# seeds written for the harness, beside the fixtures rather than among them: the tests that read the whole
+# fixtures folder stay as they were
+OWN = REPO / "tests" / "ingest" / "fuzz_seeds"
 SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
 EVTX_SAMPLES = SHARED_DATA / "evtx-attack-samples"
 INTACT = 1 << 62  # damage offset of a case whose content reads back whole
@@ -36,16 +39,16 @@ SEED_FILES: dict[str, list[Path]] = {
     "syslog": [FIXTURES / "auth.log", FIXTURES / "syslog5424.log", FIXTURES / "sysmon_linux.log",
                _SAMPLES / "linux_sshd_brute_force" / "positive.log",
                _SAMPLES / "linux_sshd_auth_failure" / "negative.log"],
-    "auditd": [FIXTURES / "audit.log", FIXTURES / "fuzz" / "audit_rhel9.log"],
-    "zeek": [FIXTURES / "conn.log", FIXTURES / "zeek.json", FIXTURES / "fuzz" / "dns.log"],
+    "auditd": [FIXTURES / "audit.log", OWN / "audit_rhel9.log"],
+    "zeek": [FIXTURES / "conn.log", FIXTURES / "zeek.json", OWN / "dns.log"],
     "fortigate": [FIXTURES / "fortigate.log", _SAMPLES / "fortigate_vpn_password_spraying" / "negative.log",
                   _SAMPLES / "fortigate_vpn_login_after_failures" / "positive.log"],
-    "journald": [FIXTURES / "journal.json", FIXTURES / "fuzz" / "journal_sudo.json"],
+    "journald": [FIXTURES / "journal.json", OWN / "journal_sudo.json"],
     "winjson": [FIXTURES / "windows.jsonl", FIXTURES / "nxlog_system.json",
                 _SAMPLES / "win_powershell_encoded_or_download" / "positive.ndjson",
                 _SAMPLES / "win_lsass_dump_tools" / "negative.ndjson",
-                FIXTURES / "fuzz" / "sigma_pretty.json", FIXTURES / "fuzz" / "events_array.json"],
-    "winxml": [FIXTURES / "fuzz" / "wevtutil_security.xml", FIXTURES / "fuzz" / "eventviewer_export.xml"],
+                OWN / "sigma_pretty.json", OWN / "events_array.json"],
+    "winxml": [OWN / "wevtutil_security.xml", OWN / "eventviewer_export.xml"],
 }
 # real EVTX files of the public samples (never copied into the repository), cut to the chunks their header
 # announces: the files are 1 MB of pre-allocated empty chunks around a few used ones
