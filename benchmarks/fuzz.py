@@ -320,6 +320,7 @@ class FormatResult:
     cases: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     reader_errors: int = 0
+    lost_events: int = 0  # over the 'lost' cases: the events before the damage that were not read
     seconds: float = 0.0
     slowest: tuple[float, str] = (0.0, "")
     failures: list[Failure] = field(default_factory=list)
@@ -334,7 +335,8 @@ class FormatResult:
     def as_json(self) -> dict[str, Any]:
         return {
             "format": self.fmt, "cases": self.cases, **{k: self.counts[k] for k in KINDS},
-            "reader_errors": self.reader_errors, "seconds": round(self.seconds, 2),
+            "lost_events": self.lost_events, "reader_errors": self.reader_errors,
+            "seconds": round(self.seconds, 2),
             "slowest": {"seconds": round(self.slowest[0], 2), "case": self.slowest[1]},
             "by_mutator": dict(self.by_mutator.most_common()), "skipped": self.skipped,
             "failures": [{"case": f.case.label, "index": f.case.index, "kind": f.kind, "detail": f.detail,
@@ -454,9 +456,10 @@ def _run_format(
                 missing = sorted(baselines[case.seed.name].expected(case.damage) - set(outcome.events))
                 if missing:
                     outcome.kind = "lost"
-                    outcome.detail = (f"{len(missing)} events before the first damaged byte "
-                                      f"({case.damage:,}) not read; records {[m[1] for m in missing[:8]]}; "
-                                      f"{_what_was_said(fmt, outcome)}")
+                    where = "with no damaged byte" if case.damage == INTACT else (
+                        f"before the first damaged byte ({case.damage:,})")
+                    outcome.detail = (f"{len(missing)} events {where} not read; records "
+                                      f"{[m[1] for m in missing[:8]]}; {_what_was_said(fmt, outcome)}")
             with lock:
                 _record(result, case, outcome, missing, save)
                 if progress is not None and result.cases % 500 == 0:
@@ -507,6 +510,7 @@ def _record(
     if outcome.kind is None:
         return
     result.counts[outcome.kind] += 1
+    result.lost_events += len(missing)
     kind = f"{outcome.kind} {'+'.join(case.mutators)}[{case.container}]"
     result.by_mutator[kind] += 1
     failure = Failure(case, outcome.kind, outcome.detail, missing, outcome)
@@ -548,16 +552,17 @@ def print_table(results: list[FormatResult], command: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="ingest fuzzing")
-    for column in ("format", "cases", "crashes", "hangs", "memory blow-ups", "lost before damage",
-                   "reader errors (info)", "seconds"):
+    table = Table(title="ingest fuzzing (memory: blow-ups; lost: cases losing events that lay before the "
+                        "first damaged byte; reader errors: information)")
+    # lost: cases that lost events lying wholly before the first damaged byte; events: how many
+    for column in ("format", "cases", "crashes", "hangs", "memory", "lost", "events", "reader errors", "s"):
         table.add_column(column, justify="left" if column == "format" else "right")
     for r in results:
         if r.skipped:
-            table.add_row(r.fmt, "skipped", "", "", "", "", "", "")
+            table.add_row(r.fmt, "skipped", "", "", "", "", "", "", "")
             continue
-        table.add_row(r.fmt, f"{r.cases:,}", *(str(r.counts[k]) for k in KINDS), str(r.reader_errors),
-                      f"{r.seconds:.1f}")
+        table.add_row(r.fmt, f"{r.cases:,}", *(str(r.counts[k]) for k in KINDS), f"{r.lost_events:,}",
+                      str(r.reader_errors), f"{r.seconds:.1f}")
     console = Console()
     console.print(table)
     for r in results:
