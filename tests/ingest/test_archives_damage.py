@@ -221,3 +221,84 @@ def test_tar_xz_is_read(tmp_path: Path) -> None:
         info.size = len(_events(9))
         t.addfile(info, io.BytesIO(_events(9)))
     assert _kept(path, "var/log/a.json") == (9, {})
+
+
+def _corrupt_deflate(raw_deflate_start: int, data: bytearray) -> int:
+    """Flip a byte two thirds into the deflate data of `data` (starting at `raw_deflate_start`) until
+    zlib calls the stream corrupt (not merely changed); returns where."""
+    for at in range(raw_deflate_start + (len(data) - raw_deflate_start) * 2 // 3, len(data) - 8):
+        trial = bytearray(data)
+        trial[at] ^= 0xFF
+        try:
+            zlib.decompressobj(-15).decompress(bytes(trial[raw_deflate_start:]))
+        except zlib.error:
+            data[at] ^= 0xFF
+            return at
+    raise AssertionError("no corrupting byte found")
+
+
+def _prefix_before_error(raw: bytes) -> bytes:
+    """What zlib inflates of `raw` before it finds the damage, fed one byte at a time (the reference)."""
+    inflater, out = zlib.decompressobj(-15), []
+    for i in range(len(raw)):
+        try:
+            out.append(inflater.decompress(raw[i : i + 1]))
+        except zlib.error:
+            break
+    return b"".join(out)
+
+
+def test_gzip_with_corrupt_compressed_data_keeps_the_lines_inflated_before_the_damage(tmp_path: Path) -> None:
+    data = bytearray(_gz(_events(200)))  # small: one read used to hold the whole file, and lose it
+    _corrupt_deflate(10, data)
+    before = _prefix_before_error(bytes(data[10:]))
+    path = tmp_path / "security.json.gz"
+    path.write_bytes(bytes(data))
+    kept, failed = _kept(path)
+    assert before.count(b"\n") > 100
+    assert kept == before.count(b"\n")  # every whole line before the damage
+    assert "corrupt gzip data" in failed[str(path)] and f"{len(before):,} bytes" in failed[str(path)]
+
+
+def test_zip_member_with_corrupt_compressed_data_keeps_the_lines_before_the_damage(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.json", _events(200))
+        z.writestr("b.json", _events(5))
+    data = bytearray(buffer.getvalue())
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("a.json")
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
+    start = info.header_offset + 30 + name_length + extra_length
+    end = start + info.compress_size
+    member = bytearray(data[start:end])
+    _corrupt_deflate(0, member)
+    data[start:end] = member
+    before = _prefix_before_error(bytes(member))
+    path = tmp_path / "collecte.zip"
+    path.write_bytes(bytes(data))
+    kept, failed = _kept(path, "a.json")
+    assert before.count(b"\n") > 100 and kept == before.count(b"\n")
+    assert "corrupt compressed data in zip member 'a.json'" in failed[f"{path}!a.json"]
+    assert _kept(path, "b.json")[0] == 5  # its sibling is whole
+
+
+def test_tar_gz_cut_inside_a_member_keeps_that_members_lines_before_the_cut(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as t:
+        for name, data in {"a.json": _events(5), "b.json": _events(300)}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    tar = buffer.getvalue()
+    whole = _gz(tar)
+    cut = whole[: len(whole) * 3 // 4]
+    inflated = zlib.decompressobj(31).decompress(cut)
+    b_start = tar.index(b'{"@timestamp"', 1024)  # b.json's data, after a.json and b.json's header
+    assert b_start < len(inflated) < len(tar)  # the cut falls inside b.json
+    path = tmp_path / "logs.tar.gz"
+    path.write_bytes(cut)
+    assert _kept(path, "a.json")[0] == 5
+    kept, failed = _kept(path, "b.json")
+    assert kept == inflated[b_start:].count(b"\n") > 100  # b.json's whole lines before the cut
+    assert "the archive ends inside member 'b.json'" in failed[f"{path}!b.json"]
+    assert "gzip data cut short" in failed[str(path)]

@@ -65,12 +65,6 @@ def test_every_seed_in_every_container_reads_whole(campaign: dict[str, object], 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False, raises=AssertionError,
-    reason="issue 13: today's readers crash, hang or lose events on some of these cases (see them with "
-           "benchmarks/fuzz.py --cases 250 --seed 13); on the fuzz branch only: remove this mark once the "
-           "reader fixes are merged",
-)
 @pytest.mark.parametrize("fmt", cases.FORMATS)
 def test_fuzz_campaign_finds_nothing(campaign: dict[str, object], fmt: str) -> None:
     result = _result(campaign, fmt)

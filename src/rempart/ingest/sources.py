@@ -272,8 +272,10 @@ def _tar_members(origin: _Origin, label: str, name: str, raw: IO[bytes], level: 
     # streaming mode ('r|'): members are read in order, without seeking, so a cut archive still
     # yields every member before the cut. The decompression is ours: tarfile's own stops silently at a cut.
     report = origin.report
+    deferred = None
     if not name.endswith(".tar"):
-        raw = decompressed(raw, name)
+        deferred = _Deferred(decompressed(raw, name))
+        raw = cast(IO[bytes], deferred)
     with _Tar.open(fileobj=raw, mode="r|", ignore_zeros=True) as archive:
         last = None
         try:
@@ -281,7 +283,8 @@ def _tar_members(origin: _Origin, label: str, name: str, raw: IO[bytes], level: 
                 if not info.isfile() or _is_metadata(info.name):
                     continue
                 last = info.name
-                member = archive.extractfile(info)
+                member = (archive.extractfile(info) if info.sparse is not None
+                          else cast(IO[bytes], _TarMember(archive, info)))
                 if member is not None:
                     yield from _member(origin, f"{label}!{info.name}", info.name, member, level + 1)
             while raw.read(1 << 20):  # what follows must decompress too (tarfile may stop before the end)
@@ -290,14 +293,68 @@ def _tar_members(origin: _Origin, label: str, name: str, raw: IO[bytes], level: 
             read = "every member was read" if archive.ended else f"the members before it were read ({last})"
             report.fail(label, f"{exc}; {read}")
         except READ_ERRORS as exc:
-            after = f" after member {last}" if last else ""
-            report.fail(label, f"truncated archive{after}: {exc}")
+            if deferred is None or deferred.damage is None:
+                after = f" after member {last}" if last else ""
+                report.fail(label, f"truncated archive{after}: {exc}")
+        if deferred is not None and deferred.damage is not None:
+            read = "every member was read" if archive.ended else f"the members before it were read ({last})"
+            report.fail(label, f"{deferred.damage}; {read}")
         for at, blocks, why, ended in archive.broken:
             if ended:
                 report.fail(label, f"unexpected bytes after the end of the archive at byte {at:,}, ignored")
             else:
                 report.fail(label, f"broken tar header at byte {at:,} ({why}): the member there is lost, "
                                    f"{blocks:,} blocks skipped to the next header; the others were read")
+
+
+class _Deferred(io.RawIOBase):
+    """A decompressed stream whose damage reads as its end, the damage kept to be reported: tarfile drops
+    the bytes of a read that raises, which for a small member cut short was all of its text."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self._inner = inner
+        self.damage: StreamDamage | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self.damage is not None:
+            return 0
+        try:
+            return int(self._inner.readinto(buffer))  # type: ignore[attr-defined]
+        except StreamDamage as exc:
+            self.damage = exc
+            return 0
+
+
+class _TarMember(io.RawIOBase):
+    """A member of a tar read as a stream, whose bytes are handed over as they come: tarfile's own member
+    file raises when the archive ends before the member does, and drops what it had read of it."""
+
+    def __init__(self, archive: tarfile.TarFile, info: tarfile.TarInfo) -> None:
+        self._stream = archive.fileobj
+        self._info = info
+        self._done = 0
+        self._started = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        left = self._info.size - self._done
+        if left <= 0:
+            return 0
+        if not self._started:  # a streamed tar seeks forward only, to where the member's data begins
+            self._stream.seek(self._info.offset_data)
+            self._started = True
+        data = self._stream.read(min(len(buffer), left))
+        if not data:
+            raise tarfile.ReadError(f"the archive ends inside member {self._info.name!r}: "
+                                    f"{self._done:,} of its {self._info.size:,} bytes were read and kept")
+        buffer[: len(data)] = data
+        self._done += len(data)
+        return len(data)
 
 
 class _Tar(tarfile.TarFile):
@@ -349,12 +406,16 @@ class _Pieces(io.RawIOBase):
         self._pending = b""
         self._offset = 0
         self._ended = False
+        self._damage: Exception | None = None  # raised once the piece inflated before it is handed over
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         while self._offset >= len(self._pending) and not self._ended:
+            if self._damage is not None:
+                self._ended = True
+                raise self._damage
             self._pending, self._offset = self._next(), 0
         n = min(len(buffer), len(self._pending) - self._offset)
         buffer[:n] = memoryview(self._pending)[self._offset : self._offset + n]
@@ -384,7 +445,7 @@ class _ZipMember(_Pieces):
         name_length, extra_length = struct.unpack("<HH", header[26:30])
         self._file = file
         self._info = info
-        self._position = info.header_offset + 30 + name_length + extra_length
+        self._position = self._start = info.header_offset + 30 + name_length + extra_length
         self._compressed_left = info.compress_size
         self._inflater = isal_zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
         self._crc = 0
@@ -392,6 +453,42 @@ class _ZipMember(_Pieces):
         self._flushed = False
 
     def _next(self) -> bytes:
+        try:
+            return self._inflate()
+        except _ISAL_ERROR as exc:  # corrupt deflate data: keep what lies before the damage
+            data = self._before_damage()
+            self._size += len(data)
+            self._damage = zipfile.BadZipFile(
+                f"corrupt compressed data in zip member {self._info.filename!r} ({exc}); the "
+                f"{self._size:,} bytes inflated before it are kept"
+            )
+            return data
+
+    def _before_damage(self) -> bytes:
+        """The bytes this member inflates to from where the reader stopped to the damage: ISA-L keeps no
+        state to go back to, so the member is inflated again by zlib (only when it is damaged), a piece at a
+        time, keeping what comes after the bytes already handed over."""
+        inflater, skip, seen, kept = zlib.decompressobj(-15), self._size, 0, bytearray()
+        at = self._start
+        while at < self._position and not inflater.eof and len(kept) < self._OUT:
+            self._file.seek(at)
+            chunk = self._file.read(min(_PIECE, self._position - at))
+            if not chunk:
+                break
+            at += len(chunk)
+            before = inflater.copy()
+            try:
+                data, damaged = inflater.decompress(chunk), False
+            except zlib.error:
+                data, damaged = _inflated_before_error(before, chunk), True
+            if seen + len(data) > skip:
+                kept += data[max(0, skip - seen) :]
+            seen += len(data)
+            if damaged:
+                break
+        return bytes(kept[: self._OUT])
+
+    def _inflate(self) -> bytes:
         inflater = self._inflater
         if inflater is not None and inflater.unconsumed_tail:
             data = inflater.decompress(inflater.unconsumed_tail, self._OUT)
@@ -446,6 +543,28 @@ def decompressed(stream: IO[bytes], name: str) -> IO[bytes]:
 
 _STEP = 64 << 10  # compressed bytes fed at once: corrupt data costs at most what they inflate to
 _OUT = 4 << 20  # at most this much inflated per call, so a bomb cannot fill memory
+_PIECE = 4096  # compressed bytes fed at once when inflating up to a damage (each inflates to 4 MB at most)
+
+
+def _inflated_before_error(inflater: zlib._Decompress, data: bytes) -> bytes:
+    """What `inflater` makes of `data` up to the byte where it finds the deflate stream corrupt.
+
+    A failing ``decompress`` call returns nothing of what it inflated before the damage (for a small log,
+    the whole text): `data` is fed again from a copy of the state before that call, in pieces that shrink
+    to one byte around the damage, so only the bytes that the damage itself spoils are lost."""
+    out: list[bytes] = []
+    at, step = 0, _PIECE
+    while at < len(data) and not inflater.eof:
+        saved = inflater.copy()
+        try:
+            out.append(inflater.decompress(data[at : at + step]))
+        except zlib.error:
+            if step == 1:
+                break
+            inflater, step = saved, max(1, step // 16)
+            continue
+        at += step
+    return b"".join(out)
 
 
 class _Gunzip(_Pieces):
@@ -487,16 +606,23 @@ class _Gunzip(_Pieces):
             self._trailer(inflater.unused_data)
             return b""
         if inflater.unconsumed_tail:
-            data = inflater.decompress(inflater.unconsumed_tail, _OUT)
+            chunk = inflater.unconsumed_tail
         else:
             chunk = self._input or self._inner.read(_STEP)
             self._input = b""
+        before = inflater.copy()
+        try:
             # with no more input, what inflating held back: first what fits, then the last bytes
             data = inflater.decompress(chunk, _OUT) or (b"" if chunk else inflater.flush())
-            if not chunk and not data and not inflater.eof:
-                self._ended = True
-                raise StreamDamage(f"gzip data cut short: it ends in the middle of the compressed data "
-                                   f"(a copy taken while the file was being written?); {self._kept()}")
+        except zlib.error as exc:
+            data = _inflated_before_error(before, chunk)
+            self._total += len(data)
+            self._damage = StreamDamage(f"corrupt gzip data ({exc}); {self._kept()}")
+            return data
+        if not chunk and not data and not inflater.eof:
+            self._ended = True
+            raise StreamDamage(f"gzip data cut short: it ends in the middle of the compressed data "
+                               f"(a copy taken while the file was being written?); {self._kept()}")
         self._crc = zlib.crc32(data, self._crc)
         self._size += len(data)
         self._total += len(data)
