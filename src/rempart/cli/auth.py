@@ -75,3 +75,13 @@ def acting(store: Store, *, writes: bool = True) -> Actor:
             "it cannot change anything"
         )
     return actor
+
+
+def acting_for(store: Store, establishment: str) -> str:
+    """The person acting, refused unless their scope covers ``establishment``."""
+    actor = acting(store)
+    if not actor.covers(establishment):
+        raise StateError(
+            f"{actor.account} acts only for {', '.join(actor.establishments)}, not for {establishment}"
+        )
+    return actor.who

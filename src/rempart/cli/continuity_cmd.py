@@ -13,6 +13,7 @@ from typing import Annotated
 import orjson
 import typer
 
+from rempart.cli.auth import acting, acting_for
 from rempart.cli.console import console, err_console, report_errors
 from rempart.cli.options import Inventory, open_case_store, parse_time
 from rempart.continuity import register, service, snapshot, synthetic
@@ -33,7 +34,6 @@ continuity_app = typer.Typer(
 )
 
 WhenOpt = Annotated[str | None, typer.Option(help="ISO time with offset (default: now)")]
-ActorOpt = Annotated[str, typer.Option("--by", help="who does it (journaled)")]
 
 
 @snapshot_app.command("import")
@@ -137,9 +137,11 @@ def forms_list(
 
 @forms_app.command("return")
 @report_errors
-def forms_return(serials: list[str], at: WhenOpt = None, by: ActorOpt = "operator") -> None:
-    """Record that the paper forms SERIALS came back."""
-    with open_case_store().session() as s:
+def forms_return(serials: list[str], at: WhenOpt = None) -> None:
+    """Record that the paper forms SERIALS came back (by the logged-in account)."""
+    store = open_case_store()
+    by = acting(store).who
+    with store.session() as s:
         for serial in serials:
             register.return_form(s, serial, parse_time(at), by)
     console.print(f"[green]ok[/green] {len(serials)} form(s) returned")
@@ -151,10 +153,11 @@ def forms_void(
     serial: str,
     reason: Annotated[str, typer.Option(help="why the form is void")],
     at: WhenOpt = None,
-    by: ActorOpt = "operator",
 ) -> None:
     """Void an issued or returned form, with its reason."""
-    with open_case_store().session() as s:
+    store = open_case_store()
+    by = acting(store).who
+    with store.session() as s:
         register.void_form(s, serial, reason, parse_time(at), by)
     console.print(f"[green]ok[/green] {serial.upper()} voided")
 
@@ -186,9 +189,11 @@ def forms_enter(
 
 @forms_app.command("link")
 @report_errors
-def forms_link(establishment: str, provisional: str, real: str, by: ActorOpt = "operator") -> None:
+def forms_link(establishment: str, provisional: str, real: str) -> None:
     """Merge a provisional identity given at a downtime admission with the qualified identity (IPP)."""
-    service.link_identity(open_case_store(), Settings(), establishment, provisional, real, by)
+    store = open_case_store()
+    by = acting_for(store, establishment)
+    service.link_identity(store, Settings(), establishment, provisional, real, by)
     console.print(f"[green]ok[/green] {provisional} linked")
 
 

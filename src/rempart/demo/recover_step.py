@@ -22,6 +22,7 @@ from rempart.adapters import registry
 from rempart.adapters.smtp import RelaySettings, SMTPRelay
 from rempart.adapters.smtp_sink import LocalSMTPServer
 from rempart.demo import generate
+from rempart.demo.accounts import actor
 from rempart.demo.context import DemoContext
 from rempart.demo.respond_step import plan_path
 from rempart.detect.incidents import get_incident
@@ -123,7 +124,7 @@ def _attest(ctx: DemoContext, policy: RecoveryPolicy, rssi: str, at: datetime) -
             if g.state != gates.CLOSED:
                 continue
             for check in g.rule.attestations:
-                who = rssi if check == "vendor_access_reviewed" else ON_CALL
+                who = actor(ctx, rssi if check == "vendor_access_reviewed" else ON_CALL).who
                 gates.attest(
                     s, inc, ctx.group, policy, g.access.id, check, who, "fait (démonstration)", now=at
                 )
@@ -152,7 +153,8 @@ def _reopen_passable(
         out = None
         for person in people:
             out = staging.reopen(
-                ctx.store, ctx.group, policy, ctx.incident_ref or "", access, person, adapters, now=when
+                ctx.store, ctx.group, policy, ctx.incident_ref or "", access, actor(ctx, person), adapters,
+                now=when,
             )
         assert out is not None
         after = probe(access)
@@ -209,7 +211,8 @@ def run(ctx: DemoContext) -> None:
     _gates_table(ctx, policy, "Portes de réouverture juste après l'investigation", t0)
     try:
         staging.reopen(
-            ctx.store, ctx.group, policy, ctx.incident_ref or "", "vpn-nomade", people[0], adapters, now=t0
+            ctx.store, ctx.group, policy, ctx.incident_ref or "", "vpn-nomade", actor(ctx, people[0]),
+            adapters, now=t0,
         )
     except StateError as exc:
         c.print(f"[red]Refus expliqué[/] : {exc}")
@@ -256,7 +259,8 @@ def run(ctx: DemoContext) -> None:
     for t in tasks:
         c.print(f"  {'[green]✓[/]' if t.done else '[red]✗[/]'} {t.label} : {t.detail}")
     try:
-        closing.close(ctx.store, ctx.group, policy, ctx.incident_ref or "", "c.martin", now=end)
+        rssi = actor(ctx, "c.martin").who
+        closing.close(ctx.store, ctx.group, policy, ctx.incident_ref or "", rssi, now=end)
         c.print(f"[green]{ctx.incident_ref} clos.[/]")
         ctx.mark(end, STAGE, f"{ctx.incident_ref} clos")
     except StateError as exc:
