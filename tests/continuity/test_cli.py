@@ -16,10 +16,14 @@ from rempart.continuity import snapshot
 from rempart.continuity.register import forms_of
 from rempart.settings import Settings
 from rempart.store.db import Store
+from tests.identities.helpers import People
 
 
 @pytest.fixture
-def env(tmp_path: Path, example_group_path: Path) -> dict[str, str]:
+def env(tmp_path: Path, example_group_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    # forms returned, voided and linked are signed by an account: the IT on-call logs in first
+    monkeypatch.setenv("REMPART_HOME", str(tmp_path / "home"))
+    People(f"sqlite:///{tmp_path / 'home' / 'cases.sqlite'}").login("astreinte-dsi")
     return {
         "REMPART_HOME": str(tmp_path / "home"),
         "REMPART_KEYS_DIR": str(tmp_path / "keys"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyotp
 from sqlalchemy import select, update
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from rempart.cli.app import app
 from rempart.domain.actors import Actor
@@ -92,10 +92,13 @@ class People:
             store.close()
         self.current = person_id
 
-    def run(self, person_id: str, *args: str, input: str | None = None) -> tuple[int, str]:
+    def invoke(self, person_id: str, *args: str, input: str | None = None) -> Result:
         if self.current != person_id:
             self.login(person_id)
-        result = CliRunner().invoke(app, list(args), input=input)
+        return CliRunner().invoke(app, list(args), input=input)
+
+    def run(self, person_id: str, *args: str, input: str | None = None) -> tuple[int, str]:
+        result = self.invoke(person_id, *args, input=input)
         return result.exit_code, result.output
 
     def token(self, person_id: str, label: str = "tests") -> str:
