@@ -62,8 +62,20 @@ def actor(ctx: DemoContext, person_id: str) -> Actor:
         service.confirm_totp(ctx.store, person_id, totp.code_at(secret, datetime.now(UTC)), person_id)
         creds[person_id] = {"password": password, "totp_secret": secret}
         _save(ctx, creds)
+        if len(creds) == 1:
+            ctx.console.print(
+                f"Comptes de la démo (mot de passe et secret TOTP, lisibles par vous seul) : "
+                f"{_credentials_path(ctx)}"
+            )
     # the enrolment used the current TOTP step: log in with the next one (a replay would be refused)
     code = totp.code_at(creds[person_id]["totp_secret"], datetime.now(UTC) + timedelta(seconds=30))
     done = service.login(ctx.store, person_id, creds[person_id]["password"], code, "demo")
     cache[person_id] = done.actor
     return done.actor
+
+
+def who(ctx: DemoContext, person_id: str) -> str:
+    """The author to record for ``person_id``: its logged-in account's person (logs in on first use; call
+    it outside an open store transaction the first time)."""
+    cache: dict[str, Actor] = ctx.facts.setdefault("accounts.actors", {})
+    return cache[person_id].who if person_id in cache else actor(ctx, person_id).who

@@ -22,7 +22,7 @@ from rempart.adapters import registry
 from rempart.adapters.smtp import RelaySettings, SMTPRelay
 from rempart.adapters.smtp_sink import LocalSMTPServer
 from rempart.demo import generate
-from rempart.demo.accounts import actor
+from rempart.demo.accounts import actor, who
 from rempart.demo.context import DemoContext
 from rempart.demo.respond_step import plan_path
 from rempart.detect.incidents import get_incident
@@ -68,12 +68,13 @@ def _monitoring(ctx: DemoContext, start: datetime, hours: int, batch: str) -> in
 
 
 def _sweep_again(ctx: DemoContext, at: datetime) -> str:
+    rssi = who(ctx, "c.martin")
     con = eventdb.connect(ctx.events_db)
     try:
         with ctx.store.session() as s:
             inc = get_incident(s, ctx.incident_id or 0)
             outcome = sweep.run_sweep(
-                s, con, ctx.group, inc, indicators.from_alerts(s, con, inc, ctx.group), "c.martin", now=at
+                s, con, ctx.group, inc, indicators.from_alerts(s, con, inc, ctx.group), rssi, now=at
             )
             own = next(r for r in outcome.results if r.establishment == ctx.attacked)
             return (
@@ -188,7 +189,7 @@ def _closing_notices(ctx: DemoContext, at: datetime) -> int:
             ctx.group,
             relay,
             recipients,
-            "c.martin",
+            who(ctx, "c.martin"),
             out,
             resolved_at=at,
             summary="Accès externes rouverts par étapes après balayage sain et absence d'exfiltration.",
@@ -248,7 +249,7 @@ def run(ctx: DemoContext) -> None:
                 ctx.group,
                 channel="portal",
                 reference="ANSSI-NOTIF-DEMO",
-                author="c.martin",
+                author=who(ctx, "c.martin"),
                 at=day2 + timedelta(hours=2),
             )
             c.print("Notification d'incident NIS2 (72 h) déposée sur le portail de l'ANSSI (main courante).")
