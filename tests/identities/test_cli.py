@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import os
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyotp
 import pytest
 from typer.testing import CliRunner
 
+from rempart.adapters.smtp_sink import LocalSMTPServer
 from rempart.cli.app import app
-from rempart.identities import service
+from rempart.identities import service, totp
 from rempart.store import journal
 from rempart.store.db import Store
 from rempart.store.models.core import JournalRow
@@ -151,6 +153,33 @@ def test_break_glass_use_is_journaled_and_shown(db: str, people: People, plan: P
     assert "identity.break_glass" in out and "BRIS DE GLACE" in out
 
 
+def test_break_glass_use_is_alerted_over_the_out_of_band_relay(
+    db: str, people: People, plan: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(db)
+    admin = service.resolve(store, Path(os.environ["REMPART_SESSION_FILE"]).read_text().strip())
+    sealed = service.create_break_glass(store, person("c.martin", plan), admin)
+    monkeypatch.setenv("REMPART_BREAK_GLASS_NOTIFY", "rssi-perso@secours.example, dg@secours.example")
+    with LocalSMTPServer() as server:
+        monkeypatch.setenv("REMPART_OOB_SMTP_HOST", server.host)
+        monkeypatch.setenv("REMPART_OOB_SMTP_PORT", str(server.port))
+        monkeypatch.setenv("REMPART_OOB_SMTP_SECURITY", "none")
+        monkeypatch.setenv("REMPART_OOB_SMTP_SENDER", "crise@secours.example")
+        code, out = cli("login", "break-glass", input=_envelope(sealed))
+    assert code == 0 and "break-glass alert sent" in out, out
+    (mail,) = server.received
+    assert sorted(mail.recipients) == ["dg@secours.example", "rssi-perso@secours.example"]
+    assert "BRIS DE GLACE" in str(mail.message["Subject"])
+    assert len(_journal(db, "identity.break_glass_notified")) == 1
+    # the relay down: the login still works, and the missed alert is journaled
+    service.logout(store, Path(os.environ["REMPART_SESSION_FILE"]).read_text().strip())
+    monkeypatch.setenv("REMPART_OOB_SMTP_PORT", "1")
+    forget_replay(store, "break-glass")
+    code, out = cli("login", "break-glass", input=_envelope(sealed))
+    assert code == 0 and "break-glass alert not sent" in out
+    assert len(_journal(db, "identity.break_glass_not_notified")) == 1
+
+
 def test_a_destructive_approval_needs_a_fresh_second_factor(db: str, people: People) -> None:
     people.login("c.martin")
     age_second_factor(Store(db), minutes=6)
@@ -203,3 +232,33 @@ def test_accounts_commands_need_an_administrator(db: str, people: People, plan: 
     forget_replay(Store(db), "m.durand")
     code, out = cli_login("m.durand", people.secrets["m.durand"])
     assert code == 2 and "login refused" in out
+
+
+def test_first_account_enrolment_and_login_through_the_cli(
+    tmp_path: Path, plan: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REMPART_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+    monkeypatch.setenv("REMPART_PLAN", str(plan))
+    secret = pyotp.random_base32()
+    monkeypatch.setattr(totp, "new_secret", lambda: secret)  # known, so the test can type its codes
+    code, out = cli("accounts", "create", "--person", "c.martin", input="azerty\nazerty\n")
+    assert code == 2 and "password refused" in out
+    code, out = cli("accounts", "create", "--person", "c.martin", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert code == 2 and "first account must be an administrator" in out
+    strong = "Correct-horse-Battery-Staple-9"
+    code, out = cli("accounts", "create", "--person", "c.martin", "--admin", input=f"{strong}\n{strong}\n")
+    assert code == 0 and "account c.martin created" in out, out
+    code, out = cli("accounts", "create", "--person", "m.durand", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert code == 2 and "not logged in" in out  # once an account exists, only an admin adds others
+    code, out = cli("login", "c.martin", input=f"{strong}\n\n")
+    assert code == 2 and "login refused" in out  # no second factor enrolled yet: no way in
+    code, out = cli("accounts", "enrol-totp", "c.martin", input=f"wrong\n{pyotp.TOTP(secret).now()}\n")
+    assert code == 2 and "enrolment refused" in out
+    now = pyotp.TOTP(secret).now()
+    code, out = cli("accounts", "enrol-totp", "c.martin", input=f"{strong}\n{now}\n")
+    assert code == 0 and f"otpauth://totp/rempart:c.martin?secret={secret}" in out, out
+    later = pyotp.TOTP(secret).at(datetime.now(UTC) + timedelta(seconds=30))  # the enrolment's step is spent
+    code, out = cli("login", "c.martin", input=f"{strong}\n{later}\n")
+    assert code == 0 and "logged in as c.martin" in out, out
+    code, out = cli("accounts", "enrol-totp", "c.martin", input=f"{strong}\n{now}\n")
+    assert code == 2 and "enrolled already" in out

@@ -6,17 +6,20 @@ break-glass envelope, API tokens) are printed once and never stored in clear.
 
 from __future__ import annotations
 
+import os
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from rempart.adapters.smtp import SMTPRelay, load_relay_settings
 from rempart.cli.auth import acting, forget_token, save_token, saved_token, source
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import open_case_store
 from rempart.domain.actors import Actor
-from rempart.errors import StateError
+from rempart.errors import RempartError, StateError
 from rempart.identities import service as identities
 from rempart.identities import totp
 from rempart.respond.plan import load_plan
@@ -178,10 +181,39 @@ def login(
     path = save_token(done.token)
     if done.actor.via == "break-glass":
         console.print("[bold red]BRIS DE GLACE[/bold red]: this login is journaled and flagged")
+        _alert_break_glass(store, done.actor)
     if done.must_change_password:
         console.print("this password was given to you once: choose yours now")
         identities.change_password(store, done.actor, password, _new_password("new password"))
     console.print(f"[green]ok[/green] logged in as {_describe(done.actor)} (session key in {path})")
+
+
+def _alert_break_glass(store: Store, actor: Actor) -> None:
+    """Tell the people in REMPART_BREAK_GLASS_NOTIFY at once, over the out-of-band relay (the group's
+    mail may be the thing that is down). Never blocks the login: a failed alert is journaled too."""
+    wanted = os.environ.get("REMPART_BREAK_GLASS_NOTIFY", "")
+    recipients = [a.strip() for a in wanted.split(",") if a.strip()]
+    if not recipients:
+        console.print("[yellow]REMPART_BREAK_GLASS_NOTIFY is not set: nobody was alerted by mail[/yellow]")
+        return
+    error: str | None = None
+    try:
+        relay = SMTPRelay(load_relay_settings())
+        msg = EmailMessage()
+        msg["From"], msg["To"] = relay.sender, ", ".join(recipients)
+        msg["Subject"] = f"[rempart] BRIS DE GLACE : connexion au compte de secours ({actor.who})"
+        msg.set_content(
+            f"Le compte de secours « {actor.account} » (rattaché à {actor.name}) vient d'être utilisé "
+            f"le {identities.now():%d/%m/%Y à %H:%M} UTC depuis {source()}.\n"
+            "Si ce n'est pas prévu, désactivez-le : rempart accounts disable break-glass\n"
+        )
+        relay.send(msg)
+    except RempartError as exc:
+        error = str(exc)
+        console.print(f"[red]break-glass alert not sent[/red]: {error}")
+    identities.record_break_glass_notice(store, actor, recipients, error)
+    if error is None:
+        console.print(f"break-glass alert sent to {', '.join(recipients)}")
 
 
 def _describe(actor: Actor) -> str:

@@ -411,3 +411,15 @@ def _resolve_api(store: Store, token: str, at: datetime) -> Actor:
             raise StateError("that API token is unknown or revoked", hint="REMPART_TOKEN")
         tok.last_used_at = at
         return _actor(row, None, "token")
+
+
+def record_break_glass_notice(store: Store, actor: Actor, recipients: list[str], error: str | None) -> None:
+    """Journal that the out-of-band alert of a break-glass login was sent (or why it was not)."""
+    with store.session() as s:
+        journal.append(
+            s,
+            actor.account,
+            "identity.break_glass_notified" if error is None else "identity.break_glass_not_notified",
+            f"account/{actor.account}",
+            {"to": recipients, "error": error},
+        )
