@@ -253,3 +253,14 @@ def test_break_glass_is_sealed_and_every_use_journaled(cases: Store) -> None:
     with cases.session() as s:
         flagged = [e for e in journal.entries(s) if e.action == "identity.break_glass"]
     assert len(flagged) == 1 and "BRIS DE GLACE" in flagged[0].payload
+
+
+def test_a_new_password_ends_every_other_session(cases: Store) -> None:
+    secret = account(cases, "c.martin")
+    elsewhere = service.login(cases, "c.martin", PASSWORD, _code(secret, T), "laptop", at=T)
+    t = T + timedelta(seconds=30)
+    here = service.login(cases, "c.martin", PASSWORD, _code(secret, t), "desk", at=t)
+    service.change_password(cases, here.actor, PASSWORD, "Un-tout-autre-secret-42", here.token)
+    assert service.resolve(cases, here.token, at=t).account == "c.martin"
+    with pytest.raises(StateError, match="session ended"):
+        service.resolve(cases, elsewhere.token, at=t)

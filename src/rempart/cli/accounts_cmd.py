@@ -171,8 +171,7 @@ def break_glass(
 def login(
     account: Annotated[str | None, typer.Argument(help="your account (default: asked)")] = None,
 ) -> None:
-    """Log in: password and second factor; the session is kept on the server, its key in a file only you
-    can read."""
+    """Log in with password and second factor; the session key goes to a file only you can read."""
     store = open_case_store()
     name = account or str(typer.prompt("account"))
     password = str(typer.prompt("password", hide_input=True))
@@ -184,7 +183,7 @@ def login(
         _alert_break_glass(store, done.actor)
     if done.must_change_password:
         console.print("this password was given to you once: choose yours now")
-        identities.change_password(store, done.actor, password, _new_password("new password"))
+        identities.change_password(store, done.actor, password, _new_password("new password"), done.token)
     console.print(f"[green]ok[/green] logged in as {_describe(done.actor)} (session key in {path})")
 
 

@@ -199,13 +199,12 @@ def confirm_totp(store: Store, name: str, code: str, by: str, at: datetime | Non
         journal.append(s, by, "account.totp_enrolled", f"account/{name}", {})
 
 
-def _revoke_all(s: Session, row: AccountRow, at: datetime) -> int:
-    n = 0
+def _revoke_all(s: Session, row: AccountRow, at: datetime, keep: str | None = None) -> None:
+    kept = tokens.digest(keep) if keep else None
     live = select(SessionRow).where(SessionRow.account_id == row.id, SessionRow.revoked_at.is_(None))
     for sess in s.scalars(live):
-        sess.revoked_at = at
-        n += 1
-    return n
+        if sess.token_hash != kept:
+            sess.revoked_at = at
 
 
 def disable(store: Store, name: str, by: Actor) -> None:
@@ -236,7 +235,10 @@ def reset(store: Store, name: str, by: Actor, *, totp_too: bool = False) -> Crea
     return Created(name, password, secret)
 
 
-def change_password(store: Store, actor: Actor, old: str, new: str) -> None:
+def change_password(
+    store: Store, actor: Actor, old: str, new: str, current_session: str | None = None
+) -> None:
+    """A new password; every session but ``current_session`` is revoked."""
     with store.session() as s:
         row = _get(s, actor.account)
         if not passwords.verify_password(row.password_hash, old):
@@ -244,6 +246,7 @@ def change_password(store: Store, actor: Actor, old: str, new: str) -> None:
         passwords.check(new, admin=row.admin, names=(row.name, row.display_name))
         row.password_hash = passwords.hash_password(new)
         row.must_change_password = False
+        _revoke_all(s, row, now(), keep=current_session)  # whoever knew the old password is out
         journal.append(s, actor.account, "account.password_changed", f"account/{row.name}", {})
 
 
