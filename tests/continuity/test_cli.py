@@ -15,6 +15,7 @@ from rempart.cli.app import app
 from rempart.continuity import snapshot
 from rempart.continuity.register import forms_of
 from rempart.settings import Settings
+from rempart.store import journal
 from rempart.store.db import Store
 from tests.identities.helpers import People
 
@@ -78,6 +79,10 @@ def test_snapshot_kits_forms_reconcile(env: dict[str, str], tmp_path: Path) -> N
     (tmp_path / "lab.yaml").write_text(yaml.safe_dump({"serial": lab, "entered_by": "labo", "entries": []}))
     code, out = _run(env, "forms", "enter", str(tmp_path / "lab.yaml"))
     assert code == 0 and "0 line(s)" in out, out
+    store = Store(f"sqlite:///{tmp_path / 'home' / 'cases.sqlite'}")
+    with store.session() as s:  # recorded as entered by the logged-in account, not the file's name
+        (entered,) = [e.actor for e in journal.entries(s) if e.action == "continuity.form_entered"]
+    assert entered == "astreinte-dsi"
     other = next(s for s, t in forms if t == "lab" and s != lab)
     typed = tmp_path / "lab2.yaml"
     typed.write_text(yaml.safe_dump({"serial": other, "entered_by": "labo", "entries": []}))

@@ -172,11 +172,13 @@ def forms_enter(
         typer.Option(help="delete each file once its form is entered: the store keeps the lines encrypted"),
     ] = False,
 ) -> None:
-    """Enter returned forms, each described by a YAML/JSON file (serial, entered_by, entries)."""
+    """Enter returned forms, each described by a YAML/JSON file (serial, entries); recorded as entered by
+    the logged-in account."""
     settings = Settings()
     store = open_case_store()
+    by = acting(store).who  # the person typing the forms in, not a name the file gives
     for f in files:
-        result = service.enter_file(store, settings, f, parse_time(at))
+        result = service.enter_file(store, settings, f, parse_time(at), by)
         for w in result.warnings:
             err_console.print(f"[yellow]warning[/yellow] {f}: {w}")
         dup = f", {len(result.duplicates)} flagged as duplicate" if result.duplicates else ""
