@@ -27,11 +27,13 @@ def person(person_id: str, plan: Path = PLAN) -> service.PersonRef:
     return service.PersonRef(p.id, p.name, tuple(p.roles), tuple(p.establishments))
 
 
-def account(store: Store, person_id: str, *, admin: bool = False, plan: Path = PLAN) -> str:
+def account(
+    store: Store, person_id: str, *, admin: bool = False, plan: Path = PLAN, incidents: tuple[str, ...] = ()
+) -> str:
     """Create ``person_id``'s account with PASSWORD and an enrolled TOTP; returns the TOTP secret."""
     first = not service.has_accounts(store)
     by = None if first else Actor("setup", None, admin=True)
-    service.create(store, person(person_id, plan), PASSWORD, by, admin=admin or first)
+    service.create(store, person(person_id, plan), PASSWORD, by, admin=admin or first, incidents=incidents)
     secret = service.start_totp(store, person_id)
     service.confirm_totp(store, person_id, pyotp.TOTP(secret).now(), person_id)
     with store.session() as s:  # enrolment used the current step; logins in tests may come at once

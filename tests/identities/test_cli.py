@@ -26,6 +26,7 @@ from tests.identities.helpers import (
     age_second_factor,
     cli_login,
     forget_replay,
+    login_as,
     person,
 )
 from tests.respond.helpers import make_incident
@@ -42,6 +43,7 @@ def plan(tmp_path: Path) -> Path:
         "- id: l.petit\n  name: Luc Petit (auditeur)\n  roles: [auditor]\n"
         "- id: t.moreau\n  name: Théo Moreau (informatique, Saint-Cyprien)\n  roles: [rssi]\n"
         "  establishments: [saint-cyprien]\n"
+        "- id: e.expert\n  name: Eve Expert (investigatrice mandatée)\n  roles: [investigator]\n"
     )
     path = tmp_path / "plan.yaml"
     path.write_text(text.replace("\nplaybooks:", extra + "\nplaybooks:", 1), encoding="utf-8")
@@ -262,3 +264,18 @@ def test_first_account_enrolment_and_login_through_the_cli(
     assert code == 0 and "logged in as c.martin" in out, out
     code, out = cli("accounts", "enrol-totp", "c.martin", input=f"{strong}\n{now}\n")
     assert code == 2 and "enrolled already" in out
+
+
+def test_an_investigator_works_only_on_the_incidents_of_the_account(
+    db: str, people: People, plan: Path, tmp_path: Path
+) -> None:
+    store = Store(db)
+    secret = account(store, "e.expert", plan=plan, incidents=("INC-0002",))
+    login_as(store, "e.expert", secret)
+    people.current = "e.expert"
+    log = tmp_path / "fortigate.log"
+    log.write_text("date=2026-11-28 srcip=198.51.100.7\n")
+    code, out = cli("evidence", "add", "INC-0001", str(log))
+    assert code == 2 and "works only on INC-0002, not on INC-0001" in out
+    code, out = people.run("c.martin", "evidence", "add", "INC-0001", str(log))  # the RSSI: every incident
+    assert code == 0 and "EV-0001" in out

@@ -64,12 +64,16 @@ def create(
     person: Annotated[str, typer.Option("--person", help="the id of the person under people: in the plan")],
     plan: PlanFile,
     admin: Annotated[bool, typer.Option("--admin", help="may create, disable and reset accounts")] = False,
+    incident: Annotated[
+        list[str] | None,
+        typer.Option("--incident", help="only this incident (repeat; an outside investigator's account)"),
+    ] = None,
 ) -> None:
     """Create the account of PERSON (the very first one, an --admin, needs no login)."""
     store = open_case_store()
     by = _admin(store) if identities.has_accounts(store) else None
     ref = _person(plan, person)
-    identities.create(store, ref, _new_password(), by, admin=admin)
+    identities.create(store, ref, _new_password(), by, admin=admin, incidents=tuple(incident or ()))
     console.print(f"[green]ok[/green] account {ref.id} created for {ref.name} ({', '.join(ref.roles)})")
     console.print(f"next, on their phone: rempart accounts enrol-totp {ref.id}")
 

@@ -85,3 +85,14 @@ def acting_for(store: Store, establishment: str) -> str:
             f"{actor.account} acts only for {', '.join(actor.establishments)}, not for {establishment}"
         )
     return actor.who
+
+
+def acting_on(store: Store, incident: str, *, writes: bool = True) -> str:
+    """The person acting, refused unless the account may work on ``incident`` (an outside investigator's
+    account is scoped to the incidents it was opened for)."""
+    actor = acting(store, writes=writes)
+    if not actor.may_see(incident):
+        raise StateError(
+            f"{actor.account} works only on {', '.join(actor.incidents)}, not on {incident}"
+        )
+    return actor.who

@@ -13,7 +13,7 @@ import duckdb
 import typer
 from rich.table import Table
 
-from rempart.cli.auth import acting
+from rempart.cli.auth import acting_on
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import Inventory, open_case_store
 from rempart.detect.incidents import get_incident
@@ -88,7 +88,7 @@ def sweep_cmd(
     group = load_group(inventory)
     imported = [i for f in iocs or [] for i in indicators.load_file(f)]
     store = open_case_store()
-    user = acting(store).who
+    user = acting_on(store, incident)
     with store.session() as s, _events() as con:
         inc = get_incident(s, incident)
         found = indicators.dedupe(indicators.from_alerts(s, con, inc, group) + imported)
@@ -129,7 +129,7 @@ def exfil_cmd(
     cfg = exfil.ExfilSettings(baseline_days=baseline_days, k=k, floor_bytes=int(floor_mb * 1e6))
     scope = [e.id for e in group.establishments] if all_establishments else None
     store = open_case_store()
-    user = acting(store).who
+    user = acting_on(store, incident)
     with store.session() as s, _events() as con:
         a, finding = exfil.run_assessment(s, con, group, get_incident(s, incident), user, scope, cfg)
         table = Table(title="outbound volume (top hosts)", show_edge=False)
@@ -169,7 +169,7 @@ def findings_cmd(incident: str) -> None:
 def evidence_add(incident: str, file: Path, description: str = "") -> None:
     """Register FILE under INCIDENT with its SHA-256; you (the logged-in account) become its custodian."""
     store = open_case_store()
-    user = acting(store).who
+    user = acting_on(store, incident)
     with store.session() as s:
         ev = evidence.register(s, get_incident(s, incident), file, user, description)
         console.print(
@@ -197,7 +197,7 @@ def evidence_verify(incident: str, ref: Annotated[str | None, typer.Argument()] 
     """Hash the files again; exit 1 when one changed or is missing."""
     bad = 0
     store = open_case_store()
-    user = acting(store, writes=False).who  # an auditor may check the locker: it changes nothing
+    user = acting_on(store, incident, writes=False)  # an auditor may check the locker: it changes nothing
     with store.session() as s:
         inc = get_incident(s, incident)
         for ev in [evidence.get(s, ref)] if ref else evidence.listing(s, inc.id):
@@ -215,7 +215,7 @@ def evidence_handover(
 ) -> None:
     """Hand a piece of evidence to someone (you must be its custodian)."""
     store = open_case_store()
-    user = acting(store).who
+    user = acting_on(store, incident)
     with store.session() as s:
         inc = get_incident(s, incident)
         evidence.handover(s, inc, evidence.get(s, ref), user, to, note)

@@ -27,7 +27,7 @@ class Actor:
     second_factor_at: datetime | None = None  # when this session last verified a TOTP code
     via: str = "session"  # session | token | break-glass | system
     admin: bool = False  # may create, disable and reset accounts
-    incidents: tuple[str, ...] = field(default=())  # reserved: investigators scoped to incidents
+    incidents: tuple[str, ...] = field(default=())  # empty: every incident; else (investigators) only these
 
     @property
     def who(self) -> str:
@@ -40,6 +40,9 @@ class Actor:
 
     def covers(self, establishment: str) -> bool:
         return not self.establishments or establishment in self.establishments
+
+    def may_see(self, incident_ref: str) -> bool:
+        return not self.incidents or incident_ref.upper() in {i.upper() for i in self.incidents}
 
     def fresh_second_factor(self, at: datetime, within: timedelta = FRESH_SECOND_FACTOR) -> bool:
         return self.second_factor_at is not None and at - self.second_factor_at <= within

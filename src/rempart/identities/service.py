@@ -75,6 +75,7 @@ def _actor(row: AccountRow, second_factor_at: datetime | None, via: str) -> Acto
         name=row.display_name,
         roles=tuple(row.roles),
         establishments=tuple(row.establishments),
+        incidents=tuple(row.incidents or ()),
         second_factor_at=second_factor_at,
         via="break-glass" if row.break_glass else via,
         admin=row.admin,
@@ -93,6 +94,7 @@ def create(
     by: Actor | None,
     *,
     admin: bool = False,
+    incidents: tuple[str, ...] = (),
 ) -> Created:
     """Bind ``person`` of the plan to a new account (one per person: no shared accounts).
 
@@ -113,6 +115,7 @@ def create(
             display_name=person.name,
             roles=list(person.roles),
             establishments=list(person.establishments),
+            incidents=list(incidents),
             password_hash=passwords.hash_password(password),
             totp_required=admin or not set(person.roles) <= READ_ONLY_ROLES,
             admin=admin,
@@ -120,7 +123,8 @@ def create(
         )
         s.add(row)
         journal.append(s, by.account if by else person.id, "account.created", f"account/{person.id}",
-                       {"person": person.id, "roles": list(person.roles), "admin": admin})
+                       {"person": person.id, "roles": list(person.roles), "admin": admin,
+                        "incidents": list(incidents)})
     return Created(person.id, None, None)
 
 
@@ -141,6 +145,7 @@ def create_break_glass(store: Store, person: PersonRef, by: Actor) -> Created:
                 display_name=f"{person.name} (bris de glace)",
                 roles=list(person.roles),
                 establishments=list(person.establishments),
+                incidents=[],
                 password_hash=passwords.hash_password(password),
                 totp_secret=secret,
                 totp_required=True,

@@ -24,6 +24,7 @@ class AccountRow(Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)  # from plan.yaml, at binding
     establishments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    incidents: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every incident
     password_hash: Mapped[str] = mapped_column(String(255))
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)

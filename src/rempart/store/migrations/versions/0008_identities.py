@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("display_name", sa.String(length=200), nullable=False),
         sa.Column("roles", sa.JSON(), nullable=False),
         sa.Column("establishments", sa.JSON(), nullable=False),
+        sa.Column("incidents", sa.JSON(), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("must_change_password", sa.Boolean(), nullable=False),
         sa.Column("totp_secret", sa.String(length=64), nullable=True),
