@@ -127,6 +127,13 @@ def test_snapshot_kits_forms_reconcile(env: dict[str, str], tmp_path: Path) -> N
     assert orjson.loads((tmp_path / "r.json").read_bytes())["counts"]["voided"] == 1
     assert (tmp_path / "r.json").stat().st_mode & 0o077 == 0
 
+    # the director of another clinic cannot return or void this clinic's forms
+    People(f"sqlite:///{tmp_path / 'home' / 'cases.sqlite'}").login("j.roux")
+    left = next(s for s, _t in forms[3:])
+    for args in (("return", left), ("void", left, "--reason", "x")):
+        code, out = _run(env, "forms", *args)
+        assert code == 2 and "j.roux acts only for saint-cyprien, not for dombes" in out, out
+
 
 def test_wrong_key_and_unknown_serial_are_clear_errors(env: dict[str, str], tmp_path: Path) -> None:
     _run(

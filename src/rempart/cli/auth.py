@@ -77,13 +77,18 @@ def acting(store: Store, *, writes: bool = True) -> Actor:
     return actor
 
 
-def acting_for(store: Store, establishment: str) -> str:
-    """The person acting, refused unless their scope covers ``establishment``."""
-    actor = acting(store)
+def check_scope(actor: Actor, establishment: str) -> None:
+    """Refuse an account scoped to other establishments (a clinic's IT staff, its director)."""
     if not actor.covers(establishment):
         raise StateError(
             f"{actor.account} acts only for {', '.join(actor.establishments)}, not for {establishment}"
         )
+
+
+def acting_for(store: Store, establishment: str) -> str:
+    """The person acting, refused unless their scope covers ``establishment``."""
+    actor = acting(store)
+    check_scope(actor, establishment)
     return actor.who
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from rempart.cli.auth import acting, acting_for
+from rempart.cli.auth import acting, acting_for, check_scope
 from rempart.cli.console import console, err_console, report_errors
 from rempart.cli.options import Inventory, open_case_store, parse_time
 from rempart.continuity import register, service, snapshot, synthetic
@@ -140,10 +140,11 @@ def forms_list(
 def forms_return(serials: list[str], at: WhenOpt = None) -> None:
     """Record that the paper forms SERIALS came back (by the logged-in account)."""
     store = open_case_store()
-    by = acting(store).who
+    actor = acting(store)
     with store.session() as s:
         for serial in serials:
-            register.return_form(s, serial, parse_time(at), by)
+            check_scope(actor, register.get_form(s, serial).establishment)
+            register.return_form(s, serial, parse_time(at), actor.who)
     console.print(f"[green]ok[/green] {len(serials)} form(s) returned")
 
 
@@ -156,9 +157,10 @@ def forms_void(
 ) -> None:
     """Void an issued or returned form, with its reason."""
     store = open_case_store()
-    by = acting(store).who
+    actor = acting(store)
     with store.session() as s:
-        register.void_form(s, serial, reason, parse_time(at), by)
+        check_scope(actor, register.get_form(s, serial).establishment)
+        register.void_form(s, serial, reason, parse_time(at), actor.who)
     console.print(f"[green]ok[/green] {serial.upper()} voided")
 
 
