@@ -279,3 +279,14 @@ def test_an_investigator_works_only_on_the_incidents_of_the_account(
     assert code == 2 and "works only on INC-0002, not on INC-0001" in out
     code, out = people.run("c.martin", "evidence", "add", "INC-0001", str(log))  # the RSSI: every incident
     assert code == 0 and "EV-0001" in out
+
+
+def test_manual_steps_and_rollbacks_are_guarded_too(db: str, people: People) -> None:
+    code, out = people.run("t.moreau", "ack", "1", "deconnecter-sauvegardes", "--comment", "fait")
+    assert code == 2 and "acts only for saint-cyprien, not for establishment capitouls" in out
+    people.login("c.martin")
+    age_second_factor(Store(db), minutes=6)
+    code, out = people.run("c.martin", "rollback", "1", "fermer-acces-externes")
+    assert code == 2 and "second factor from the last 5 minutes" in out
+    code, out = people.run("astreinte-dsi", "ack", "1", "deconnecter-sauvegardes", "--comment", "fait")
+    assert code == 0 and "fait" in out

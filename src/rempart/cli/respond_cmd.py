@@ -3,6 +3,7 @@ journal verify/show. Thin: parse, call ``rempart.respond.service``, render."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -235,9 +236,13 @@ def rollback(
     step: Annotated[str | None, typer.Argument()] = None,
     adapters: AdaptersFile = None,
 ) -> None:
-    """Undo RUN (every step, in reverse order) or only STEP."""
+    """Undo RUN (every step, in reverse order) or only STEP (re-opens what the run closed: a second factor
+    under 5 min is needed, as for an approval)."""
     store = open_case_store()
-    actor = acting(store).who
+    who = acting(store)
+    if not who.fresh_second_factor(datetime.now(UTC)):
+        raise StateError("rolling back needs a second factor from the last 5 minutes", hint="rempart reauth")
+    actor = who.who
     report = service.rollback(store, run, step, actor, _run_adapters(store, run, adapters))
     for r in report.results:
         console.print(

@@ -423,6 +423,11 @@ def ack(
         raise StateError("an acknowledgement needs a comment saying what was done (--comment)")
     with store.session() as s:
         run, step = _step_row(s, run_id, step_ref)
+        if not actor.covers(run.establishment):
+            raise StateError(
+                f"{actor.account} acts only for {', '.join(actor.establishments)}, "
+                f"not for establishment {run.establishment}"
+            )
         if step.status != StepStatus.AWAITING_ACK:
             raise StateError(f"{step_label(step)} is {step.status}, not waiting for an acknowledgement")
         step.status = StepStatus.VERIFIED.value
