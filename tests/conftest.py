@@ -46,3 +46,17 @@ def store(store_url: str) -> Iterator[object]:
     s = Store(store_url)
     yield s
     s.close()
+
+
+@pytest.fixture(autouse=True)
+def _identities_for_tests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A cheap Argon2 profile (tests only) and a session file per test, never the user's own."""
+    from argon2 import PasswordHasher
+
+    from rempart.identities import passwords
+
+    monkeypatch.setenv("REMPART_SESSION_FILE", str(tmp_path / "session"))
+    monkeypatch.delenv("REMPART_TOKEN", raising=False)
+    before = passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    yield
+    passwords.use_hasher(before)

@@ -13,6 +13,7 @@ ALLOWED: dict[str, set[str]] = {
     "domain": set(),
     "inventory": {"domain"},
     "store": {"domain"},
+    "identities": {"domain", "store"},
     "ingest": {"domain", "inventory"},
     "events": {"domain", "ingest"},
     "detect": {"domain", "inventory", "store", "ingest", "events"},

@@ -15,11 +15,16 @@ from rempart.cli.app import app
 from rempart.continuity import snapshot
 from rempart.continuity.register import forms_of
 from rempart.settings import Settings
+from rempart.store import journal
 from rempart.store.db import Store
+from tests.identities.helpers import People
 
 
 @pytest.fixture
-def env(tmp_path: Path, example_group_path: Path) -> dict[str, str]:
+def env(tmp_path: Path, example_group_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    # forms returned, voided and linked are signed by an account: the IT on-call logs in first
+    monkeypatch.setenv("REMPART_HOME", str(tmp_path / "home"))
+    People(f"sqlite:///{tmp_path / 'home' / 'cases.sqlite'}").login("astreinte-dsi")
     return {
         "REMPART_HOME": str(tmp_path / "home"),
         "REMPART_KEYS_DIR": str(tmp_path / "keys"),
@@ -74,6 +79,10 @@ def test_snapshot_kits_forms_reconcile(env: dict[str, str], tmp_path: Path) -> N
     (tmp_path / "lab.yaml").write_text(yaml.safe_dump({"serial": lab, "entered_by": "labo", "entries": []}))
     code, out = _run(env, "forms", "enter", str(tmp_path / "lab.yaml"))
     assert code == 0 and "0 line(s)" in out, out
+    store = Store(f"sqlite:///{tmp_path / 'home' / 'cases.sqlite'}")
+    with store.session() as s:  # recorded as entered by the logged-in account, not the file's name
+        (entered,) = [e.actor for e in journal.entries(s) if e.action == "continuity.form_entered"]
+    assert entered == "astreinte-dsi"
     other = next(s for s, t in forms if t == "lab" and s != lab)
     typed = tmp_path / "lab2.yaml"
     typed.write_text(yaml.safe_dump({"serial": other, "entered_by": "labo", "entries": []}))
@@ -117,6 +126,13 @@ def test_snapshot_kits_forms_reconcile(env: dict[str, str], tmp_path: Path) -> N
     assert code == 0 and "decrypted" in out, out
     assert orjson.loads((tmp_path / "r.json").read_bytes())["counts"]["voided"] == 1
     assert (tmp_path / "r.json").stat().st_mode & 0o077 == 0
+
+    # the director of another clinic cannot return or void this clinic's forms
+    People(f"sqlite:///{tmp_path / 'home' / 'cases.sqlite'}").login("j.roux")
+    left = next(s for s, _t in forms[3:])
+    for args in (("return", left), ("void", left, "--reason", "x")):
+        code, out = _run(env, "forms", *args)
+        assert code == 2 and "j.roux acts only for saint-cyprien, not for dombes" in out, out
 
 
 def test_wrong_key_and_unknown_serial_are_clear_errors(env: dict[str, str], tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from rempart.adapters.smtp_sink import LocalSMTPServer
 from rempart.cli.app import app
 from rempart.store.db import Store
+from tests.identities.helpers import People
 from tests.notify.conftest import make_incident
 
 
@@ -18,6 +19,8 @@ def cli(
     store_url: str, store: Store, example_group_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[CliRunner, list[str]]:
     make_incident(store)
+    monkeypatch.setenv("REMPART_DATABASE_URL", store_url)  # where `rempart login` keeps the session
+    People(store_url).login("c.martin")  # every note, T0, fact and sending is signed by an account
     monkeypatch.setenv("REMPART_INVENTORY", str(example_group_path))
     monkeypatch.setenv("COLUMNS", "200")
     return CliRunner(), ["--db", store_url]
@@ -32,8 +35,6 @@ def test_log_t0_obligations(cli: tuple[CliRunner, list[str]]) -> None:
             "add",
             "INC-0001",
             "Le directeur confirme le chiffrement",
-            "--as",
-            "dupont",
             "--kind",
             "decision",
             *db,
@@ -41,9 +42,9 @@ def test_log_t0_obligations(cli: tuple[CliRunner, list[str]]) -> None:
     )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["log", "show", "INC-0001", *db])
-    assert "Le directeur confirme le chiffrement" in r.output and "dupont" in r.output
+    assert "Le directeur confirme le chiffrement" in r.output and "c.martin" in r.output
     r = runner.invoke(
-        app, ["t0", "set", "INC-0001", "capitouls", "--at", "2026-03-28T10:00+01:00", "--as", "rssi", *db]
+        app, ["t0", "set", "INC-0001", "capitouls", "--at", "2026-03-28T10:00+01:00", *db]
     )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["obligations", "INC-0001", "--now", "2026-03-29T12:00+02:00", *db])
@@ -56,16 +57,16 @@ def test_log_t0_obligations(cli: tuple[CliRunner, list[str]]) -> None:
 def test_user_errors_are_one_clear_line(cli: tuple[CliRunner, list[str]], tmp_path: Path) -> None:
     runner, db = cli
     r = runner.invoke(
-        app, ["t0", "set", "INC-0001", "capitouls", "--at", "2026-03-28 10:00", "--as", "x", *db]
+        app, ["t0", "set", "INC-0001", "capitouls", "--at", "2026-03-28 10:00", *db]
     )
     assert r.exit_code == 2 and "time zone" in r.output
     r = runner.invoke(
-        app, ["t0", "set", "INC-0001", "nulle-part", "--at", "2026-03-28T10:00Z", "--as", "x", *db]
+        app, ["t0", "set", "INC-0001", "nulle-part", "--at", "2026-03-28T10:00Z", *db]
     )
     assert r.exit_code == 2 and "nulle-part" in r.output
     r = runner.invoke(app, ["obligations", "INC-0099", *db])
     assert r.exit_code == 2 and "INC-0099" in r.output
-    r = runner.invoke(app, ["log", "add", "INC-0001", "x", "--as", "y", "--kind", "rumeur", *db])
+    r = runner.invoke(app, ["log", "add", "INC-0001", "x", "--kind", "rumeur", *db])
     assert r.exit_code == 2 and "rumeur" in r.output
     bad = tmp_path / "obligations.yaml"
     bad.write_text("version: '1'\nobligations:\n- id: x\n  title: X\n")
@@ -73,7 +74,7 @@ def test_user_errors_are_one_clear_line(cli: tuple[CliRunner, list[str]], tmp_pa
     assert r.exit_code == 2 and "obligations.yaml:3" in r.output and "legal_basis" in r.output
     r = runner.invoke(
         app,
-        ["notify", "send", "INC-0001", "csp_signalement", "--to", "a@b.example", "--as", "x", *db],
+        ["notify", "send", "INC-0001", "csp_signalement", "--to", "a@b.example", *db],
         env={"REMPART_OOB_SMTP_HOST": "", "REMPART_OOB_SMTP_SENDER": ""},
     )
     assert r.exit_code == 2
@@ -88,7 +89,7 @@ def test_draft_send_ack_status(
     assert r.exit_code == 0, r.output
     assert (out / "INC-0001_capitouls_cnil_violation_initial.pdf").is_file()
     assert "people_count" in r.output  # what is still to complete is listed
-    r = runner.invoke(app, ["notify", "fact", "INC-0001", "people_count", "environ 900", "--as", "dpo", *db])
+    r = runner.invoke(app, ["notify", "fact", "INC-0001", "people_count", "environ 900", *db])
     assert r.exit_code == 0, r.output
     with LocalSMTPServer() as server:
         monkeypatch.setenv("REMPART_OOB_SMTP_HOST", server.host)
@@ -104,8 +105,6 @@ def test_draft_send_ack_status(
                 "cnil_violation",
                 "--to",
                 "dpo@horizon.example",
-                "--as",
-                "dpo",
                 "--out",
                 str(out),
                 *db,
@@ -113,7 +112,7 @@ def test_draft_send_ack_status(
         )
     assert r.exit_code == 0, r.output
     assert len(server.received) == 1 and "environ 900" in server.received[0].message.get_body().get_content()
-    r = runner.invoke(app, ["notify", "ack", "1", "--by", "CNIL", "--ref", "n° 42", "--as", "dpo", *db])
+    r = runner.invoke(app, ["notify", "ack", "1", "--by", "CNIL", "--ref", "n° 42", *db])
     assert r.exit_code == 0, r.output
     r = runner.invoke(
         app,
@@ -127,8 +126,6 @@ def test_draft_send_ack_status(
             "in_person",
             "--ref",
             "PV 17",
-            "--as",
-            "directeur",
             *db,
         ],
     )

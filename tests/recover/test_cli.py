@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from rempart.cli.app import app
 from rempart.domain.inventory import Group
 from rempart.store.db import Store
+from tests.identities.helpers import People
 from tests.investigate.fleet import Plant, generate, load
 from tests.recover.conftest import ATTACK_AT, ATTACKED, START, make_contained
 
@@ -42,8 +43,16 @@ def test_commands(
         assert result.exit_code == 0, result.output
         return result.output
 
+    people = People(f"sqlite:///{db}")
+    people.login("c.martin")  # sweeps and assessments are recorded with an account too
+
+    def ok_as(person: str, *args: str) -> str:
+        code, out = people.run(person, *args)
+        assert code == 0, out
+        return out
+
     assert "no_data_theft" in ok("gates", "INC-0001") and "shut" in ok("gates", "INC-0001")
-    refused = runner.invoke(app, ["reopen", "INC-0001", "vpn-nomade", "--as", "c.martin"])
+    refused = people.invoke("c.martin", "reopen", "INC-0001", "vpn-nomade")
     assert refused.exit_code == 2 and "sweep_clean: no IOC sweep recorded" in refused.output
     wrong = runner.invoke(app, ["sweep", "INC-0001", "--ignore", "10.0.0.1"])
     assert (
@@ -57,19 +66,19 @@ def test_commands(
     ok("timeline", "INC-0001", "--format", "html", "--out", str(tmp_path / "t.html"))
     assert "<svg" in (tmp_path / "t.html").read_text(encoding="utf-8")
     log = logs.files[0]
-    assert "EV-0001" in ok("evidence", "add", "INC-0001", str(log), "--as", "c.martin")
-    assert "ok" in ok("evidence", "verify", "INC-0001", "--as", "c.martin")
+    assert "EV-0001" in ok_as("c.martin", "evidence", "add", "INC-0001", str(log))
+    assert "ok" in ok_as("c.martin", "evidence", "verify", "INC-0001")
     log.write_text(log.read_text() + "ajout\n")
-    altered = runner.invoke(app, ["evidence", "verify", "INC-0001", "--as", "expert"])
+    altered = people.invoke("p.nguyen", "evidence", "verify", "INC-0001")
     assert altered.exit_code == 1 and "ALTERED" in altered.output
     assert "altered" in ok("evidence", "show", "INC-0001", "EV-0001")
-    bad = runner.invoke(app, ["attest", "INC-0001", "vpn-nomade", "rotated", "--as", "c.martin"])
+    bad = people.invoke("c.martin", "attest", "INC-0001", "vpn-nomade", "rotated")
     assert bad.exit_code == 2 and "credentials_rotated" in bad.output
     for check in ("credentials_rotated", "systems_patched"):
-        ok("attest", "INC-0001", "vpn-nomade", check, "--as", "astreinte-dsi")
-    assert "approval recorded" in ok("reopen", "INC-0001", "vpn-nomade", "--as", "c.martin")
-    assert "re-opened vpn-nomade (stage 1)" in ok("reopen", "INC-0001", "vpn-nomade", "--as", "m.durand")
-    closing = runner.invoke(app, ["close", "INC-0001", "--as", "c.martin"])
+        ok_as("astreinte-dsi", "attest", "INC-0001", "vpn-nomade", check)
+    assert "approval recorded" in ok_as("c.martin", "reopen", "INC-0001", "vpn-nomade")
+    assert "re-opened vpn-nomade (stage 1)" in ok_as("m.durand", "reopen", "INC-0001", "vpn-nomade")
+    closing = people.invoke("c.martin", "close", "INC-0001")
     assert closing.exit_code == 2 and "still closed: telemaintenance-dpi" in closing.output
     ok("report", "INC-0001", "--out", str(tmp_path / "rapport.pdf"))
     assert (tmp_path / "rapport.pdf").read_bytes().startswith(b"%PDF")

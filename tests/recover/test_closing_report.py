@@ -18,6 +18,7 @@ from rempart.notify import service as notify
 from rempart.recover import closing, gates, report, staging
 from rempart.recover.policy import load_policy
 from tests.conftest import need
+from tests.identities.helpers import actor
 from tests.recover.conftest import ATTACKER_IP, Contained
 
 POLICY_YAML = """\
@@ -82,8 +83,10 @@ def test_close_then_final_report(contained: Contained, con: object, tmp_path: Pa
             gates.attest(
                 s, get_incident(s, c.ref), c.group, policy, access, "credentials_rotated", "astreinte-dsi"
             )
-        staging.reopen(c.store, c.group, policy, c.ref, access, "c.martin", c.adapters, now=c.now)
-        out = staging.reopen(c.store, c.group, policy, c.ref, access, "m.durand", c.adapters, now=c.now)
+        staging.reopen(c.store, c.group, policy, c.ref, access, actor("c.martin"), c.adapters, now=c.now)
+        out = staging.reopen(
+            c.store, c.group, policy, c.ref, access, actor("m.durand"), c.adapters, now=c.now
+        )
         assert out.reopened and out.stage == stage
 
     notify.record_resolution(c.store, c.ref, c.now, "c.martin", "Accès rouverts, aucune exfiltration.")

@@ -17,6 +17,7 @@ from rempart.investigate.indicators import Indicator, IndicatorKind
 from rempart.recover import gates, staging
 from rempart.recover.policy import load_policy
 from rempart.store import incident_log, journal
+from tests.identities.helpers import actor
 from tests.recover.conftest import ATTACKER_IP, Contained
 
 POLICY = load_policy()
@@ -80,7 +81,7 @@ def test_every_check_fails_at_first_and_says_what_to_do(contained: Contained) ->
             POLICY,
             contained.ref,
             "vpn-nomade",
-            "c.martin",
+            actor("c.martin"),
             contained.adapters,
             now=contained.now,
         )
@@ -105,7 +106,9 @@ def test_staged_reopening_through_the_gate(contained: Contained, con: object) ->
     assert not stale.ok and "is 30 h old (24 h at most)" in stale.detail and "again" in stale.todo
     # approvals are refused while an attestation is missing
     with pytest.raises(gates.GateClosed, match="attestation:credentials_rotated"):
-        staging.reopen(c.store, c.group, POLICY, c.ref, "vpn-nomade", "c.martin", c.adapters, now=c.now)
+        staging.reopen(
+            c.store, c.group, POLICY, c.ref, "vpn-nomade", actor("c.martin"), c.adapters, now=c.now
+        )
     with c.store.session() as s, pytest.raises(StateError, match="not a person of the security plan"):
         gates.attest(
             s, get_incident(s, c.ref), c.group, POLICY, "vpn-nomade", "credentials_rotated", "mallory"
@@ -120,19 +123,27 @@ def test_staged_reopening_through_the_gate(contained: Contained, con: object) ->
     _attest_all(c, "vpn-nomade")
     assert _gate(c, "vpn-nomade").evidence_ok
 
-    first = staging.reopen(c.store, c.group, POLICY, c.ref, "vpn-nomade", "c.martin", c.adapters, now=c.now)
+    first = staging.reopen(
+        c.store, c.group, POLICY, c.ref, "vpn-nomade", actor("c.martin"), c.adapters, now=c.now
+    )
     assert first.approved_now and not first.reopened and "clinic_director" in first.detail
     with pytest.raises(
         gates.GateClosed, match="approvals: still needed"
     ):  # the same person cannot count twice
-        staging.reopen(c.store, c.group, POLICY, c.ref, "vpn-nomade", "c.martin", c.adapters, now=c.now)
+        staging.reopen(
+            c.store, c.group, POLICY, c.ref, "vpn-nomade", actor("c.martin"), c.adapters, now=c.now
+        )
     with pytest.raises(StateError, match="still needs role clinic_director"):
-        staging.reopen(c.store, c.group, POLICY, c.ref, "vpn-nomade", "p.nguyen", c.adapters, now=c.now)
+        staging.reopen(
+            c.store, c.group, POLICY, c.ref, "vpn-nomade", actor("p.nguyen"), c.adapters, now=c.now
+        )
     with pytest.raises(StateError, match="may approve only for saint-cyprien"):
-        staging.reopen(c.store, c.group, POLICY, c.ref, "vpn-nomade", "j.roux", c.adapters, now=c.now)
+        staging.reopen(c.store, c.group, POLICY, c.ref, "vpn-nomade", actor("j.roux"), c.adapters, now=c.now)
     assert _gate(c, "vpn-nomade").state == gates.CLOSED
 
-    done = staging.reopen(c.store, c.group, POLICY, c.ref, "vpn-nomade", "m.durand", c.adapters, now=c.now)
+    done = staging.reopen(
+        c.store, c.group, POLICY, c.ref, "vpn-nomade", actor("m.durand"), c.adapters, now=c.now
+    )
     assert done.reopened and done.stage == 1, done.detail
     assert _gate(c, "vpn-nomade").state == gates.REOPENED
     assert _gate(c, "passerelle-rdp").state == gates.CLOSED  # one access at a time: the others stay closed
@@ -152,7 +163,9 @@ def test_a_positive_finding_shuts_a_gate_even_after_approvals(contained: Contain
     c = contained
     _investigate(c, con)
     _attest_all(c, "passerelle-rdp")
-    staging.reopen(c.store, c.group, POLICY, c.ref, "passerelle-rdp", "c.martin", c.adapters, now=c.now)
+    staging.reopen(
+        c.store, c.group, POLICY, c.ref, "passerelle-rdp", actor("c.martin"), c.adapters, now=c.now
+    )
     with c.store.session() as s:  # new evidence arrives before the second approver acts
         inc = get_incident(s, c.ref)
         findings.record_finding(
@@ -165,7 +178,9 @@ def test_a_positive_finding_shuts_a_gate_even_after_approvals(contained: Contain
             "expert",
         )
     with pytest.raises(gates.GateClosed) as err:
-        staging.reopen(c.store, c.group, POLICY, c.ref, "passerelle-rdp", "m.durand", c.adapters, now=c.now)
+        staging.reopen(
+            c.store, c.group, POLICY, c.ref, "passerelle-rdp", actor("m.durand"), c.adapters, now=c.now
+        )
     assert "no_data_theft: data-theft finding v2 is POSITIVE" in str(err.value)
     assert "supersedes it" in str(err.value)
     assert _gate(c, "passerelle-rdp").state == gates.CLOSED
@@ -190,7 +205,7 @@ def test_an_interrupted_reopening_blocks_the_next_until_finished(contained: Cont
     _investigate(c, con)
     for access in ("vpn-nomade", "passerelle-rdp"):
         _attest_all(c, access)
-        staging.reopen(c.store, c.group, POLICY, c.ref, access, "c.martin", c.adapters, now=c.now)
+        staging.reopen(c.store, c.group, POLICY, c.ref, access, actor("c.martin"), c.adapters, now=c.now)
     with c.store.session() as s:  # a process died between the decision and the rollback
         s.add(
             ReopeningRow(
@@ -204,13 +219,17 @@ def test_an_interrupted_reopening_blocks_the_next_until_finished(contained: Cont
             )
         )
     with pytest.raises(StateError, match="passerelle-rdp' is not finished") as err:
-        staging.reopen(c.store, c.group, POLICY, c.ref, "vpn-nomade", "m.durand", c.adapters, now=c.now)
+        staging.reopen(
+            c.store, c.group, POLICY, c.ref, "vpn-nomade", actor("m.durand"), c.adapters, now=c.now
+        )
     assert "rempart reopen INC-0001 passerelle-rdp" in str(err.value)
     assert staging.reopen(
-        c.store, c.group, POLICY, c.ref, "passerelle-rdp", "m.durand", c.adapters, now=c.now
+        c.store, c.group, POLICY, c.ref, "passerelle-rdp", actor("m.durand"), c.adapters, now=c.now
     ).reopened
     assert (
-        staging.reopen(c.store, c.group, POLICY, c.ref, "vpn-nomade", "m.durand", c.adapters, now=c.now).stage
+        staging.reopen(
+            c.store, c.group, POLICY, c.ref, "vpn-nomade", actor("m.durand"), c.adapters, now=c.now
+        ).stage
         == 2
     )
     statuses = [(r.access_id, r.status) for r in staging.reopenings(c.store, c.incident_id)]

@@ -12,6 +12,7 @@ from rempart.cli.app import app
 from rempart.store.db import Store
 from rempart.store.models.core import JournalRow
 from tests.conftest import EXAMPLES
+from tests.identities.helpers import People
 from tests.respond.helpers import make_incident
 
 PLAN = str(EXAMPLES / "plan.yaml")
@@ -29,6 +30,11 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     make_incident(store)
     store.close()
     return url
+
+
+@pytest.fixture
+def people(db: str) -> People:
+    return People(db)
 
 
 def cli(*args: str) -> tuple[int, str]:
@@ -57,22 +63,22 @@ def test_plan_show_prints_the_exact_commands(db: str) -> None:
     assert "undo $ nft -j list table inet rempart" in out and "postsuper -H ALL" in out
 
 
-def test_respond_approve_ack_rollback_and_journal(db: str) -> None:
+def test_respond_approve_ack_rollback_and_journal(db: str, people: People) -> None:
     code, out = cli("respond", "INC-0001", "--dry-run")
-    assert code == 0 and "nft -j -f -" in out
-    code, out = cli("respond", "INC-0001")
+    assert code == 0 and "nft -j -f -" in out  # a dry run changes nothing: no login needed
+    code, out = people.run("c.martin", "respond", "INC-0001")
     assert code == 0, out
     assert "dummy adapter" in out and "awaiting_approval" in out
-    code, out = cli("approve", "1", "arreter-dpi-fichiers", "--as", "astreinte-dsi")
+    code, out = people.run("astreinte-dsi", "approve", "1", "arreter-dpi-fichiers")
     assert code == 2 and "needs an approver holding one of: rssi, clinic_director" in out
-    assert cli("approve", "1", "6", "--as", "c.martin")[0] == 0
-    code, out = cli("approve", "1", "6", "--as", "m.durand")
+    assert people.run("c.martin", "approve", "1", "6")[0] == 0
+    code, out = people.run("m.durand", "approve", "1", "6")
     assert code == 0
-    code, out = cli("ack", "1", "deconnecter-sauvegardes", "--as", "astreinte-dsi", "--comment", "fait 10:02")
+    code, out = people.run("astreinte-dsi", "ack", "1", "deconnecter-sauvegardes", "--comment", "fait 10:02")
     assert code == 0 and "fait 10:02" in out
-    code, out = cli("ack", "1", "appeler-ars", "--as", "astreinte-dsi", "--comment", "ARS prévenue")
+    code, out = people.run("astreinte-dsi", "ack", "1", "appeler-ars", "--comment", "ARS prévenue")
     assert code == 0 and "verified" in out
-    code, out = cli("rollback", "1", "fermer-acces-externes")
+    code, out = people.run("c.martin", "rollback", "1", "fermer-acces-externes")
     assert code == 0 and "ok step 1" in out
     code, out = cli("run", "show", "1")
     assert code == 0 and "rolled_back" in out
@@ -84,8 +90,8 @@ def test_respond_approve_ack_rollback_and_journal(db: str) -> None:
     assert "approval.given" in out and "c.martin" in out
 
 
-def test_journal_verify_names_the_altered_entry(db: str) -> None:
-    assert cli("respond", "INC-0001")[0] == 0
+def test_journal_verify_names_the_altered_entry(db: str, people: People) -> None:
+    assert people.run("c.martin", "respond", "INC-0001")[0] == 0
     store = Store(db)
     with store.session() as s:
         s.execute(update(JournalRow).where(JournalRow.seq == 3).values(actor="someone-else"))
@@ -95,24 +101,24 @@ def test_journal_verify_names_the_altered_entry(db: str) -> None:
     assert "entry 3 edited: actor changed" in out
 
 
-def test_later_commands_reuse_the_runs_adapters_file(db: str, tmp_path: Path) -> None:
+def test_later_commands_reuse_the_runs_adapters_file(db: str, tmp_path: Path, people: People) -> None:
     record = tmp_path / "record.jsonl"
     adapters = tmp_path / "adapters.yaml"
     adapters.write_text(f"dummy: {{record: {record}}}\ndummy_for: [nftables, ssh, postfix, webhook]\n")
-    assert cli("respond", "INC-0001", "--adapters", str(adapters))[0] == 0
-    assert cli("approve", "1", "6", "--as", "c.martin")[0] == 0
-    code, out = cli("approve", "1", "6", "--as", "m.durand")  # no --adapters: the run's file is used
+    assert people.run("c.martin", "respond", "INC-0001", "--adapters", str(adapters))[0] == 0
+    assert people.run("c.martin", "approve", "1", "6")[0] == 0
+    code, out = people.run("m.durand", "approve", "1", "6")  # no --adapters: the run's file is used
     assert code == 0 and f"using the run's adapters file {adapters}" in out
     assert "dummy adapter" not in out
     applied = [line for line in record.read_text().splitlines() if '"adapter":"ssh"' in line]
     assert len(applied) == 2  # the DPI and file servers, through the configured adapters
 
 
-def test_failed_run_says_what_is_in_place_and_exits_1(db: str, tmp_path: Path) -> None:
+def test_failed_run_says_what_is_in_place_and_exits_1(db: str, tmp_path: Path, people: People) -> None:
     adapters = tmp_path / "adapters.yaml"
     # a firewall that refuses every command (`false nft …` exits 1), the rest on the dummy
     adapters.write_text("nftables: {firewalls: {capitouls: ['false']}}\ndummy_for: [ssh, postfix, webhook]\n")
-    code, out = cli("respond", "INC-0001", "--adapters", str(adapters))
+    code, out = people.run("c.martin", "respond", "INC-0001", "--adapters", str(adapters))
     assert code == 1
     assert "stopped at a safe point" in out and "in place: nothing" in out
     assert "may be partly in place: 1 fermer-acces-externes" in out

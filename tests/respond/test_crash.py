@@ -16,6 +16,7 @@ from rempart.respond import service
 from rempart.store import journal
 from rempart.store.db import Store
 from tests.conftest import EXAMPLES
+from tests.identities.helpers import People
 from tests.respond.helpers import make_incident
 
 
@@ -26,13 +27,21 @@ def applies(record: Path) -> list[str]:
     return [e["key"] for e in lines if e["verb"] == "apply"]
 
 
+def _token(url: str, tokens: dict[str, str] = {}) -> str:  # noqa: B006  (one account per store)
+    """A personal API token of the RSSI: the restarted process acts as an account like any other."""
+    if url not in tokens:
+        tokens[url] = People(url).token("c.martin")
+    return tokens[url]
+
+
 def respond_cmd(tmp: Path, delay: float) -> tuple[list[str], dict[str, str]]:
     adapters = tmp / f"adapters-{delay}.yaml"
     adapters.write_text(
         f"dummy: {{record: {tmp / 'record.jsonl'}, delay: {delay}}}\n"
         "dummy_for: [nftables, ssh, postfix, webhook]\n"
     )
-    env = {**os.environ, "REMPART_DATABASE_URL": f"sqlite:///{tmp / 'cases.sqlite'}"}
+    url = f"sqlite:///{tmp / 'cases.sqlite'}"
+    env = {**os.environ, "REMPART_DATABASE_URL": url, "REMPART_TOKEN": _token(url)}
     argv = [
         sys.executable,
         "-m",

@@ -11,6 +11,7 @@ from rempart.respond import service
 from rempart.respond.plan import LoadedPlan
 from rempart.store import journal
 from rempart.store.db import Store
+from tests.identities.helpers import actor
 from tests.respond.helpers import make_incident
 from tests.store.test_postgres import pg_url  # noqa: F401  (the fixture that starts the server)
 
@@ -23,8 +24,8 @@ def test_plan_run_on_postgresql(pg_url: str, plan: LoadedPlan, group: Group) -> 
         ads = registry.build(None)
         run = service.respond(store, "INC-0901", plan, group, ads, "test")
         assert run.step(1).status == "verified" and run.status == "awaiting_approval"
-        service.approve(store, run.run_id, 6, "c.martin", ads)
-        done = service.approve(store, run.run_id, 6, "m.durand", ads)
+        service.approve(store, run.run_id, 6, actor("c.martin"), ads)
+        done = service.approve(store, run.run_id, 6, actor("m.durand"), ads)
         assert done.step(6).status == "verified"
         assert service.reopen_access(store, run.run_id, "vpn-nomade", "recover", ads).ok
         assert service.rollback(store, run.run_id, None, "test", ads).ok

@@ -1,7 +1,7 @@
 """Manual steps: a person does it (unplug the backups, call the ARS…) and acknowledges with a comment.
 
 Applying only hands the instruction over; the step waits in ``awaiting_ack`` until
-``rempart ack RUN STEP --as USER --comment …``. Nothing here can check the physical world, so
+``rempart ack RUN STEP --comment …`` (as the logged-in account). Nothing here can check the physical world, so
 verification reports nothing in place and a resumed run asks again rather than assume.
 """
 

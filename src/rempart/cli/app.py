@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from rempart.cli import (
+    accounts_cmd,
     continuity_cmd,
     demo_cmd,
     hunt_cmd,
@@ -26,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("demo")(demo_cmd.demo)
+accounts_cmd.register(app)
 app.add_typer(inventory_cmd.app, name="inventory")
 app.command("ingest")(ingest_cmd.ingest)
 app.command("hunt")(hunt_cmd.hunt_command)
@@ -48,6 +50,7 @@ recover_cmd.register(app)
 # `rempart --help` lists the commands by lifecycle stage, in the order an incident goes through them
 PANELS = {
     "0. Démonstration et inventaire": ("demo", "inventory"),
+    "Identités": ("login", "logout", "whoami", "reauth", "accounts", "token"),
     "1. Détection": ("ingest", "hunt", "rules", "incidents", "incident"),
     "2. Confinement": ("plan", "respond", "approve", "reject", "ack", "rollback", "run", "journal"),
     "3. Mode dégradé": ("snapshot", "kits", "forms", "reconcile", "continuity"),

@@ -13,6 +13,7 @@ from typing import Annotated
 import orjson
 import typer
 
+from rempart.cli.auth import acting, acting_for, check_scope
 from rempart.cli.console import console, err_console, report_errors
 from rempart.cli.options import Inventory, open_case_store, parse_time
 from rempart.continuity import register, service, snapshot, synthetic
@@ -34,7 +35,6 @@ continuity_app = typer.Typer(
 )
 
 WhenOpt = Annotated[str | None, typer.Option(help="ISO time with offset (default: now)")]
-ActorOpt = Annotated[str, typer.Option("--by", help="who does it (journaled)")]
 
 
 @snapshot_app.command("import")
@@ -159,11 +159,14 @@ def forms_list(
 
 @forms_app.command("return")
 @report_errors
-def forms_return(serials: list[str], at: WhenOpt = None, by: ActorOpt = "operator") -> None:
-    """Record that the paper forms SERIALS came back."""
-    with open_case_store().session() as s:
+def forms_return(serials: list[str], at: WhenOpt = None) -> None:
+    """Record that the paper forms SERIALS came back (by the logged-in account)."""
+    store = open_case_store()
+    actor = acting(store)
+    with store.session() as s:
         for serial in serials:
-            register.return_form(s, serial, parse_time(at), by)
+            check_scope(actor, register.get_form(s, serial).establishment)
+            register.return_form(s, serial, parse_time(at), actor.who)
     console.print(f"[green]ok[/green] {len(serials)} form(s) returned")
 
 
@@ -173,11 +176,13 @@ def forms_void(
     serial: str,
     reason: Annotated[str, typer.Option(help="why the form is void")],
     at: WhenOpt = None,
-    by: ActorOpt = "operator",
 ) -> None:
     """Void an issued or returned form, with its reason."""
-    with open_case_store().session() as s:
-        register.void_form(s, serial, reason, parse_time(at), by)
+    store = open_case_store()
+    actor = acting(store)
+    with store.session() as s:
+        check_scope(actor, register.get_form(s, serial).establishment)
+        register.void_form(s, serial, reason, parse_time(at), actor.who)
     console.print(f"[green]ok[/green] {serial.upper()} voided")
 
 
@@ -191,11 +196,13 @@ def forms_enter(
         typer.Option(help="delete each file once its form is entered: the store keeps the lines encrypted"),
     ] = False,
 ) -> None:
-    """Enter returned forms, each described by a YAML/JSON file (serial, entered_by, entries)."""
+    """Enter returned forms, each described by a YAML/JSON file (serial, entries); recorded as entered by
+    the logged-in account."""
     settings = Settings()
     store = open_case_store()
+    by = acting(store).who  # the person typing the forms in, not a name the file gives
     for f in files:
-        result = service.enter_file(store, settings, f, parse_time(at))
+        result = service.enter_file(store, settings, f, parse_time(at), by)
         for w in result.warnings:
             err_console.print(f"[yellow]warning[/yellow] {f}: {w}")
         dup = f", {len(result.duplicates)} flagged as duplicate" if result.duplicates else ""
@@ -208,9 +215,11 @@ def forms_enter(
 
 @forms_app.command("link")
 @report_errors
-def forms_link(establishment: str, provisional: str, real: str, by: ActorOpt = "operator") -> None:
+def forms_link(establishment: str, provisional: str, real: str) -> None:
     """Merge a provisional identity given at a downtime admission with the qualified identity (IPP)."""
-    service.link_identity(open_case_store(), Settings(), establishment, provisional, real, by)
+    store = open_case_store()
+    by = acting_for(store, establishment)
+    service.link_identity(store, Settings(), establishment, provisional, real, by)
     console.print(f"[green]ok[/green] {provisional} linked")
 
 

@@ -13,6 +13,7 @@ import duckdb
 import typer
 from rich.table import Table
 
+from rempart.cli.auth import acting_on
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import Inventory, open_case_store
 from rempart.detect.incidents import get_incident
@@ -21,7 +22,6 @@ from rempart.inventory import load_group
 from rempart.investigate import eventdb, evidence, exfil, findings, indicators, sweep, timeline
 from rempart.settings import Settings
 
-User = Annotated[str, typer.Option("--as", help="who you are (recorded in the journal and chain of custody)")]
 evidence_app = typer.Typer(
     help="Evidence locker: files with SHA-256 and chain of custody.", no_args_is_help=True
 )
@@ -83,12 +83,13 @@ def sweep_cmd(
         list[str] | None,
         typer.Option("--ignore", help="an indicator value not to sweep for (e.g. an account since disabled)"),
     ] = None,
-    user: User = "rempart",
 ) -> None:
     """Sweep every establishment's events for the incident's indicators (and imported ones)."""
     group = load_group(inventory)
     imported = [i for f in iocs or [] for i in indicators.load_file(f)]
-    with open_case_store().session() as s, _events() as con:
+    store = open_case_store()
+    user = acting_on(store, incident)
+    with store.session() as s, _events() as con:
         inc = get_incident(s, incident)
         found = indicators.dedupe(indicators.from_alerts(s, con, inc, group) + imported)
         skipped = {v.strip().lower() for v in ignore or []}
@@ -122,13 +123,14 @@ def exfil_cmd(
     baseline_days: int = 7,
     k: float = 4.0,
     floor_mb: float = 50.0,
-    user: User = "rempart",
 ) -> None:
     """Outbound volume per host and destination against each host's baseline; records a finding."""
     group = load_group(inventory)
     cfg = exfil.ExfilSettings(baseline_days=baseline_days, k=k, floor_bytes=int(floor_mb * 1e6))
     scope = [e.id for e in group.establishments] if all_establishments else None
-    with open_case_store().session() as s, _events() as con:
+    store = open_case_store()
+    user = acting_on(store, incident)
+    with store.session() as s, _events() as con:
         a, finding = exfil.run_assessment(s, con, group, get_incident(s, incident), user, scope, cfg)
         table = Table(title="outbound volume (top hosts)", show_edge=False)
         for col in ("host", "asset", "window MB", "peak MB/h", "threshold MB/h", "exceeded h"):
@@ -164,9 +166,11 @@ def findings_cmd(incident: str) -> None:
 
 @evidence_app.command("add")
 @report_errors
-def evidence_add(incident: str, file: Path, user: User, description: str = "") -> None:
-    """Register FILE under INCIDENT with its SHA-256; you become its custodian."""
-    with open_case_store().session() as s:
+def evidence_add(incident: str, file: Path, description: str = "") -> None:
+    """Register FILE under INCIDENT with its SHA-256; you (the logged-in account) become its custodian."""
+    store = open_case_store()
+    user = acting_on(store, incident)
+    with store.session() as s:
         ev = evidence.register(s, get_incident(s, incident), file, user, description)
         console.print(
             f"[green]{ev.ref}[/green] {ev.name} sha256={ev.sha256} size={ev.size} custodian={ev.custodian}"
@@ -189,10 +193,12 @@ def evidence_show(incident: str, ref: Annotated[str | None, typer.Argument()] = 
 
 @evidence_app.command("verify")
 @report_errors
-def evidence_verify(incident: str, user: User, ref: Annotated[str | None, typer.Argument()] = None) -> None:
+def evidence_verify(incident: str, ref: Annotated[str | None, typer.Argument()] = None) -> None:
     """Hash the files again; exit 1 when one changed or is missing."""
     bad = 0
-    with open_case_store().session() as s:
+    store = open_case_store()
+    user = acting_on(store, incident, writes=False)  # an auditor may check the locker: it changes nothing
+    with store.session() as s:
         inc = get_incident(s, incident)
         for ev in [evidence.get(s, ref)] if ref else evidence.listing(s, inc.id):
             v = evidence.verify(s, inc, ev, user)
@@ -205,10 +211,12 @@ def evidence_verify(incident: str, user: User, ref: Annotated[str | None, typer.
 @evidence_app.command("handover")
 @report_errors
 def evidence_handover(
-    incident: str, ref: str, user: User, to: Annotated[str, typer.Option("--to")], note: str = ""
+    incident: str, ref: str, to: Annotated[str, typer.Option("--to")], note: str = ""
 ) -> None:
     """Hand a piece of evidence to someone (you must be its custodian)."""
-    with open_case_store().session() as s:
+    store = open_case_store()
+    user = acting_on(store, incident)
+    with store.session() as s:
         inc = get_incident(s, incident)
         evidence.handover(s, inc, evidence.get(s, ref), user, to, note)
         console.print(f"{ref} now held by {to}")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from rempart.adapters.smtp import SMTPRelay, load_relay_settings
+from rempart.cli.auth import acting, acting_for
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import Inventory, open_case_store, parse_time
 from rempart.inventory import load_group
@@ -28,7 +29,6 @@ Db = Annotated[
 CatOpt = Annotated[
     Path | None, typer.Option("--catalogue", envvar="REMPART_CATALOGUE", help="obligations catalogue (YAML)")
 ]
-As = Annotated[str, typer.Option("--as", help="who does it (recorded in the log and the journal)")]
 Now = Annotated[str | None, typer.Option("--now", help="compute clocks at this time (ISO 8601), default now")]
 Est = Annotated[
     str | None, typer.Option("--establishment", help="establishment id (default: the incident's)")
@@ -45,12 +45,13 @@ def _out(out: Path | None, incident: str) -> Path:
 def log_add(
     incident: str,
     text: str,
-    author: As,
     kind: Annotated[str, typer.Option(help="note or decision")] = "note",
     db: Db = None,
 ) -> None:
-    """Add a note or a decision to the incident log."""
-    row = service.add_log_entry(open_case_store(db), incident, text, author, kind)
+    """Add a note or a decision to the incident log (signed by the logged-in account)."""
+    store = open_case_store(db)
+    author = acting(store).who
+    row = service.add_log_entry(store, incident, text, author, kind)
     console.print(f"[green]ok[/green] {incident} #{row.id} {format_local(row.at)} {kind} — {author}")
 
 
@@ -73,16 +74,15 @@ def log_show(incident: str, db: Db = None) -> None:
 def t0_set(
     incident: str,
     establishment: str,
-    author: As,
     at: Annotated[str, typer.Option("--at", help="when the organisation became aware (ISO 8601 with zone)")],
     note: Annotated[str, typer.Option(help="how it became aware")] = "",
     group: Inventory = DEFAULT_GROUP,
     db: Db = None,
 ) -> None:
     """Record T0 for one establishment (default T0: when the incident was opened)."""
-    row = service.set_t0(
-        open_case_store(db), incident, establishment, parse_time(at), author, load_group(group), note
-    )
+    store = open_case_store(db)
+    author = acting_for(store, establishment)
+    row = service.set_t0(store, incident, establishment, parse_time(at), author, load_group(group), note)
     console.print(f"[green]ok[/green] T0 {incident} / {establishment} = {format_local(row.at)}")
 
 
@@ -142,7 +142,6 @@ def send(
     incident: str,
     obligation: str,
     to: Annotated[list[str], typer.Option("--to", help="recipient address (repeat for several)")],
-    author: As,
     stage: Annotated[str | None, typer.Option(help="stage (default: the first one due)")] = None,
     establishment: Est = None,
     relay: Annotated[
@@ -154,9 +153,11 @@ def send(
     db: Db = None,
 ) -> None:
     """Send a draft through the out-of-band SMTP relay; the attempt is recorded whatever happens."""
+    store = open_case_store(db)
+    author = acting(store).who
     transport = SMTPRelay(load_relay_settings(relay))
     row = service.send(
-        open_case_store(db),
+        store,
         incident,
         obligation,
         load_group(group),
@@ -179,7 +180,6 @@ def done(
     incident: str,
     obligation: str,
     stage: str,
-    author: As,
     channel: Annotated[str, typer.Option(help="portal, paper, phone, in_person, internal, letter, email")],
     reference: Annotated[str, typer.Option("--ref", help="receipt number, complaint number, who was called")],
     establishment: Est = None,
@@ -189,8 +189,10 @@ def done(
     db: Db = None,
 ) -> None:
     """Record a stage done by other means (portal filing, paper form, phone call, complaint lodged)."""
+    store = open_case_store(db)
+    author = acting(store).who
     row = service.record_filing(
-        open_case_store(db),
+        store,
         incident,
         obligation,
         stage,
@@ -210,13 +212,14 @@ def done(
 def ack(
     sending: Annotated[str, typer.Argument(help="sending number or Message-ID")],
     by: Annotated[str, typer.Option("--by", help="who acknowledged (the authority)")],
-    author: As,
     reference: Annotated[str, typer.Option("--ref", help="their receipt or ticket number")] = "",
     at: Annotated[str | None, typer.Option("--at")] = None,
     db: Db = None,
 ) -> None:
     """Record an acknowledgement of receipt."""
-    row = service.record_ack(open_case_store(db), sending, by, reference, author, parse_time(at))
+    store = open_case_store(db)
+    author = acting(store).who
+    row = service.record_ack(store, sending, by, reference, author, parse_time(at))
     console.print(f"[green]ok[/green] accusé #{row.id} pour l'envoi #{row.sending_id} ({by})")
 
 
@@ -230,9 +233,10 @@ def status(incident: str, db: Db = None) -> None:
 
 @app.command("fact")
 @report_errors
-def fact(incident: str, name: str, value: str, author: As, db: Db = None) -> None:
+def fact(incident: str, name: str, value: str, db: Db = None) -> None:
     """Record a fact the triggers and drafts use (personal_data, eigs, people_count, …)."""
-    service.record_fact(open_case_store(db), incident, name, value, author)
+    store = open_case_store(db)
+    service.record_fact(store, incident, name, value, acting(store).who)
     console.print(f"[green]ok[/green] {name} = {value}  ({KNOWN_FACTS[name]})")
 
 

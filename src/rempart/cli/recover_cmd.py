@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from rempart.adapters import registry
+from rempart.cli.auth import acting
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import Inventory, open_case_store
 from rempart.detect.incidents import get_incident
@@ -23,7 +24,6 @@ Policy = Annotated[
         "--policy", envvar="REMPART_RECOVERY_POLICY", help="re-opening policy (default: shipped one)"
     ),
 ]
-User = Annotated[str, typer.Option("--as", help="who you are (an id under people: in the plan)")]
 AdaptersFile = Annotated[
     Path | None, typer.Option("--adapters", envvar="REMPART_ADAPTERS", help="adapters.yaml")
 ]
@@ -63,14 +63,15 @@ def attest_cmd(
     incident: str,
     access: str,
     check: str,
-    user: User,
     inventory: Inventory,
     policy: Policy = None,
     note: str = "",
 ) -> None:
     """Attest one check of an access's gate (e.g. credentials_rotated, systems_patched)."""
     group, pol = load_group(inventory), load_policy(policy)
-    with open_case_store().session() as s:
+    store = open_case_store()
+    user = acting(store).who
+    with store.session() as s:
         gates.attest(s, get_incident(s, incident), group, pol, access, check, user, note)
     console.print(f"[green]attested[/green] {check} for {access} by {user}")
 
@@ -79,19 +80,22 @@ def attest_cmd(
 def reopen_cmd(
     incident: str,
     access: str,
-    user: User,
     inventory: Inventory,
     policy: Policy = None,
     adapters: AdaptersFile = None,
 ) -> None:
-    """Approve re-opening ACCESS as USER; re-open it once the gate is passable (one access at a time)."""
+    """Approve re-opening ACCESS (as the logged-in account); re-open it once the gate is passable (one
+    access at a time)."""
+    store = open_case_store()
+    actor = acting(store)
+    user = actor.who
     group, pol = load_group(inventory), load_policy(policy)
     built = registry.build(registry.load_config(adapters) if adapters else None)
     if adapters is None:
         console.print(
             "[yellow]no adapters file: the dummy adapter rolls back (nothing outside changes)[/yellow]"
         )
-    out = staging.reopen(open_case_store(), group, pol, incident, access, user, built)
+    out = staging.reopen(store, group, pol, incident, access, actor, built)
     if out.reopened:
         console.print(f"[green]re-opened[/green] {access} (stage {out.stage}): {out.detail}")
     elif out.approved_now:
@@ -102,9 +106,11 @@ def reopen_cmd(
 
 
 @report_errors
-def close_cmd(incident: str, user: User, inventory: Inventory, policy: Policy = None) -> None:
+def close_cmd(incident: str, inventory: Inventory, policy: Policy = None) -> None:
     """Close the incident once every closing task is done (notifications, reconciliation, re-openings)."""
-    tasks = closing.close(open_case_store(), load_group(inventory), load_policy(policy), incident, user)
+    store = open_case_store()
+    user = acting(store).who
+    tasks = closing.close(store, load_group(inventory), load_policy(policy), incident, user)
     for t in tasks:
         console.print(f"[green]✓[/green] {t.label}: {t.detail}")
     console.print(f"[green]{incident} closed[/green]")

@@ -3,6 +3,7 @@ journal verify/show. Thin: parse, call ``rempart.respond.service``, render."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from rempart.adapters import registry
+from rempart.cli.auth import acting
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import Inventory, open_case_store
-from rempart.errors import InputError, Location
+from rempart.errors import InputError, Location, StateError
 from rempart.inventory import load_group
 from rempart.respond import service
 from rempart.respond.interface import Adapter, Operation
@@ -39,7 +41,6 @@ AdaptersFile = Annotated[
         "without it every adapter is the dummy and nothing outside changes",
     ),
 ]
-User = Annotated[str, typer.Option("--as", help="who you are (an id under people: in the plan)")]
 
 
 def _adapters(path: Path | None) -> dict[str, Adapter]:
@@ -85,11 +86,11 @@ def _render_run(report: service.RunReport) -> None:
     console.print(table)
     for s in report.steps:  # say what people must do next, with the exact command
         if s.status == "awaiting_approval":
-            console.print(f"to approve: rempart approve {report.run_id} {s.step_id} --as PERSON  ({s.needs})")
+            console.print(f"to approve: rempart approve {report.run_id} {s.step_id}  ({s.needs})")
         elif s.status == "awaiting_ack":
             for text in s.instructions:
                 console.print(f"[bold]to do by hand[/bold] ({s.step_id}): {text}")
-            console.print(f"when done: rempart ack {report.run_id} {s.step_id} --as PERSON --comment '…'")
+            console.print(f"when done: rempart ack {report.run_id} {s.step_id} --comment '…'")
     if report.status == "failed":
 
         def names(steps: list[service.StepView]) -> str:
@@ -178,7 +179,6 @@ def respond(
     inventory: Inventory,
     adapters: AdaptersFile = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show, change nothing")] = False,
-    actor: Annotated[str, typer.Option("--as")] = "rempart",
 ) -> None:
     """Run (or resume) the security plan on INCIDENT."""
     group = load_group(inventory)
@@ -188,6 +188,7 @@ def respond(
         _render_dry(service.dry_run(open_case_store(), incident, loaded, group, registry.for_review(cfg)))
         return
     store = open_case_store()
+    actor = acting(store).who
     previous = service.latest_run(store, incident)
     if adapters is None and previous is not None:  # resuming: reach the same systems as before
         found = service.adapters_source(store, previous)
@@ -200,47 +201,53 @@ def respond(
 
 
 @report_errors
-def approve(run: int, step: str, user: User, adapters: AdaptersFile = None) -> None:
-    """Approve STEP of RUN as USER; the run goes on when the step has the approvals it needs."""
+def approve(run: int, step: str, adapters: AdaptersFile = None) -> None:
+    """Approve STEP of RUN as the logged-in account (second factor under 5 min: `rempart reauth`); the
+    run goes on when the step has the approvals it needs."""
     store = open_case_store()
-    _finish(service.approve(store, run, step, user, _run_adapters(store, run, adapters)))
+    actor = acting(store)
+    _finish(service.approve(store, run, step, actor, _run_adapters(store, run, adapters)))
 
 
 @report_errors
 def reject(
     run: int,
     step: str,
-    user: User,
     reason: Annotated[str, typer.Option("--reason")],
     adapters: AdaptersFile = None,
 ) -> None:
     """Refuse STEP of RUN: it will not be applied."""
     store = open_case_store()
-    _finish(service.reject(store, run, step, user, reason, _run_adapters(store, run, adapters)))
+    actor = acting(store)
+    _finish(service.reject(store, run, step, actor, reason, _run_adapters(store, run, adapters)))
 
 
 @report_errors
 def ack(
     run: int,
     step: str,
-    user: User,
     comment: Annotated[str, typer.Option("--comment")],
     adapters: AdaptersFile = None,
 ) -> None:
     """Acknowledge that a manual STEP of RUN was done."""
     store = open_case_store()
-    _finish(service.ack(store, run, step, user, comment, _run_adapters(store, run, adapters)))
+    actor = acting(store)
+    _finish(service.ack(store, run, step, actor, comment, _run_adapters(store, run, adapters)))
 
 
 @report_errors
 def rollback(
     run: int,
     step: Annotated[str | None, typer.Argument()] = None,
-    actor: Annotated[str, typer.Option("--as")] = "rempart",
     adapters: AdaptersFile = None,
 ) -> None:
-    """Undo RUN (every step, in reverse order) or only STEP."""
+    """Undo RUN (every step, in reverse order) or only STEP (re-opens what the run closed: a second factor
+    under 5 min is needed, as for an approval)."""
     store = open_case_store()
+    who = acting(store)
+    if not who.fresh_second_factor(datetime.now(UTC)):
+        raise StateError("rolling back needs a second factor from the last 5 minutes", hint="rempart reauth")
+    actor = who.who
     report = service.rollback(store, run, step, actor, _run_adapters(store, run, adapters))
     for r in report.results:
         console.print(

@@ -124,10 +124,14 @@ def build_kits(
 
 
 def enter_file(
-    store: Store, settings: Settings, path: Path, now: datetime | None = None
+    store: Store, settings: Settings, path: Path, now: datetime | None = None, by: str | None = None
 ) -> backentry.EnterResult:
-    """Enter one returned form described by a YAML or JSON file."""
-    return enter_doc(store, settings, backentry.load_entries(path), now, path)
+    """Enter one returned form described by a YAML or JSON file; ``by`` (the authenticated person) is
+    recorded as who entered it, whatever the file says."""
+    doc = backentry.load_entries(path)
+    if by is not None:
+        doc = doc.model_copy(update={"entered_by": by})
+    return enter_doc(store, settings, doc, now, path)
 
 
 def enter_doc(

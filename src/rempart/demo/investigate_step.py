@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from rempart.demo.accounts import who
 from rempart.demo.context import DemoContext
 from rempart.detect.incidents import get_incident
 from rempart.investigate import eventdb, evidence, exfil, indicators, sweep, timeline
@@ -32,6 +33,7 @@ def run(ctx: DemoContext) -> None:
         ctx.console.print("[yellow]Aucun incident : pas d'investigation.[/]")
         return
     c = ctx.console
+    analyst = who(ctx, ANALYST)  # logged in before the transaction below
     at = ctx.now + timedelta(hours=3)  # the investigators start a few hours after containment
     con = eventdb.connect(ctx.events_db)
     try:
@@ -42,9 +44,9 @@ def run(ctx: DemoContext) -> None:
                 f"Indicateurs extraits des événements des alertes ({len(iocs)}) : "
                 + ", ".join(str(i) for i in iocs)
             )
-            outcome = sweep.run_sweep(s, con, ctx.group, inc, iocs, ANALYST, now=at)
+            outcome = sweep.run_sweep(s, con, ctx.group, inc, iocs, analyst, now=at)
             _sweep_table(ctx, outcome)
-            a, theft = exfil.run_assessment(s, con, ctx.group, inc, ANALYST, now=at + timedelta(minutes=20))
+            a, theft = exfil.run_assessment(s, con, ctx.group, inc, analyst, now=at + timedelta(minutes=20))
             _exfil_table(ctx, a)
             c.print(
                 f"[{'red' if theft.positive else 'green'}]Constat vol de données v{theft.version}[/] : "
@@ -146,6 +148,7 @@ def _lock_evidence(
     ctx: DemoContext, s: Session, inc: IncidentRow, exports: list[Path], when: datetime
 ) -> list[str]:
     """Seal the attacked clinic's raw logs and the timeline exports, hand them to the expert, verify."""
+    analyst = who(ctx, ANALYST)
     logs = ctx.workdir / "logs" / ctx.attacked
     files = sorted(p for p in logs.glob("*") if p.is_file())[:4] + exports
     refs = []
@@ -153,8 +156,8 @@ def _lock_evidence(
         what = (
             "journal brut de l'établissement attaqué" if path.parent == logs else "export de la chronologie"
         )
-        ev = evidence.register(s, inc, path, ANALYST, what, at=when)
-        evidence.handover(s, inc, ev, ANALYST, EXPERT, "remise à l'expert judiciaire", at=when)
+        ev = evidence.register(s, inc, path, analyst, what, at=when)
+        evidence.handover(s, inc, ev, analyst, EXPERT, "remise à l'expert judiciaire", at=when)
         check = evidence.verify(s, inc, ev, EXPERT, at=when)
         refs.append(ev.ref)
         ctx.console.print(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rempart.adapters.smtp import RelaySettings, SMTPRelay
 from rempart.adapters.smtp_sink import LocalSMTPServer
+from rempart.demo.accounts import who as logged_in
 from rempart.demo.context import DemoContext
 from rempart.notify import service
 from rempart.notify.catalogue import load_catalogue
@@ -47,8 +48,9 @@ def run(ctx: DemoContext) -> None:
 
         opened = s.get_one(IncidentRow, iid).opened_at
     t0 = opened + timedelta(minutes=4)  # the director's call: when the organisation became aware
+    on_duty = logged_in(ctx, "direction-garde")  # the director on duty records T0 for the crisis cell
     service.set_t0(
-        store, iid, ctx.attacked, t0, "cellule-crise", group, note="appel du directeur à la cellule"
+        store, iid, ctx.attacked, t0, on_duty, group, note="appel du directeur à la cellule"
     )
 
     def at(minutes: int) -> datetime:

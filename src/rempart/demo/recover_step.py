@@ -22,6 +22,7 @@ from rempart.adapters import registry
 from rempart.adapters.smtp import RelaySettings, SMTPRelay
 from rempart.adapters.smtp_sink import LocalSMTPServer
 from rempart.demo import generate
+from rempart.demo.accounts import actor, who
 from rempart.demo.context import DemoContext
 from rempart.demo.respond_step import plan_path
 from rempart.detect.incidents import get_incident
@@ -67,12 +68,13 @@ def _monitoring(ctx: DemoContext, start: datetime, hours: int, batch: str) -> in
 
 
 def _sweep_again(ctx: DemoContext, at: datetime) -> str:
+    rssi = who(ctx, "c.martin")
     con = eventdb.connect(ctx.events_db)
     try:
         with ctx.store.session() as s:
             inc = get_incident(s, ctx.incident_id or 0)
             outcome = sweep.run_sweep(
-                s, con, ctx.group, inc, indicators.from_alerts(s, con, inc, ctx.group), "c.martin", now=at
+                s, con, ctx.group, inc, indicators.from_alerts(s, con, inc, ctx.group), rssi, now=at
             )
             own = next(r for r in outcome.results if r.establishment == ctx.attacked)
             return (
@@ -123,7 +125,7 @@ def _attest(ctx: DemoContext, policy: RecoveryPolicy, rssi: str, at: datetime) -
             if g.state != gates.CLOSED:
                 continue
             for check in g.rule.attestations:
-                who = rssi if check == "vendor_access_reviewed" else ON_CALL
+                who = actor(ctx, rssi if check == "vendor_access_reviewed" else ON_CALL).who
                 gates.attest(
                     s, inc, ctx.group, policy, g.access.id, check, who, "fait (démonstration)", now=at
                 )
@@ -152,7 +154,8 @@ def _reopen_passable(
         out = None
         for person in people:
             out = staging.reopen(
-                ctx.store, ctx.group, policy, ctx.incident_ref or "", access, person, adapters, now=when
+                ctx.store, ctx.group, policy, ctx.incident_ref or "", access, actor(ctx, person), adapters,
+                now=when,
             )
         assert out is not None
         after = probe(access)
@@ -186,7 +189,7 @@ def _closing_notices(ctx: DemoContext, at: datetime) -> int:
             ctx.group,
             relay,
             recipients,
-            "c.martin",
+            who(ctx, "c.martin"),
             out,
             resolved_at=at,
             summary="Accès externes rouverts par étapes après balayage sain et absence d'exfiltration.",
@@ -209,7 +212,8 @@ def run(ctx: DemoContext) -> None:
     _gates_table(ctx, policy, "Portes de réouverture juste après l'investigation", t0)
     try:
         staging.reopen(
-            ctx.store, ctx.group, policy, ctx.incident_ref or "", "vpn-nomade", people[0], adapters, now=t0
+            ctx.store, ctx.group, policy, ctx.incident_ref or "", "vpn-nomade", actor(ctx, people[0]),
+            adapters, now=t0,
         )
     except StateError as exc:
         c.print(f"[red]Refus expliqué[/] : {exc}")
@@ -245,7 +249,7 @@ def run(ctx: DemoContext) -> None:
                 ctx.group,
                 channel="portal",
                 reference="ANSSI-NOTIF-DEMO",
-                author="c.martin",
+                author=who(ctx, "c.martin"),
                 at=day2 + timedelta(hours=2),
             )
             c.print("Notification d'incident NIS2 (72 h) déposée sur le portail de l'ANSSI (main courante).")
@@ -256,7 +260,8 @@ def run(ctx: DemoContext) -> None:
     for t in tasks:
         c.print(f"  {'[green]✓[/]' if t.done else '[red]✗[/]'} {t.label} : {t.detail}")
     try:
-        closing.close(ctx.store, ctx.group, policy, ctx.incident_ref or "", "c.martin", now=end)
+        rssi = actor(ctx, "c.martin").who
+        closing.close(ctx.store, ctx.group, policy, ctx.incident_ref or "", rssi, now=end)
         c.print(f"[green]{ctx.incident_ref} clos.[/]")
         ctx.mark(end, STAGE, f"{ctx.incident_ref} clos")
     except StateError as exc:

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from rempart.adapters import netlab, registry
 from rempart.adapters.netlab import NetLab
+from rempart.demo.accounts import actor
 from rempart.demo.context import DemoContext
 from rempart.domain.inventory import AccessKind, Establishment, ExternalAccess
 from rempart.respond import service
@@ -150,11 +151,12 @@ def run(ctx: DemoContext) -> None:
         if step.status == "awaiting_approval":
             policy = next(s.approval for s in book.steps if s.id == step.step_id)
             for person in _approvers(loaded, report.establishment, policy.roles, policy.approvers):
-                report = service.approve(ctx.store, report.run_id, step.step_id, person, adapters)
+                report = service.approve(ctx.store, report.run_id, step.step_id, actor(ctx, person), adapters)
     for step in report.steps:
         if step.status == "awaiting_ack":
             report = service.ack(
-                ctx.store, report.run_id, step.step_id, "astreinte-dsi", "fait (démonstration)", adapters
+                ctx.store, report.run_id, step.step_id, actor(ctx, "astreinte-dsi"), "fait (démonstration)",
+                adapters,
             )
     elapsed = (datetime.now(UTC) - started).total_seconds()
     _show(ctx, report, elapsed)

@@ -69,7 +69,7 @@ def closing_status(
             "Accès externes rouverts",
             not still,
             "every contained access re-opened" if not still else f"still closed: {', '.join(still)}",
-            "" if not still else f"`rempart gates {ref}` then `rempart reopen {ref} ACCESS --as PERSON`",
+            "" if not still else f"`rempart gates {ref}` then `rempart reopen {ref} ACCESS`",
         )
     )
     return tasks

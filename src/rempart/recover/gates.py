@@ -78,7 +78,7 @@ class Gate:
         if self.approval_missing:
             out.append(
                 f"approvals: still needed {self.approval_missing} — each approver runs "
-                f"`rempart reopen {self.incident_ref} {self.access.id} --as PERSON`"
+                f"`rempart reopen {self.incident_ref} {self.access.id}`"
             )
         return out
 
@@ -322,7 +322,7 @@ def evaluate(
                     f"attestation:{att}",
                     False,
                     f"not attested: {policy.label(att)}",
-                    f"`rempart attest {incident.ref} {access_id} {att} --as PERSON`",
+                    f"`rempart attest {incident.ref} {access_id} {att}`",
                 )
             )
         else:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rempart.detect.incidents import get_incident
+from rempart.domain.actors import FRESH_SECOND_FACTOR, Actor
 from rempart.domain.inventory import Group
 from rempart.errors import StateError
 from rempart.recover import gates
@@ -54,12 +55,22 @@ def reopen(
     policy: RecoveryPolicy,
     incident_ref: str,
     access_id: str,
-    actor: str,
+    by: Actor,
     adapters: Adapters,
     now: datetime | None = None,
 ) -> ReopenOutcome:
-    """Approve (as ``actor``) and, when the gate is passable, re-open one access. See the module doc."""
+    """Approve (as the authenticated ``by``) and, when the gate is passable, re-open one access. See the
+    module doc. Re-opening lets the outside in again: it needs a second factor of the last few minutes."""
     when = now or datetime.now(UTC)
+    if not by.fresh_second_factor(datetime.now(UTC)):
+        raise StateError(
+            f"re-opening needs a second factor from the last {FRESH_SECOND_FACTOR.seconds // 60} minutes "
+            f"({by.account} via {by.via})",
+            hint="rempart reauth",
+        )
+    if by.person_id is None:
+        raise StateError(f"account {by.account} is bound to no person of the plan: it cannot approve")
+    actor = by.person_id
     with store.session() as s:
         incident = get_incident(s, incident_ref)
         incident_id = incident.id
@@ -83,7 +94,7 @@ def reopen(
         if pending is not None:
             raise StateError(
                 f"the re-opening of access '{pending[0]}' is not finished: one access at a time",
-                hint=f"run `rempart reopen {gate.incident_ref} {pending[0]} --as PERSON` again to finish it",
+                hint=f"run `rempart reopen {gate.incident_ref} {pending[0]}` again to finish it",
             )
         stage = (
             s.execute(

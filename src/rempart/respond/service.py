@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rempart.domain.actors import FRESH_SECOND_FACTOR, Actor
 from rempart.domain.inventory import Group
 from rempart.errors import StateError
 from rempart.respond import approvals
@@ -296,19 +297,41 @@ def _step_row(s: Session, run_id: int, step_ref: str | int) -> tuple[PlanRunRow,
     return run, find_step(run.steps, str(step_ref))
 
 
+def _person_of(actor: Actor) -> str:
+    """The plan's person an authenticated account acts as: approvals count people, not accounts."""
+    if actor.person_id is None:
+        raise StateError(f"account {actor.account} is bound to no person of the plan: it cannot decide")
+    return actor.person_id
+
+
 def approve(
-    store: Store, run_id: int, step_ref: str | int, person: str, adapters: Adapters, sleep: Sleep = time.sleep
+    store: Store,
+    run_id: int,
+    step_ref: str | int,
+    actor: Actor,
+    adapters: Adapters,
+    sleep: Sleep = time.sleep,
 ) -> RunReport:
-    """Record ``person``'s approval (refused with a clear reason if not allowed), then advance the run."""
+    """Record ``actor``'s approval (refused with a clear reason if not allowed), then advance the run.
+
+    An approval changes the outside world (closes accesses, stops servers): it needs a second factor
+    verified within the last few minutes, and counts the account's person, so one person approves once."""
     try:
-        _record_approval(store, run_id, step_ref, person)
+        if not actor.fresh_second_factor(now()):
+            raise StateError(
+                f"approving needs a second factor from the last {FRESH_SECOND_FACTOR.seconds // 60} minutes "
+                f"({actor.account} via {actor.via})",
+                hint="rempart reauth",
+            )
+        _record_approval(store, run_id, step_ref, _person_of(actor), actor.account)
     except StateError as exc:
         with store.session() as s:  # a refused attempt is part of the record too
             journal.append(
-                s, person, "approval.refused", subject(run_id), {"step": str(step_ref), "why": exc.message}
+                s, actor.account, "approval.refused", subject(run_id),
+                {"step": str(step_ref), "why": exc.message},
             )
         raise
-    Engine(store, adapters, person, sleep).advance(run_id)
+    Engine(store, adapters, actor.who, sleep).advance(run_id)
     return show_run(store, run_id)
 
 
@@ -324,7 +347,7 @@ def _step_event(
     )
 
 
-def _record_approval(store: Store, run_id: int, step_ref: str | int, person: str) -> None:
+def _record_approval(store: Store, run_id: int, step_ref: str | int, person: str, account: str) -> None:
     with store.session() as s:
         run, step = _step_row(s, run_id, step_ref)
         if step.status not in (StepStatus.PLANNED, StepStatus.AWAITING_APPROVAL):
@@ -338,7 +361,8 @@ def _record_approval(store: Store, run_id: int, step_ref: str | int, person: str
         s.add(ApprovalRow(step_id=step.id, person=person, roles=who.roles, decision="approve", at=at))
         standin = not set(who.roles) & set(policy.roles)
         by = f"{who.name} (suppléance après {policy.escalate_after} min d'attente)" if standin else who.name
-        _step_event(s, run, step, person, "approval.given", {"roles": who.roles, "escalation": standin},
+        _step_event(s, run, step, person, "approval.given",
+                    {"roles": who.roles, "escalation": standin, "account": account},
                     "decision", f"approuvée par {by}")
 
 
@@ -346,12 +370,13 @@ def reject(
     store: Store,
     run_id: int,
     step_ref: str | int,
-    person: str,
+    actor: Actor,
     reason: str,
     adapters: Adapters,
     sleep: Sleep = time.sleep,
 ) -> RunReport:
     """A person with an approving role refuses the step: it will not run; later steps go on."""
+    person = _person_of(actor)
     if not reason.strip():
         raise StateError("a rejection needs a reason (--reason)")
     with store.session() as s:
@@ -387,16 +412,22 @@ def ack(
     store: Store,
     run_id: int,
     step_ref: str | int,
-    person: str,
+    actor: Actor,
     comment: str,
     adapters: Adapters,
     sleep: Sleep = time.sleep,
 ) -> RunReport:
     """A person says a manual step is done; the comment is journaled and the run goes on."""
+    person = actor.who
     if not comment.strip():
         raise StateError("an acknowledgement needs a comment saying what was done (--comment)")
     with store.session() as s:
         run, step = _step_row(s, run_id, step_ref)
+        if not actor.covers(run.establishment):
+            raise StateError(
+                f"{actor.account} acts only for {', '.join(actor.establishments)}, "
+                f"not for establishment {run.establishment}"
+            )
         if step.status != StepStatus.AWAITING_ACK:
             raise StateError(f"{step_label(step)} is {step.status}, not waiting for an acknowledgement")
         step.status = StepStatus.VERIFIED.value
