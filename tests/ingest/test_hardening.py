@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 import rempart
 from rempart.ingest.readers.fortigate import parse_pairs
 
@@ -368,6 +370,10 @@ def test_a_file_whose_lines_mostly_do_not_fit_its_format_says_so_and_keeps_those
     path = tmp_path / "mixed.log"
     fortigate = [f'date=2026-11-28 time=10:01:{i:02d} devname="fw01" logid="1" user="{i}"' for i in range(12)]
     path.write_text(_auth_log(6, 99, "") + "\n".join(fortigate) + "\n")  # syslog by its first lines
+    table, report = read_all([path], reference_year=2026)  # the FortiGate lines read as FortiGate
+    assert table is not None and table.num_rows == 18 and report.quarantined_count == 0 and not report.failed
+    assert report.events[(str(path), "syslog")] == 6 and report.events[(str(path), "fortigate")] == 12
+    path.write_text(_auth_log(6, 99, "") + "".join(f"junk {i}\n" for i in range(12)))  # lines of no format
     table, report = read_all([path], reference_year=2026)
     assert table is not None and table.num_rows == 6 and report.quarantined_count == 12
     (note,) = report.failed
@@ -379,8 +385,10 @@ def test_the_format_most_first_lines_have_wins(tmp_path: Path) -> None:
     path = tmp_path / "remote.log"
     path.write_text(forwarded + "\n" + _auth_log(20, 99, ""))  # one FortiGate line atop an auth.log
     table, report = read_all([path], reference_year=2026)
-    assert {r["_format"] for r in rows(table)} == {"syslog"}
-    assert table is not None and table.num_rows == 20 and [q.record for q in report.quarantined] == [1]
+    assert table is not None and table.num_rows == 21 and not report.quarantined
+    by_format = {(r["_format"], r["_record"]) for r in rows(table)}
+    assert ("fortigate", 1) in by_format and {f for f, _ in by_format} == {"syslog", "fortigate"}
+    assert report.events[(str(path), "syslog")] == 20  # the file was recognised as syslog, by most lines
 
 
 def test_joined_xml_exports_are_read_and_text_between_events_is_quarantined(tmp_path: Path) -> None:
@@ -423,3 +431,32 @@ def test_xml_nested_100000_deep_costs_only_its_event(fixtures: Path, tmp_path: P
     syslog.write_text("\n".join([good, sysmon, good]) + "\n")
     kept, quarantine = _read_in_child(syslog)
     assert kept == 3 and not quarantine  # the deep one is read as the plain syslog line it also is
+
+
+# --- a file whose lines are of several formats: each line read by the reader that recognises it ----------
+
+MIXED = [
+    'date=2026-11-28 time=10:01:02 devname="fw" logid="0101039426" type="event" subtype="vpn" remip=1.2.3.4',
+    "Nov 28 10:02:11 srv1 sshd[4242]: Failed password for invalid user admin from 203.0.113.7 port 1 ssh2",
+    "Nov 28 10:02:12 srv1 sudo[4243]: alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id",
+    'type=USER_LOGIN msg=audit(1764324133.123:42): pid=1 uid=0 res=failed',
+    'date=2026-11-28 time=10:03:02 devname="fw" logid="0000000013" type="traffic" srcip=10.0.0.1 sentbyte=5',
+    "this line is of no format at all",
+]
+
+
+@pytest.mark.parametrize("first", [0, 1])  # recognised as FortiGate (its first line) or as syslog
+def test_a_file_of_mixed_lines_loses_none_each_read_by_the_reader_that_knows_it(
+    tmp_path: Path, first: int
+) -> None:
+    lines = MIXED[first:] + MIXED[:first]
+    path = tmp_path / "forwarded.log"
+    path.write_text("\n".join(lines) + "\n")
+    table, report = read_all([path])
+    assert table is not None
+    got = sorted(zip(table.column("_record").to_pylist(), table.column("_format").to_pylist(), strict=True))
+    expected = {0: "fortigate", 1: "syslog", 2: "syslog", 3: "auditd", 4: "fortigate"}
+    assert got == sorted((lines.index(MIXED[i]) + 1, fmt) for i, fmt in expected.items())
+    assert [(q.record, q.reason) for q in report.quarantined] == [
+        (lines.index(MIXED[5]) + 1, report.quarantined[0].reason)
+    ]  # only the line of no format, under its line number in the file

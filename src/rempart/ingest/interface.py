@@ -59,8 +59,14 @@ class ReaderContext:
     batch_size: int
     reference_year: int | None = None  # for year-less syslog timestamps; None = the file's mtime year
     pending: dict[str, Any] = field(default_factory=dict)  # a reader's state for this run (see flush)
+    # while a line reader reads a file: the (line, reason, text) of its lines that it could not read, for
+    # another line reader to try before they are quarantined (see rempart.ingest.pipeline)
+    held: list[tuple[int, str, str]] | None = None
 
     def quarantine(self, source: Source, record: int | None, reason: str, data: bytes | str = b"") -> None:
+        if self.held is not None and record is not None and isinstance(data, str):
+            self.held.append((record, reason, data))
+            return
         self.report.quarantine(source.name, record, reason, data)
 
     def keep(self, name: str) -> bool:
@@ -74,6 +80,10 @@ class ReaderContext:
 class Reader(ABC):
     name: str = ""
     extensions: tuple[str, ...] = ()  # lower-case suffixes, archive suffixes removed ('.evtx', '.json')
+    # one record per line, whatever the lines around it (syslog, FortiGate, auditd): a line of a file that
+    # this reader cannot read is offered to the other such readers (a FortiGate line forwarded into a
+    # syslog file) before it is quarantined. Its lines come from ``iter_text_lines``.
+    per_line: bool = False
 
     @abstractmethod
     def sniff(self, head: bytes, filename: str) -> int:

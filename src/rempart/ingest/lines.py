@@ -28,6 +28,8 @@ def iter_text_lines(source: Source, ctx: ReaderContext, allow: str = "") -> Iter
             if not line.strip():
                 continue
             number = chunk.first_line + offset
+            if source.lines is not None:  # some lines of a file, read again: numbered as in the file
+                number = source.lines[number - 1]
             if len(line) > MAX_LINE_BYTES:
                 reason = f"over-long line ({len(line):,} bytes > {MAX_LINE_BYTES:,})"
                 ctx.quarantine(source, number, reason, line[:200])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -84,7 +86,10 @@ def read_paths(
             if reader is None:
                 continue
             quarantined = report.quarantined_count
+            ctx.held = [] if reader.per_line else None
             yield from _guarded(reader, reader.read(source, ctx), source.name, ctx, names, attribute)
+            held, ctx.held = ctx.held or [], None
+            yield from _other_readers(reader, source, held, ctx, names, attribute)
             _say_if_unfit(source.name, reader, ctx, report.quarantined_count - quarantined)
     for name in registry.names:
         reader = registry.get(name)
@@ -107,6 +112,36 @@ def _guarded(
     except Exception as exc:  # noqa: BLE001 - the one boundary: a reader bug on one file must not
         # end the run; the batches already yielded are kept and the file is reported.
         ctx.report.fail(where, f"reader {reader.name} stopped: {type(exc).__name__}: {exc}")
+
+
+def _other_readers(
+    chosen: Reader,
+    source: Source,
+    held: list[tuple[int, str, str]],
+    ctx: ReaderContext,
+    names: list[str] | None,
+    attribute: _Attributor,
+) -> Iterator[pa.Table]:
+    """The lines of `source` that its reader could not read, each read by the other line reader that
+    recognises it (its events count under that format), or quarantined with the first reader's reason.
+    A file's format is recognised from its first lines; a file whose lines are of several formats (FortiGate
+    lines forwarded into a syslog file, an audit record among them) loses none of them."""
+    filename = (source.member or source.path.name).lower()
+    others = [r for r in (registry.get(n) for n in registry.names) if r.per_line and r is not chosen]
+    by_reader: dict[str, list[tuple[int, str]]] = {}
+    for number, reason, text in held:
+        line = text.encode()
+        scores = [(r.sniff(line, filename), r.name) for r in others]
+        best = max(scores, default=(0, ""))
+        if best[0] > 0:
+            by_reader.setdefault(best[1], []).append((number, text))
+        else:
+            ctx.report.quarantine(source.name, number, reason, text)
+    for name, lines in by_reader.items():
+        again = replace(source, stream=io.BufferedReader(io.BytesIO("\n".join(t for _, t in lines).encode())),
+                        lines=tuple(n for n, _ in lines))
+        reader = registry.get(name)
+        yield from _guarded(reader, reader.read(again, ctx), source.name, ctx, names, attribute)
 
 
 MANY_UNFIT = 10  # quarantined records of one file from which most of them not fitting is worth a word

@@ -55,6 +55,9 @@ class Source:
     mtime: float  # of the file on disk (syslog takes the year of year-less timestamps from it)
     stream: BinaryIO  # decompressed bytes, guarded
     hosts: tuple[str, ...] = ()  # the host a triage collection was taken from, its names best first
+    # the line numbers, in the file, of this stream's lines: set when some lines of a file are read again by
+    # another reader (see rempart.ingest.pipeline); None = the stream is the file, numbered from 1
+    lines: tuple[int, ...] | None = None
 
 
 class GuardedStream(io.RawIOBase):

@@ -37,6 +37,7 @@ from rempart.ingest.sources import Source
 class AuditdReader(Reader):
     name = "auditd"
     extensions = (".log", "audit.log")
+    per_line = True
 
     def sniff(self, head: bytes, filename: str) -> int:
         return share_score(85, first_lines(head), is_audit_record)

@@ -42,6 +42,7 @@ _TZ = re.compile(r"^([+-])(\d\d):?(\d\d)$")
 class FortigateReader(Reader):
     name = "fortigate"
     extensions = (".log", ".txt")
+    per_line = True
 
     def sniff(self, head: bytes, filename: str) -> int:
         # by the shape of the first lines, never by a string that may sit in a value: an sshd line logging

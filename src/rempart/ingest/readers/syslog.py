@@ -59,6 +59,7 @@ _AUTH_FILES = ("auth.log", "secure")
 class SyslogReader(Reader):
     name = "syslog"
     extensions = (".log", ".syslog", "auth.log", "secure", "messages", "syslog")
+    per_line = True
 
     def sniff(self, head: bytes, filename: str) -> int:
         lines = first_lines(head)
