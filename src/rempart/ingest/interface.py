@@ -24,6 +24,7 @@ from rempart.ingest.fields import FieldCanon
 from rempart.ingest.report import IngestReport
 from rempart.ingest.sources import Source
 
+MAX_HELD_CHARS = 32 << 20  # lines of one file held for another reader to try; beyond, quarantined at once
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: a longer "line" is garbage or an unsplit dump, quarantined
 
 
@@ -62,12 +63,24 @@ class ReaderContext:
     # while a line reader reads a file: the (line, reason, text) of its lines that it could not read, for
     # another line reader to try before they are quarantined (see rempart.ingest.pipeline)
     held: list[tuple[int, str, str]] | None = None
+    held_chars: int = 0
 
     def quarantine(self, source: Source, record: int | None, reason: str, data: bytes | str = b"") -> None:
-        if self.held is not None and record is not None and isinstance(data, str):
-            self.held.append((record, reason, data))
+        held = self.held
+        # beyond MAX_HELD_CHARS (a file of garbage must not fill memory), quarantined at once
+        if held is not None and record is not None and isinstance(data, str) and (
+            self.held_chars + len(data) <= MAX_HELD_CHARS
+        ):
+            held.append((record, reason, data))
+            self.held_chars += len(data)
             return
         self.report.quarantine(source.name, record, reason, data)
+
+    def hold(self, on: bool) -> list[tuple[int, str, str]]:
+        """Start holding the lines a reader cannot read (`on`), or stop; returns those held so far."""
+        held = self.held or []
+        self.held, self.held_chars = ([] if on else None), 0
+        return held
 
     def keep(self, name: str) -> bool:
         """Whether the (canonical) field ``name`` becomes a column."""

@@ -86,10 +86,9 @@ def read_paths(
             if reader is None:
                 continue
             quarantined = report.quarantined_count
-            ctx.held = [] if reader.per_line else None
+            ctx.hold(reader.per_line)
             yield from _guarded(reader, reader.read(source, ctx), source.name, ctx, names, attribute)
-            held, ctx.held = ctx.held or [], None
-            yield from _other_readers(reader, source, held, ctx, names, attribute)
+            yield from _other_readers(reader, source, ctx.hold(False), ctx, names, attribute)
             _say_if_unfit(source.name, reader, ctx, report.quarantined_count - quarantined)
     for name in registry.names:
         reader = registry.get(name)
