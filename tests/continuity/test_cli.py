@@ -24,6 +24,7 @@ from tests.identities.helpers import People
 def env(tmp_path: Path, example_group_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     # forms returned, voided and linked are signed by an account: the IT on-call logs in first
     monkeypatch.setenv("REMPART_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("REMPART_KEYS_DIR", str(tmp_path / "keys"))  # the journal's key, as for the commands
     People(f"sqlite:///{tmp_path / 'home' / 'cases.sqlite'}").login("astreinte-dsi")
     return {
         "REMPART_HOME": str(tmp_path / "home"),
