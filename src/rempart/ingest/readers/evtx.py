@@ -17,6 +17,7 @@ chunks read anyway; one cut short keeps its whole chunks.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import warnings
@@ -24,7 +25,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 import pyarrow as pa
@@ -56,20 +57,32 @@ class EvtxReader(Reader):
 
     def read(self, source: Source, ctx: ReaderContext) -> Iterator[Batch]:
         # Records of consecutive files are pooled (most EVTX files hold a few dozen records, and the
-        # column work costs per batch, not per record); a pool is yielded once it is full (see EventPool).
+        # column work costs per batch, not per record); a pool is yielded once it is full (see RecordPool).
         pool: RecordPool = ctx.pending.setdefault(self.name, RecordPool())
+        first, stop = _WINDOW[-1] if _WINDOW and source.member is None else (0, None)
         header = source.stream.read(HEADER_BYTES)
         if len(header) < HEADER_BYTES:
-            ctx.fail(source, f"truncated EVTX: {len(header):,} bytes, not even the {HEADER_BYTES:,}-byte "
-                             "file header")
+            if first == 0:
+                ctx.fail(source, f"truncated EVTX: {len(header):,} bytes, not even the {HEADER_BYTES:,}-byte "
+                                 "file header")
             return
         announced = _announced_chunks(header)
-        if announced is None:
+        if announced is None and first == 0:
             ctx.fail(source, "corrupt EVTX file header (size, version or block size wrong); its chunks were "
                              "read anyway")
+        with contextlib.ExitStack() as stack:
+            stream: BinaryIO = source.stream
+            if first:  # a worker's share of a big file: straight to its first chunk
+                stream = stack.enter_context(source.path.open("rb"))
+                stream.seek(HEADER_BYTES + first * CHUNK_BYTES)
+            yield from self._chunks(stream, source, ctx, pool, announced, first, stop)
+
+    def _chunks(self, stream: BinaryIO, source: Source, ctx: ReaderContext, pool: RecordPool,
+                announced: int | None, first: int, stop: int | None) -> Iterator[Batch]:
         problems: list[str] = []
-        whole = 0
-        while chunk := source.stream.read(CHUNK_BYTES):  # bounded reads: never the whole file at once
+        whole, chunk = first, b""
+        while stop is None or whole < stop:
+            chunk = stream.read(CHUNK_BYTES)  # bounded reads: never the whole file at once
             if len(chunk) < CHUNK_BYTES:
                 break
             for record in _chunk_records(chunk, whole, source, ctx, problems):
@@ -77,8 +90,9 @@ class EvtxReader(Reader):
                 if pool.full(ctx.batch_size):
                     yield from pool.drain(ctx)
             whole += 1
+            chunk = b""
         size = HEADER_BYTES + whole * CHUNK_BYTES + len(chunk)
-        if chunk or (announced is not None and whole < announced):
+        if stop is None and (chunk or (announced is not None and whole < announced)):
             _cut(source, ctx, announced, whole, size)
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -89,6 +103,23 @@ class EvtxReader(Reader):
         pool: RecordPool | None = ctx.pending.pop(self.name, None)
         if pool is not None:
             yield from pool.drain(ctx)
+
+
+# (first chunk, chunk to stop before or None): set by chunk_window in a parsing worker
+_WINDOW: list[tuple[int, int | None]] = []
+
+
+@contextlib.contextmanager
+def chunk_window(first: int, stop: int | None) -> Iterator[None]:
+    """Within it, a plain EVTX file (not an archive member) is read from its chunk `first` up to, not
+    including, `stop` (None: its end): each worker of :mod:`rempart.ingest.parallel` reads its share of a
+    big file, chunks being self-contained. The file's header is judged by the share that starts at chunk
+    0, a file cut short by the one that reaches its end."""
+    _WINDOW.append((first, stop))
+    try:
+        yield
+    finally:
+        _WINDOW.pop()
 
 
 def _cut(source: Source, ctx: ReaderContext, announced: int | None, whole: int, size: int) -> None:
