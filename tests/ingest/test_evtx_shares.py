@@ -8,8 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from rempart.ingest import IngestReport, read_paths
-from rempart.ingest import parallel
+from rempart.ingest import IngestReport, parallel, read_paths
 from rempart.ingest.readers.evtx import CHUNK_BYTES, HEADER_BYTES, chunk_window, file_header
 
 SAMPLE = "evtx-attack-samples/Command and Control/bits_openvpn.evtx"  # 16 full chunks
