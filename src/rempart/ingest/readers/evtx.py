@@ -339,25 +339,17 @@ class RecordPool:
         for i, text in enumerate(self.texts):
             end = text.find(',"Version"')
             groups.setdefault(text[:end] if end > 0 else "", []).append(i)
-        tables: list[pa.Table] = []
-        numbers: list[pa.Array] = []
-        order: list[int] = []
-        raws: dict[int, str] = {}  # the records the per-record path wrote again
-        first: dict[str, int] = {}  # each field's first record: the order Arrow would have met them in
-        for group in groups.values():
-            rows = group
-            read = _group_table([self.texts[i] for i in rows], [self.headers[i] for i in rows])
-            if read is None:
-                read, rows = self._settled(group, raws, ctx)
-                if read is None:
-                    continue
-            tables.append(read[0])
-            numbers.append(read[1])
-            order.extend(rows)
-            for name, column in zip(read[0].column_names, read[0].columns, strict=True):
-                if column.null_count < len(column):
-                    at = rows[pc.indices_nonzero(pc.is_valid(column))[0].as_py()]
-                    first[name] = min(first.get(name, at), at)
+        got = _Groups()
+        # the small groups (a few records each of many providers, from files of a few dozen records)
+        # tried together first, each alone only if their types disagree: a read costs per call
+        small = [g for g in groups.values() if len(g) < SMALL_GROUP]
+        rest = [g for g in groups.values() if len(g) >= SMALL_GROUP]
+        if len(small) == 1 or (small and not self._take(sorted(i for g in small for i in g), got, ctx,
+                                                         settle=False)):
+            rest += small
+        for group in rest:
+            self._take(group, got, ctx)
+        tables, numbers, order, raws, first = got.tables, got.numbers, got.order, got.raws, got.first
         if not tables:
             return
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
@@ -380,6 +372,25 @@ class RecordPool:
             yield from slow.drain(ctx)
             return
         yield batch
+
+    def _take(self, rows: list[int], got: _Groups, ctx: ReaderContext, settle: bool = True) -> bool:
+        """The records `rows` as one table into `got`; False (nothing taken) when Arrow refuses them and
+        not `settle`, else they take the per-record path."""
+        read = _group_table([self.texts[i] for i in rows], [self.headers[i] for i in rows])
+        if read is None:
+            if not settle:
+                return False
+            read, rows = self._settled(rows, got.raws, ctx)
+            if read is None:
+                return True
+        got.tables.append(read[0])
+        got.numbers.append(read[1])
+        got.order.extend(rows)
+        for name, column in zip(read[0].column_names, read[0].columns, strict=True):
+            if column.null_count < len(column):
+                at = rows[pc.indices_nonzero(pc.is_valid(column))[0].as_py() if column.null_count else 0]
+                got.first[name] = min(got.first.get(name, at), at)
+        return True
 
     def _settled(self, rows: list[int], raws: dict[int, str], ctx: ReaderContext
                  ) -> tuple[tuple[pa.Table, pa.Array] | None, list[int]]:
@@ -411,6 +422,20 @@ class RecordPool:
             table = table_from_rows([flatten_dict(orjson.loads(p), {}) for p in settled])
         columns = zip(table.column_names, table.columns, strict=True)
         return (pa.table({name: to_string(c) for name, c in columns}), pa.array(numbers, pa.int64())), kept
+
+
+SMALL_GROUP = 64  # records: a group smaller is first read with the other small ones
+
+
+@dataclass
+class _Groups:
+    """The tables of a pool's groups as they are read, and what puts them back in the records' order."""
+
+    tables: list[pa.Table] = field(default_factory=list)
+    numbers: list[pa.Array] = field(default_factory=list)
+    order: list[int] = field(default_factory=list)  # the record of each row of the tables, in turn
+    raws: dict[int, str] = field(default_factory=dict)  # the records the per-record path wrote again
+    first: dict[str, int] = field(default_factory=dict)  # each field's first record with a value
 
 
 def _arrow_order(names: list[str], first: dict[str, int], rows: int) -> list[int]:
