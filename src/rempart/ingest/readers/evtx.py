@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import struct
 import warnings
 import zlib
@@ -467,10 +468,16 @@ def _without_null_parents(table: pa.Table) -> pa.Table:
     return table.drop_columns(drop) if drop else table
 
 
+_ESCAPE = re.compile(r"\\(?:\\|u00[0-9a-fA-F]{2})")  # an escaped backslash, or a control character's escape
+
+
 def _as_written(text: str) -> str:
-    """The record's JSON as the per-record path writes it: the parser's own but for the case of the hex
-    digits of ``\\u`` escapes, which orjson writes in lower case."""
-    return orjson.dumps(orjson.loads(text)).decode() if "\\u" in text else text
+    """The record's JSON as the per-record path writes it (orjson): the parser's own but for the hex
+    digits of control characters' escapes, in lower case there (``\\u000f``, not ``\\u000F``). Both escape
+    the same characters, in the same short forms (``\\n``, ``\\t``…)."""
+    if "\\u00" not in text:
+        return text
+    return _ESCAPE.sub(lambda m: m.group(0).lower(), text)
 
 
 def _group_table(texts: list[str], headers: list[Any]) -> tuple[pa.Table, pa.Array] | None:
