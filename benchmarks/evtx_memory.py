@@ -62,9 +62,10 @@ print(n, time.perf_counter() - start, 0)
 
 
 def sample_chunks(root: Path) -> list[bytes]:
-    """Every chunk of the samples that starts with its signature and states sane offsets."""
+    """Every chunk of the samples (a folder, or one file) that starts with its signature and states sane
+    offsets."""
     out = []
-    for path in sorted(root.rglob("*.evtx")):
+    for path in [root] if root.is_file() else sorted(root.rglob("*.evtx")):
         data = path.read_bytes()
         for offset in range(HEADER, len(data) - CHUNK + 1, CHUNK):
             chunk = data[offset : offset + CHUNK]

@@ -1,16 +1,20 @@
 """Reading many files on several processes: parsing is CPU-bound Python and Arrow work, and files are
-independent, so each worker reads whole files and sends their event tables back (:func:`read_parallel`),
-or writes them to Arrow IPC files that an event store inserts later (:func:`stage_parallel`): then the
-tables never travel through the parent process, which stays free for the workers.
+independent, so each worker reads whole files (or a share of the chunks of a big EVTX file,
+:data:`SPLIT_BYTES` each: its chunks are self-contained, and one 2 GB ``Security.evtx`` keeps every worker
+busy) and sends their event tables back (:func:`read_parallel`), or writes them to Arrow IPC files that an
+event store inserts later (:func:`stage_parallel`): then the tables never travel through the parent
+process, which stays free for the workers.
 
 Workers are started with ``spawn`` (not ``fork``): the caller may have threads running (the event store's
 writer), and a forked child could inherit one of their locks held forever. Results come back in the order
-of the files, so a parallel run yields the same tables in the same order as a sequential one, and at most
-``2 × workers`` files are in flight so that memory stays bounded when the consumer is slower.
+of the files (and shares), so a parallel run yields the same events in the same order as a sequential
+one, and at most ``2 × workers`` files or shares are in flight so that memory stays bounded when the
+consumer is slower.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -21,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 
 from rempart.domain.inventory import Group
+from rempart.ingest.readers.evtx import CHUNK_BYTES, HEADER_BYTES, MAGIC, chunk_window
 from rempart.ingest.report import IngestReport
 from rempart.ingest.sources import iter_files
 from rempart.ingest.staged import without_empty_fields, write_staged
@@ -28,6 +33,9 @@ from rempart.inventory import Resolver
 
 # set in each worker by _init: what every file of the run is read with
 _settings: dict[str, object] = {}
+SPLIT_BYTES = 16 << 20  # a plain EVTX file of twice this or more is read in shares of this size
+
+Window = tuple[int, int | None] | None  # the chunks of a file a task reads (see chunk_window); None: all
 
 
 Transform = Callable[[pa.Table], pa.Table]
@@ -44,27 +52,32 @@ def _init(group: Group | None, zone: str | None, fields: list[str] | None, batch
     )
 
 
-def _read_one(path: str, explicit: bool) -> tuple[list[pa.Table], IngestReport]:
+def _read_one(path: str, explicit: bool, window: Window = None) -> tuple[list[pa.Table], IngestReport]:
     from rempart.ingest.pipeline import read_paths
 
     report = IngestReport()
-    tables = list(
-        read_paths(
-            [Path(path)],
-            _settings["resolver"],  # type: ignore[arg-type]
-            fields=_settings["fields"],  # type: ignore[arg-type]
-            batch_size=_settings["batch_size"],  # type: ignore[arg-type]
-            report=report,
-            reference_year=_settings["reference_year"],  # type: ignore[arg-type]
-            explicit=explicit,
+    with contextlib.ExitStack() as stack:
+        if window is not None:
+            stack.enter_context(chunk_window(*window))
+        tables = list(
+            read_paths(
+                [Path(path)],
+                _settings["resolver"],  # type: ignore[arg-type]
+                fields=_settings["fields"],  # type: ignore[arg-type]
+                batch_size=_settings["batch_size"],  # type: ignore[arg-type]
+                report=report,
+                reference_year=_settings["reference_year"],  # type: ignore[arg-type]
+                explicit=explicit,
+            )
         )
-    )
     return tables, report
 
 
-def _stage_one(path: str, explicit: bool, prefix: str) -> tuple[list[tuple[str, int]], IngestReport]:
-    """Read one file and write its tables as LZ4-compressed Arrow IPC files ``<prefix>-<n>.arrow``."""
-    tables, report = _read_one(path, explicit)
+def _stage_one(path: str, explicit: bool, prefix: str, window: Window = None
+               ) -> tuple[list[tuple[str, int]], IngestReport]:
+    """Read one file (or its chunks of `window`) and write its tables as LZ4-compressed Arrow IPC files
+    ``<prefix>-<n>.arrow``."""
+    tables, report = _read_one(path, explicit, window)
     transform: Transform | None = _settings["transform"]  # type: ignore[assignment]
     staged = []
     for n, read in enumerate(tables):
@@ -97,9 +110,9 @@ def stage_parallel(
     Returns the files with their row counts, in the order in which ``read_paths`` would have yielded
     their tables.
     """
-    def task(pool: ProcessPoolExecutor, path: Path, explicit: bool, n: int
+    def task(pool: ProcessPoolExecutor, path: Path, explicit: bool, n: int, window: Window
              ) -> Future[tuple[list[tuple[str, int]], IngestReport]]:
-        return pool.submit(_stage_one, str(path), explicit, str(folder / f"{n:06d}"))
+        return pool.submit(_stage_one, str(path), explicit, str(folder / f"{n:06d}"), window)
 
     out: list[tuple[Path, int]] = []
     init = _settings_for(resolver, fields, batch_size, reference_year, transform)
@@ -121,7 +134,8 @@ def read_parallel(
 ) -> Iterator[pa.Table]:
     init = _settings_for(resolver, fields, batch_size, reference_year, None)
     for tables in _in_order(paths, report, on_progress, workers, init,
-                            lambda pool, path, explicit, n: pool.submit(_read_one, str(path), explicit)):
+                            lambda pool, path, explicit, n, window: pool.submit(_read_one, str(path),
+                                                                                explicit, window)):
         yield from tables
 
 
@@ -139,33 +153,52 @@ def _in_order(
     on_progress: Callable[[int], None] | None,
     workers: int,
     init: tuple[Any, ...],
-    task: Callable[[ProcessPoolExecutor, Path, bool, int], Future[tuple[Any, IngestReport]]],
+    task: Callable[[ProcessPoolExecutor, Path, bool, int, Window], Future[tuple[Any, IngestReport]]],
     named: Collection[Path] | None = None,
 ) -> Iterator[Any]:
-    """Run ``task`` for each file on a pool of ``workers`` processes (set up with ``init``); results in
-    the order of the files, each file's report merged into ``report`` as its result is taken."""
+    """Run ``task`` for each file, or share of a big EVTX file, on a pool of ``workers`` processes (set up
+    with ``init``); results in the order of the files, each one's report merged into ``report`` as its
+    result is taken."""
     named = set(named) if named is not None else {p for p in paths if not p.is_dir()}
-    files: list[Path] = []
+    items: list[tuple[Path, Window, int]] = []  # a file, its chunks read by the task, their bytes
     for path in iter_files(paths):
         if path.exists():
-            files.append(path)
+            items.extend(_shares(path))
         else:
             report.fail(str(path), "no such file or directory")
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init, initargs=init) as pool:
-        pending: deque[tuple[Path, Future[tuple[Any, IngestReport]]]] = deque()
-        queue = iter(enumerate(files))
-        for n, path in queue:
-            pending.append((path, task(pool, path, path in named, n)))
+        pending: deque[tuple[int, Future[tuple[Any, IngestReport]]]] = deque()
+        queue = iter(enumerate(items))
+        for n, (path, window, _) in queue:
+            pending.append((n, task(pool, path, path in named, n, window)))
             if len(pending) >= 2 * workers:
                 break
         while pending:
-            path, future = pending.popleft()
+            n, future = pending.popleft()
             result, sub = future.result()
             nxt = next(queue, None)
             if nxt is not None:
-                pending.append((nxt[1], task(pool, nxt[1], nxt[1] in named, nxt[0])))
+                m, (path, window, _) = nxt
+                pending.append((m, task(pool, path, path in named, m, window)))
             report.merge(sub)
             if on_progress is not None:
-                on_progress(path.stat().st_size)
+                on_progress(items[n][2])
             yield result
+
+
+def _shares(path: Path) -> list[tuple[Path, Window, int]]:
+    """`path` as the tasks that read it: itself, or shares of :data:`SPLIT_BYTES` of a big plain EVTX file
+    (an archive or a compressed file cannot be entered in the middle)."""
+    size = path.stat().st_size
+    if size < 2 * SPLIT_BYTES or path.suffix.lower() != ".evtx":
+        return [(path, None, size)]
+    with path.open("rb") as f:
+        if f.read(len(MAGIC)) != MAGIC:
+            return [(path, None, size)]
+    per = SPLIT_BYTES // CHUNK_BYTES
+    chunks = (size - HEADER_BYTES) // CHUNK_BYTES
+    starts = list(range(0, chunks, per))
+    shares: list[tuple[Path, Window, int]] = [(path, (a, a + per), per * CHUNK_BYTES) for a in starts[:-1]]
+    done = sum(s[2] for s in shares)
+    return [*shares, (path, (starts[-1], None), size - done)]
