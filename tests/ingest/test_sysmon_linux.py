@@ -52,3 +52,15 @@ def test_a_message_declaring_entities_is_not_parsed_as_xml(tmp_path: Path) -> No
     (tmp_path / "syslog").write_text(f"Nov 28 10:02:11 h sysmon: {bomb}\n")
     (event,) = rows(read_all([tmp_path / "syslog"], reference_year=2026)[0])
     assert event["_service"] == "syslog" and "EventID" not in event
+
+
+def test_an_element_nested_where_sysmon_writes_text_costs_nothing(fixtures: Path, tmp_path: Path) -> None:
+    xml = _process(fixtures)
+    crafted = xml.replace('<Data Name="User">root</Data>', '<Data Name="User"><b x="1">root</b></Data>')
+    assert crafted != xml
+    line = (fixtures / SAMPLE).read_text().strip()
+    (tmp_path / "syslog").write_text(line + "\n" + line.replace(xml, crafted) + "\n")
+    table, report = read_all([tmp_path / "syslog"], reference_year=2026)
+    plain, nested = rows(table)  # the batch both lines are in is kept
+    assert plain["User"] == "root" and nested["_service"] == "sysmon" and not report.failed
+    assert nested["Image"] == "/usr/bin/base64" and '"#text":"root"' in nested["Data"]  # kept as its JSON

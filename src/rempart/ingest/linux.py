@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from xml.etree.ElementTree import ParseError, fromstring
 
+import orjson
+
 from rempart.ingest.columns import EPOCH
 from rempart.ingest.windows import MAX_XML_DEPTH, deeper_than, event_from_xml
 
@@ -97,11 +99,19 @@ def sysmon_event(message: str) -> LinuxMessage | None:
     if not isinstance(system, dict):
         return None
     data = event.get("EventData")
-    fields: dict[str, str | None] = dict(data) if isinstance(data, dict) else {}
+    fields = {str(k): _text(v) for k, v in data.items()} if isinstance(data, dict) else {}
     for name in ("EventID", "Channel", "Computer"):
         value = system.get(name)
-        fields[name] = value.get("#text") if isinstance(value, dict) else value
+        fields[name] = _text(value.get("#text") if isinstance(value, dict) else value)
     return LinuxMessage(fields, SYSMON, _sysmon_time(system.get("TimeCreated")))
+
+
+def _text(value: object) -> str | None:
+    """A field's value as text: an element nested where Sysmon writes text (a crafted message) is kept as
+    its JSON, as the EVTX reader keeps it, rather than failing the batch its line is in."""
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode() if isinstance(value, dict | list) else str(value)
 
 
 def _sysmon_time(created: object) -> datetime | None:
