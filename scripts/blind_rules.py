@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/blind_rules.py            # writes docs/blind-rules.md
     .venv/bin/python scripts/blind_rules.py --check    # exit 1 when docs/blind-rules.md is out of date
+    .venv/bin/python scripts/blind_rules.py --security-datasets   # counts with Security-Datasets too
 
 Every SigmaHQ Windows rule (``rules/windows``, ``rules-emerging-threats``, ``rules-threat-hunting``) is
 compiled as a hunt compiles it (pySigma and rempart's pipelines); the fields its compiled detection reads
@@ -83,13 +84,14 @@ def _spelled(path: Path, fields: list[str]) -> list[str]:
     return out
 
 
-def blind_rules(data: Path, cache: Path | None = None) -> tuple[list[Blind], int, int]:
-    """(blind rules, rules examined, events read) for the shared data at `data`."""
+def blind_rules(data: Path, cache: Path | None = None, more: tuple[str, ...] = ()
+                ) -> tuple[list[Blind], int, int]:
+    """(blind rules, rules examined, events read) for the shared data at `data` (and its folders `more`)."""
     sigma = data / "sigma"
     plan = compile_rules(load_rules([sigma / f for f in RULE_FOLDERS], cache_dir=cache), cache)
     store = EventStore()
     report = IngestReport()
-    for table in read_paths([data / f for f in EVENT_FOLDERS], fields=None, report=report):
+    for table in read_paths([data / f for f in (*EVENT_FOLDERS, *more)], fields=None, report=report):
         store.append(table)
     events = store.count()
     by_scope: dict[str, tuple[Scope, list[tuple[Path, tuple[str, ...] | None, set[str]]]]] = {}
@@ -176,7 +178,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when the docs file is out of date")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--security-datasets", action="store_true",
+                        help="add Security-Datasets (a minute more) and print the counts, not the docs file")
     args = parser.parse_args()
+    if args.security_datasets:
+        blind, examined, events = blind_rules(args.data, more=("security-datasets",))
+        print(f"{examined} rules, {events:,} events (with Security-Datasets):")
+        for reason in (SPELLING, NEVER, NO_IDS, NO_EVENTS):
+            print(f"  {reason}: {sum(b.reason == reason for b in blind)}")
+        for b in blind:
+            if b.reason == SPELLING:
+                print(f"  SPELLING {b.path}: {', '.join(b.fields)}")
+        return 0
     text = render(*blind_rules(args.data))
     if args.check:
         same = DOC.exists() and DOC.read_text() == text
