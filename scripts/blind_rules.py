@@ -4,7 +4,7 @@
     .venv/bin/python scripts/blind_rules.py --check    # exit 1 when docs/blind-rules.md is out of date
     .venv/bin/python scripts/blind_rules.py --security-datasets   # counts with Security-Datasets too
 
-Every SigmaHQ Windows rule (``rules/windows``, ``rules-emerging-threats``, ``rules-threat-hunting``) is
+Every SigmaHQ rule of ``rules/windows``, ``rules-emerging-threats`` and ``rules-threat-hunting`` is
 compiled as a hunt compiles it (pySigma and rempart's pipelines); the fields its compiled detection reads
 are looked for in the events of its logsource (its scope: channels, event ids of its category) among the
 events rempart reads from ``evtx-attack-samples`` and ``sigma-regression`` (EVTX and JSON), every field
@@ -138,10 +138,11 @@ def render(blind: list[Blind], examined: int, events: int) -> str:
         "",
         "Written by `scripts/blind_rules.py` (rerun:",
         "`PYTHONPATH=src .venv/bin/python scripts/blind_rules.py`; `tests/detect/test_field_conformance.py`",
-        "checks that this file is up to date). The SigmaHQ Windows",
-        f"rules with a field condition ({examined}) against the {events:,} events that rempart reads from",
-        "`evtx-attack-samples` and `sigma-regression`: a rule is listed when a field it reads is in no event",
-        "of its logsource. Blind here is not blind everywhere: the samples hold only some channels and",
+        "checks that this file is up to date). The SigmaHQ rules of `rules/windows`,",
+        f"`rules-emerging-threats` and `rules-threat-hunting` with a field condition ({examined}) against",
+        f"the {events:,} events that rempart reads from `evtx-attack-samples` and `sigma-regression`: a rule",
+        "is listed when a field it reads is in no event of its logsource (with the event ids it asks for,",
+        "if any). Blind here is not blind everywhere: the samples hold only some channels and",
         "event ids.",
         "",
         "| reason | rules |",
