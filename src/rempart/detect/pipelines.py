@@ -1,7 +1,9 @@
 """Processing pipelines: where a Sigma logsource meets rempart's events. Data, composed with ``+``.
 
-Three layers, applied in order:
+Four layers, applied in order:
 
+0. every field name in its Sigma spelling (:func:`rempart.ingest.fields.sigma_spelling`), the one that
+   ingest gives the columns: a rule written with Defender's ``Threat Name`` reads ``ThreatName``;
 1. the Windows channel items of pySigma's own ``sigma.pipelines.common`` (service → ``Channel``);
 2. Sysmon, Security and PowerShell categories (``process_creation`` → Sysmon ``EventID: 1`` or Security
    ``EventID: 4688`` …) as ``AddConditionTransformation`` items;
@@ -28,11 +30,12 @@ from typing import Any
 from sigma.pipelines.common import windows_logsource_mapping
 from sigma.processing.conditions import LogsourceCondition
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
-from sigma.processing.transformations import AddConditionTransformation
+from sigma.processing.transformations import AddConditionTransformation, FieldFunctionTransformation
 from sigma.processing.transformations.base import PreprocessingTransformation
 from sigma.rule import SigmaLogSource, SigmaRule
 
 from rempart.domain.events import PRODUCT, SERVICE
+from rempart.ingest.fields import sigma_spelling
 
 SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
 SECURITY_CHANNEL = "Security"
@@ -278,15 +281,30 @@ def scope_pipeline() -> ProcessingPipeline:
     )
 
 
+def _spelled(name: str | None) -> str:
+    return sigma_spelling(name or "")
+
+
+def spelling_pipeline() -> ProcessingPipeline:
+    return ProcessingPipeline(
+        name="rempart sigma spelling",
+        priority=10,
+        items=[ProcessingItem(
+            identifier="rempart_spelling",
+            transformation=FieldFunctionTransformation(mapping={}, transform_func=_spelled),
+        )],
+    )
+
+
 def detection_pipeline() -> ProcessingPipeline:
-    return windows_pipeline() + scope_pipeline()
+    return spelling_pipeline() + windows_pipeline() + scope_pipeline()
 
 
 def pipeline_fingerprint() -> str:
     """Changes whenever the mapping data changes: part of the compiled-rule cache key."""
     data = json.dumps(
         [windows_logsource_mapping, WINDOWS_CATEGORIES, CATEGORY_ALIASES, PRODUCT_SERVICES,
-         PRODUCT_CATEGORIES, "scope-v3"],
+         PRODUCT_CATEGORIES, "scope-v3", "spelling-v1"],
         sort_keys=True,
     )
     return hashlib.sha256(data.encode()).hexdigest()[:16]

@@ -6,10 +6,19 @@ spellings cannot even live side by side in the store. Every stage that turns a n
 through :func:`canonical_field`: the EVTX / Sigma spelling when we know it, the name as given otherwise.
 :class:`FieldCanon` adds a memory for names we do not know, so that within one run the first spelling seen
 wins and later ones land in the same column.
+
+Sigma field names carry letters, digits, ``_``, ``.``, ``-`` and ``@`` only (``cs-uri-query``,
+``@timestamp``), while some channels name their fields with spaces or colons (Windows Defender's
+``Threat Name``, ``Source Name``; ``Client SID:`` in Security-Datasets). :func:`sigma_spelling` drops
+the other characters, before the case rule, so that ``Threat Name`` is the column ``ThreatName`` that
+the ``windefend`` rules read, whatever the reader; the record as written (``_raw``) keeps the original
+name. Two names that fold to one spelling (``Threat Name`` and ``ThreatName``) are one column, as two
+cases of a name are.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 # EVTX / Sigma spellings of names seen in several cases in real exports (the 14 pairs of the
@@ -101,8 +110,19 @@ _KNOWN = (
 KNOWN_SPELLINGS: dict[str, str] = {n.lower(): n for n in _KNOWN}
 
 
+_NOT_SIGMA = re.compile(r"[^A-Za-z0-9_.@\-]+")
+
+
+def sigma_spelling(name: str) -> str:
+    """`name` without the characters a Sigma field name does not carry (``Threat Name`` → ``ThreatName``);
+    a name made of nothing else stays as it is."""
+    return _NOT_SIGMA.sub("", name) or name
+
+
 def canonical_field(name: str) -> str:
-    """The one spelling of ``name``: the EVTX / Sigma one when known (``processid`` → ``ProcessId``)."""
+    """The one spelling of ``name``: its Sigma spelling, then the EVTX / Sigma case when known
+    (``processid`` → ``ProcessId``)."""
+    name = sigma_spelling(name)
     return KNOWN_SPELLINGS.get(name.lower(), name)
 
 
@@ -112,11 +132,13 @@ class FieldCanon:
     def __init__(self, preferred: Iterable[str] = ()) -> None:
         self._seen: dict[str, str] = dict(KNOWN_SPELLINGS)
         for name in preferred:  # the caller's own spellings (e.g. the rules' field names) come next
-            self._seen.setdefault(name.lower(), name)
+            self(name)
 
     def __call__(self, name: str) -> str:
         key = name.lower()
         found = self._seen.get(key)
         if found is None:
-            self._seen[key] = found = name
+            folded = sigma_spelling(name)
+            found = self._seen.setdefault(folded.lower(), folded)
+            self._seen[key] = found  # the next time, one look-up
         return found

@@ -15,6 +15,8 @@ Layouts understood (all end up with the same names):
   ``ProcessID`` / ``ThreadID`` become ``Execution_ProcessID`` / ``Execution_ThreadID``, so that they do not
   merge with an event's own ``ProcessId``. ``EventTime`` is the time when no other is given; NXLog writes
   it in the agent's local time with no zone, which the pipeline reads in the host's zone (as syslog's).
+  An event's own field of the same Sigma spelling wins over NXLog's: Defender's ``Source Name`` (``AMSI``,
+  ``Real-Time Protection``) is the ``SourceName`` that the ``windefend`` rules test.
 - Winlogbeat 6.x: ``log_name`` → ``Channel``, ``event_id`` → ``EventID``, ``computer_name`` → ``Computer``,
   ``source_name`` → ``Provider_Name``, ``record_number`` → ``EventRecordID``, ``event_data.*`` /
   ``user_data.*`` at the top level.
@@ -35,7 +37,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rempart.domain.events import Product
-from rempart.ingest.columns import TS_TYPE, first_of, parse_iso, shape, spelled
+from rempart.ingest.columns import TS_TYPE, first_of, parse_iso, shape, spelled, to_string
+from rempart.ingest.fields import sigma_spelling
 from rempart.ingest.interface import Batch, ReaderContext
 
 _BEAT = {
@@ -132,7 +135,20 @@ def nxlog_names(table: pa.Table) -> pa.Table:
             i = table.column_names.index(original)
             table = table.set_column(i, original, pc.if_else(nxlog, nothing, column))
         table = table.append_column(evtx, pc.if_else(nxlog, column, nothing))
+        table = _own_field_first(table, original, nxlog)
     return table
+
+
+def _own_field_first(table: pa.Table, name: str, nxlog: pa.Array) -> pa.Table:
+    """`table` whose NXLog rows read the event's own field spelled `name` in Sigma (``Source Name``) under
+    `name`, rather than NXLog's value (already copied to its EVTX name)."""
+    own = [to_string(table.column(c)) for c in table.column_names
+           if c != name and sigma_spelling(c).lower() == name.lower()]
+    if not own:
+        return table
+    i = table.column_names.index(name)
+    mine = to_string(table.column(i))
+    return table.set_column(i, name, pc.if_else(nxlog, pc.coalesce(*own, mine), mine))
 
 
 def windows_batch(table: pa.Table, raw: pa.Array, records: pa.Array, ctx: ReaderContext) -> Batch:
