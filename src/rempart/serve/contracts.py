@@ -49,7 +49,7 @@ class IntakeRecord:
         return cls(name, kind, Sender(credential, establishment, address), float(received), data[4 + size:])
 
 
-class Backpressure(Exception):  # noqa: N818 - a signal to the sender, not a failure of ours
+class Backpressure(Exception):
     """The sink cannot take records now (disk full, detection behind): acknowledge nothing, ask to wait."""
 
     def __init__(self, reason: str, retry_after: float = 1.0) -> None:
