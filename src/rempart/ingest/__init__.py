@@ -35,7 +35,7 @@ Public API (other stages depend on these names)::
 
 from rempart.ingest.fields import FieldCanon, canonical_field
 from rempart.ingest.parallel import stage_parallel
-from rempart.ingest.pipeline import RAW, read_paths
+from rempart.ingest.pipeline import RAW, read_paths, read_sources
 from rempart.ingest.registry import registry
 from rempart.ingest.report import FailedFile, IngestReport, QuarantinedRecord
 from rempart.ingest.sources import iter_files
@@ -49,6 +49,7 @@ __all__ = [
     "canonical_field",
     "iter_files",
     "read_paths",
+    "read_sources",
     "registry",
     "stage_parallel",
 ]

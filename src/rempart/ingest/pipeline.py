@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,17 +61,7 @@ def read_paths(
             reference_year=reference_year, workers=workers,
         )
         return
-    canon = FieldCanon(fields or ())
-    names: list[str] | None = None
-    wanted: frozenset[str] | None = None
-    if fields is not None:
-        seen: dict[str, str] = {}
-        for f in fields:
-            name = canon(f)
-            if not name.startswith("_"):
-                seen.setdefault(name.lower(), name)
-        names, wanted = list(seen.values()), frozenset(seen)
-    ctx = ReaderContext(report, canon, wanted, max(1, batch_size), reference_year)
+    ctx, names = _context(fields, report, batch_size, reference_year)
     attribute = _Attributor(resolver, report)
     named = {p for p in paths if not p.is_dir()}  # given one by one: an unknown format is a failure
     if explicit is not None:
@@ -85,11 +75,56 @@ def read_paths(
             reader = _detect(source, report, explicit=path in named and source.member is None)
             if reader is None:
                 continue
-            quarantined = report.quarantined_count
-            ctx.hold(reader.per_line)
-            yield from _guarded(reader, reader.read(source, ctx), source.name, ctx, names, attribute)
-            yield from _other_readers(reader, source, ctx.hold(False), ctx, names, attribute)
-            _say_if_unfit(source.name, reader, ctx, report.quarantined_count - quarantined)
+            yield from _read_source(reader, source, ctx, names, attribute)
+    yield from _flush(ctx, names, attribute)
+
+
+def read_sources(
+    sources: Iterable[Source],
+    resolver: Resolver | None = None,
+    *,
+    fields: Collection[str] | None = None,
+    batch_size: int = 65536,
+    report: IngestReport,
+    reference_year: int | None = None,
+) -> Iterator[pa.Table]:
+    """Read sources that are not files on disk (live intake: the messages of one sender joined as lines)
+    exactly as :func:`read_paths` reads a file of the same lines: same reader choice, attribution and
+    quarantine. A source no reader recognises is a failure, as a file the user named."""
+    ctx, names = _context(fields, report, batch_size, reference_year)
+    attribute = _Attributor(resolver, report)
+    for source in sources:
+        reader = _detect(source, report, explicit=True)
+        if reader is not None:
+            yield from _read_source(reader, source, ctx, names, attribute)
+    yield from _flush(ctx, names, attribute)
+
+
+def _context(fields: Collection[str] | None, report: IngestReport, batch_size: int,
+             reference_year: int | None) -> tuple[ReaderContext, list[str] | None]:
+    canon = FieldCanon(fields or ())
+    names: list[str] | None = None
+    wanted: frozenset[str] | None = None
+    if fields is not None:
+        seen: dict[str, str] = {}
+        for f in fields:
+            name = canon(f)
+            if not name.startswith("_"):
+                seen.setdefault(name.lower(), name)
+        names, wanted = list(seen.values()), frozenset(seen)
+    return ReaderContext(report, canon, wanted, max(1, batch_size), reference_year), names
+
+
+def _read_source(reader: Reader, source: Source, ctx: ReaderContext, names: list[str] | None,
+                 attribute: _Attributor) -> Iterator[pa.Table]:
+    quarantined = ctx.report.quarantined_count
+    ctx.hold(reader.per_line)
+    yield from _guarded(reader, reader.read(source, ctx), source.name, ctx, names, attribute)
+    yield from _other_readers(reader, source, ctx.hold(False), ctx, names, attribute)
+    _say_if_unfit(source.name, reader, ctx, ctx.report.quarantined_count - quarantined)
+
+
+def _flush(ctx: ReaderContext, names: list[str] | None, attribute: _Attributor) -> Iterator[pa.Table]:
     for name in registry.names:
         reader = registry.get(name)
         yield from _guarded(reader, reader.flush(ctx), f"(end of run, {name})", ctx, names, attribute)
