@@ -84,7 +84,7 @@ def _registered_by(module: str) -> Callable[[typer.Typer], None]:
 PANELS = {
     "0. Démonstration et inventaire": ("demo", "inventory"),
     "Identités": ("login", "logout", "whoami", "reauth", "accounts", "token"),
-    "1. Détection": ("ingest", "hunt", "rules", "incidents", "incident"),
+    "1. Détection": ("ingest", "hunt", "rules", "serve", "incidents", "incident"),
     "2. Confinement": ("plan", "respond", "approve", "reject", "ack", "rollback", "run", "journal"),
     "3. Mode dégradé": ("snapshot", "kits", "forms", "reconcile", "continuity"),
     "4. Notifications": ("log", "t0", "obligations", "notify"),
@@ -98,7 +98,7 @@ INSTALLERS: dict[str, Callable[[typer.Typer], None]] = {
     "demo": _demo, "inventory": _inventory,
     **dict.fromkeys(("login", "logout", "whoami", "reauth", "accounts", "token"),
                     _registered_by("accounts_cmd")),
-    "ingest": _ingest, "hunt": _hunt, "rules": _rules,
+    "ingest": _ingest, "hunt": _hunt, "rules": _rules, "serve": _registered_by("serve_cmd"),
     "incidents": _incidents, "incident": _incidents,
     **dict.fromkeys(("plan", "respond", "approve", "reject", "ack", "rollback", "run", "journal"),
                     _registered_by("respond_cmd")),

@@ -62,11 +62,11 @@ class SendersConfig(_Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> SendersConfig:
-        seen: set[str] = set()
-        for cred in [*self.tokens, *self.networks, *self.certificates]:
-            if cred.name in seen:
-                raise ValueError(f"two senders are named {cred.name!r}: each credential needs its own name")
-            seen.add(cred.name)
+        names = [c.name for c in self.tokens] + [c.name for c in self.networks] + \
+            [c.name for c in self.certificates]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two senders are named {name!r}: each credential needs its own name")
         return self
 
 
