@@ -251,9 +251,9 @@ async def main() -> None:
         while True:
             batch = [IntakeRecord("t", "json", sender, 0.0, f"{sys.argv[2]}:{w}:{i + k}".encode())
                      for k in range(1 + i % 3)]
-            await sink.accept(batch)
-            for r in batch:
-                sys.stdout.write(r.payload.decode() + "\\n")
+            offsets = await sink.append([r.encode() for r in batch])
+            for offset, r in zip(offsets, batch):
+                sys.stdout.write(f"{offset} {r.payload.decode()}\\n")
             sys.stdout.flush()
             i += len(batch)
     print("ready", flush=True)
@@ -267,7 +267,7 @@ asyncio.run(main())
 def test_kill_9_loses_no_acknowledged_record_and_repeats_none(tmp_path: Path) -> None:
     path = tmp_path / "j"
     rng = random.Random(15)
-    acked: list[str] = []
+    acked: list[tuple[int, str]] = []
     env = {**os.environ, "PYTHONPATH": SRC}
     for run in range(12):
         child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(run)], env=env,
@@ -280,12 +280,13 @@ def test_kill_9_loses_no_acknowledged_record_and_repeats_none(tmp_path: Path) ->
         out = child.stdout.read()
         child.wait()
         lines = out.split(b"\n")[:-1]  # the last piece may be a half-written line
-        acked += [x.decode() for x in lines if x != b"ready"]
+        acked += [(int(o), p) for o, p in (x.decode().split() for x in lines if x != b"ready")]
         with open_journal(path) as j:
-            journaled = payloads(j)
+            at = {o: IntakeRecord.decode(b).payload.decode() for o, b in j.read_from(1, 10**9)}
+        journaled = list(at.values())
         assert len(journaled) == len(set(journaled)), f"run {run}: a record journaled twice"
-        missing = set(acked) - set(journaled)
-        assert not missing, f"run {run}: {len(missing)} acknowledged records lost, e.g. {sorted(missing)[:3]}"
+        wrong = [(o, p) for o, p in acked if at.get(o) != p]
+        assert not wrong, f"run {run}: {len(wrong)} acknowledged records lost or moved, e.g. {wrong[:3]}"
         per_sender: dict[str, list[int]] = {}
         for p in journaled:
             r, w, i = p.split(":")
@@ -295,7 +296,12 @@ def test_kill_9_loses_no_acknowledged_record_and_repeats_none(tmp_path: Path) ->
 
 
 @pytest.mark.root
-def test_a_full_disk_refuses_intake_loses_nothing_and_recovers(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("segment_bytes", "reason"), [
+    (64 << 20, "disk full"),  # one segment bigger than the disk: the write itself fails (short, then ENOSPC)
+    (256 << 10, "new segment"),  # small segments: starting the next one fails
+])
+def test_a_full_disk_refuses_intake_loses_nothing_and_recovers(tmp_path: Path, segment_bytes: int,
+                                                               reason: str) -> None:
     need(os.geteuid() == 0 and shutil.which("mount") is not None,
          "mounting a 4 MiB tmpfs needs root (and mount)")
     disk = tmp_path / "disk"
@@ -305,8 +311,7 @@ def test_a_full_disk_refuses_intake_loses_nothing_and_recovers(tmp_path: Path) -
         filler = disk / "filler"
         filler.write_bytes(b"\0" * (1 << 20))
         acked: list[str] = []
-        # One segment bigger than the disk: the write itself runs out of space (a short write, then ENOSPC).
-        with SegmentJournal(disk / "j", segment_bytes=64 << 20, min_free_bytes=0) as j:
+        with SegmentJournal(disk / "j", segment_bytes=segment_bytes, min_free_bytes=0) as j:
             async def until_full() -> Backpressure:
                 sink = JournalSink(j)
                 for n in range(10_000):
@@ -318,7 +323,7 @@ def test_a_full_disk_refuses_intake_loses_nothing_and_recovers(tmp_path: Path) -
                     acked.extend(batch)
                 raise AssertionError("4 MiB never filled up")
             refused = asyncio.run(until_full())
-            assert "disk full" in refused.reason
+            assert reason in refused.reason
             on_disk = sum(p.stat().st_size for p in (disk / "j").glob("*.seg"))
             assert on_disk == j.stats().bytes  # the partial write was rolled back
             assert payloads(j) == acked

@@ -105,7 +105,8 @@ def _write_all(fd: int, data: bytes) -> None:
 class SegmentJournal:
     """Append-only, checksummed, fsynced segments of opaque records (``IntakeRecord.encode()`` bytes).
 
-    Thread-safe: one writer at a time (appends serialise on a lock), readers alongside it.
+    Appends may come from any thread (they serialise on a lock) alongside a reader; the consumer calls
+    ``read_from`` and ``commit`` from one thread, since retention closes the files it reads.
     """
 
     def __init__(self, directory: str | Path, *, segment_bytes: int = 64 * MiB, retain_bytes: int = 0,
@@ -141,9 +142,14 @@ class SegmentJournal:
                                "stop the other `rempart serve` first") from e
         with contextlib.suppress(FileNotFoundError):
             (self.directory / "checkpoint.tmp").unlink()
-        self._checkpoint, self._state = self._load_checkpoint()
-        self._recover()
-        self._fd = self._open_active()
+        try:
+            self._checkpoint, self._state = self._load_checkpoint()
+            self._recover()
+            self._fd = self._open_active()
+        except OSError as e:
+            os.close(self._lock_fd)
+            raise JournalError(f"journal {e.filename or self.directory}: {e.strerror}; check the folder's "
+                               "owner, permissions and free space, then start again") from e
 
     # --- opening -----------------------------------------------------------------------------------------
 
