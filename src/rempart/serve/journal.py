@@ -102,6 +102,34 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
+RESYNC_CANDIDATES = 64  # after damage, the next this-many offsets are looked for
+
+
+def _frame_at(data: bytes, q: int, offset: int) -> bool:
+    if q < 0 or len(data) - q < FRAME.size:
+        return False
+    length, got, crc = FRAME.unpack_from(data, q)
+    end = q + FRAME.size + length
+    if got != offset or end > len(data):
+        return False
+    return bool(zlib.crc32(data[q + FRAME.size:end], zlib.crc32(data[q:q + 12])) == crc)
+
+
+def _resync(data: bytes, after: int, last_good: int, upper: int | None) -> tuple[int, int] | None:
+    """The first whole frame past byte ``after`` holding one of the offsets following ``last_good``
+    (below ``upper``, the next segment's first): (its position, its offset)."""
+    for j in range(last_good + 1, last_good + 1 + RESYNC_CANDIDATES):
+        if upper is not None and j >= upper:
+            break
+        needle = j.to_bytes(8, "big")
+        at = data.find(needle, after + 5)
+        while at != -1:
+            if _frame_at(data, at - 4, j):
+                return at - 4, j
+            at = data.find(needle, at + 1)
+    return None
+
+
 class SegmentJournal:
     """Append-only, checksummed, fsynced segments of opaque records (``IntakeRecord.encode()`` bytes).
 
@@ -140,8 +168,8 @@ class SegmentJournal:
             os.close(self._lock_fd)
             raise JournalError(f"journal {self.directory}: already open in another process; "
                                "stop the other `rempart serve` first") from e
-        with contextlib.suppress(FileNotFoundError):
-            (self.directory / "checkpoint.tmp").unlink()
+        for stale in self.directory.glob("*.tmp"):  # a checkpoint or a rewritten segment, never renamed
+            stale.unlink()
         try:
             self._checkpoint, self._state = self._load_checkpoint()
             self._recover()
@@ -171,15 +199,20 @@ class SegmentJournal:
 
     def _recover(self) -> None:
         paths = sorted(p for p in self.directory.glob(f"*{SUFFIX}") if p.stem.isdigit())
+        done: set[Path] = set()
         for i, path in enumerate(paths):
-            seg = self._scan(path, last=i == len(paths) - 1)
-            if seg is not None:
+            if path in done:  # written by the resync of an earlier segment, and scanned with it
+                continue
+            upper = int(paths[i + 1].stem) if i + 1 < len(paths) else None
+            for seg in self._scan(path, last=upper is None, upper=upper, done=done):
                 self._segments.append(seg)
+        self._segments.sort(key=lambda s: s.first)
         self._firsts = [s.first for s in self._segments]
 
-    def _scan(self, path: Path, *, last: bool) -> _Segment | None:
-        """Check every frame of a segment; cut a torn tail, quarantine a damaged segment (keeping the good
-        records before the damage in place)."""
+    def _scan(self, path: Path, *, last: bool, upper: int | None, done: set[Path]) -> list[_Segment]:
+        """Check every frame of a segment; cut a torn tail; quarantine a damaged segment, keeping the good
+        records before the damage in place and those after it in a new segment."""
+        done.add(path)
         first = int(path.stem)
         data = path.read_bytes()
         seg = _Segment(first, path)
@@ -188,11 +221,10 @@ class SegmentJournal:
                 # A crash while a new segment was being created: it never held a record.
                 path.unlink()
                 _fsync_dir(self.directory)
-                self._next_hint = first
-                return None
-            self._quarantine(path, data, 0, first, "bad segment header (magic or first offset)")
-            self._skip_past(first, len(data))
-            return None
+                self._next_hint = max(self._next_hint, first)
+                return []
+            return self._damaged(path, data, seg, 0, "bad segment header (magic or first offset)",
+                                 last=last, upper=upper, done=done)
         pos = SEGMENT_HEADER.size
         problem = ""
         while pos < len(data):
@@ -224,34 +256,66 @@ class SegmentJournal:
                 os.fsync(f.fileno())
         elif problem:
             why = "incomplete record at the end of a closed segment" if problem == "torn" else problem
-            self._quarantine(path, data, pos, first + seg.count, why)
-            self._skip_past(first, len(data))
-            if seg.count == 0:
-                return None
-        return seg
+            return self._damaged(path, data, seg, pos, why, last=last, upper=upper, done=done)
+        return [seg]
 
-    def _quarantine(self, path: Path, data: bytes, good_end: int, bad_offset: int, why: str) -> None:
+    def _damaged(self, path: Path, data: bytes, seg: _Segment, pos: int, why: str, *, last: bool,
+                 upper: int | None, done: set[Path]) -> list[_Segment]:
+        """Quarantine a copy; keep the records before ``pos`` in place, and the ones after the damage, found
+        again by their offsets and checksums, in a new segment named by the first of them."""
+        bad = seg.first + seg.count
+        found = _resync(data, max(pos, SEGMENT_HEADER.size - 1), bad - 1, upper)
+        resumed: tuple[int, int, Path] | None = None
+        if found is not None:
+            q, j = found
+            rest = self.directory / _segment_name(j)
+            tmp = rest.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                _write_all(fd, SEGMENT_HEADER.pack(MAGIC, j) + data[q:])
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, rest)
+            _fsync_dir(self.directory)
+            resumed = (q, j, rest)
+        self._quarantine(path, data, pos, bad, why, resumed)
+        kept = [seg] if seg.count else []
+        if resumed is None:
+            self._skip_past(seg.first, len(data))
+            return kept
+        return kept + self._scan(resumed[2], last=last, upper=upper, done=done)
+
+    def _quarantine(self, path: Path, data: bytes, good_end: int, bad_offset: int, why: str,
+                    resumed: tuple[int, int, Path] | None) -> None:
         qdir = self.directory / "quarantine"
         n = 0
         while (dest := qdir / f"{path.name}.{n}").exists():
             n += 1
-        kept = (bad_offset - int(path.stem))
+        first = int(path.stem)
+        kept = bad_offset - first
         dest.write_bytes(data)
         with open(dest, "rb") as f:
             os.fsync(f.fileno())
+        if resumed is None:
+            lost = (f"lost from the journal: the records from offset {bad_offset} to the end of this segment "
+                    f"(bytes {good_end}..{len(data)} of this copy)\n")
+        else:
+            q, j, rest = resumed
+            lost = (f"lost from the journal: offsets {bad_offset}..{j - 1} "
+                    f"(bytes {good_end}..{q} of this copy)\n"
+                    f"the records from offset {j} on (byte {q}) continue in segment {rest.name}\n")
         reason = (f"segment {path.name} quarantined {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n"
                   f"reason: {why}\n"
-                  f"kept in the journal: {kept} records before the damage (offsets {int(path.stem)}.."
-                  f"{bad_offset - 1}), bytes 0..{good_end}\n"
-                  f"lost from the journal: the records from offset {bad_offset} to the end of this segment "
-                  f"(bytes {good_end}..{len(data)} of this copy)\n")
+                  f"kept in the journal: {kept} records before the damage (offsets {first}.."
+                  f"{bad_offset - 1}), bytes 0..{good_end}\n" + lost)
         (qdir / f"{dest.name}.reason.txt").write_text(reason, encoding="utf-8")
         _fsync_dir(qdir)
         if kept:
             with open(path, "r+b") as f:
                 f.truncate(good_end)
                 os.fsync(f.fileno())
-        else:
+        elif resumed is None or resumed[2] != path:  # else the header alone was bad: already rewritten
             path.unlink()
         _fsync_dir(self.directory)
 
