@@ -1,4 +1,4 @@
-"""The lifecycle is the architecture: no stage imports a later stage, only cli/demo import adapters."""
+"""The lifecycle is the architecture: no stage imports a later stage; only cli, demo and serve build adapters."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ ALLOWED: dict[str, set[str]] = {
                 "notify", "investigate"},
     # adapters implement the interfaces the stages declare, and touch the outside world
     "adapters": {"domain", "inventory", "store", "respond", "notify"},
+    # the live loop (receivers → journal → ingest → detect → respond), thin like the CLI: it builds the
+    # adapters the plan's automatic steps run through, as the CLI does
+    "serve": {"domain", "inventory", "store", "identities", "ingest", "events", "detect", "respond",
+              "adapters", "notify"},
 }
 
 
