@@ -216,3 +216,24 @@ def test_an_incident_that_grows_resumes_its_run(
     assert journal_count(cases, "run.planned") == 1 and journal_count(cases, "run.resumed") == 1
     assert set(applies(adapters).values()) == {1}
     assert len(smtp.received) == 1 and later.notices == []  # the same step still waits: no second mail
+
+
+def test_a_notice_the_relay_refused_is_sent_at_the_next_batch(
+    cases: Store, plan: LoadedPlan, group: Group, smtp: LocalSMTPServer, hook: ThreadingHTTPServer
+) -> None:
+    live, _ = responder(cases, plan, group, smtp, hook)
+    smtp.handler.refuse = "rcpt"
+    try:
+        first = live.handle(burst(5))
+        assert [n.error is not None for n in first.notices] == [True]
+        assert "refused the recipient" in (first.notices[0].error or "")
+        smtp.handler.refuse = None
+        second = live.handle([])  # a batch without alerts
+        third = live.handle([])
+    finally:
+        live.close()
+    assert [(n.step_id, n.error) for n in second.notices] == [("arreter-dpi-fichiers", None)]
+    assert third.notices == [] and len(smtp.received) == 1
+    assert len(hook.posts) == 1  # type: ignore[attr-defined]  # the webhook had it the first time
+    assert journal_count(cases, "approval.notice_failed") == 1
+    assert journal_count(cases, "approval.notified") == 1

@@ -130,6 +130,8 @@ class LiveResponder:
         self.actor = actor
         self.adapters_source = adapters_source
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rempart-respond")
+        self._undelivered: set[int] = set()  # runs with a notice the relay or webhook refused
+        self._partly: dict[tuple[int, int], set[str]] = {}  # (run, seq) → channels that did deliver
 
     async def on_alerts(self, alerts: Sequence[Alert]) -> LiveOutcome:
         """Store the batch's alerts into incidents and run the plan for those that opened or grew."""
@@ -161,6 +163,9 @@ class LiveResponder:
             except RempartError as exc:
                 out.errors.append(f"{ref}: {exc.message}")
                 log.error("live response to %s failed: %s", ref, exc.message)
+        for run_id in sorted(self._undelivered - {r.run_id for r in out.runs}):
+            self._undelivered.discard(run_id)
+            self._notify(service.show_run(self.store, run_id), out)  # try again, at each batch
         return out
 
     def _holding(self, alerts: list[Alert]) -> dict[int, str]:
@@ -234,8 +239,16 @@ class LiveResponder:
             people = [p for p in self.plan.plan.people
                       if set(p.roles) & set(policy.roles) and p.covers(report.establishment)]
             ops = [op.render() for op in dry[step.seq].operations] if step.seq in dry else []
-            notice = self._send(report, step, [p.id for p in people], policy, ops)
+            done = self._partly.pop((report.run_id, step.seq), set())
+            notice = self._send(report, step, [p.id for p in people], policy, ops, done)
             out.notices.append(notice)
+            if notice.error:  # a retry uses only the channels that failed
+                self._undelivered.add(report.run_id)
+                self._partly[(report.run_id, step.seq)] = (
+                    done | ({"mail"} if notice.mailed else set()) | ({"webhook"} if notice.webhook else set())
+                )
+                log.warning("%s: approvers of step %s not told: %s", report.incident_ref, step.step_id,
+                            notice.error)
             with self.store.session() as s:
                 journal.append(
                     s, self.actor, NOTICE_FAILED if notice.error else NOTIFIED,
@@ -246,7 +259,7 @@ class LiveResponder:
 
     def _send(
         self, report: service.RunReport, step: service.StepView, people: list[str], policy: Approval,
-        ops: list[str],
+        ops: list[str], done: set[str],
     ) -> Notice:
         ch = self.channels
         text = _notice_text(report, step, policy, ops)
@@ -254,7 +267,9 @@ class LiveResponder:
         errors: list[str] = []
         mailed: list[str] = []
         to = [ch.mail[p] for p in people if p in ch.mail]
-        if ch.transport is not None and to:
+        if "mail" in done:
+            pass
+        elif ch.transport is not None and to:
             msg = EmailMessage()
             msg["From"] = ch.transport.sender
             msg["To"] = ", ".join(to)
@@ -272,7 +287,7 @@ class LiveResponder:
         elif ch.transport is not None:
             errors.append(f"no mail address for {', '.join(people) or 'any approver'}")
         posted = False
-        if ch.webhook is not None and ch.webhook_url:
+        if ch.webhook is not None and ch.webhook_url and "webhook" not in done:
             body = {"incident": report.incident_ref, "establishment": report.establishment,
                     "run": report.run_id, "step": step.step_id, "seq": step.seq, "title": step.title,
                     "approvers": people, "needs": step.needs, "would_run": ops, "text": text}
