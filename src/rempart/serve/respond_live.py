@@ -170,29 +170,33 @@ class LiveResponder:
 
     def _holding(self, alerts: list[Alert]) -> dict[int, str]:
         """The open incidents that hold some of these alerts (by the identity the store uses)."""
-        keys = {_alert_key(a.rule_id, a.host, a.time, [str(e) for e in a.events])
-                for a in alerts if a.level >= self.min_level}
-        if not keys:
+        kept = [a for a in alerts if a.level >= self.min_level]
+        if not kept:
             return {}
+        keys = {_alert_key(a.rule_id, a.host, a.time, [str(e) for e in a.events]) for a in kept}
         found: dict[int, str] = {}
         with self.store.session() as s:
-            rules = {k[0] for k in keys}
+            # only the batch's rules and time span: the query stays small however big the store grows
             rows = s.execute(
-                select(AlertRow, IncidentRow.ref)
+                select(AlertRow.incident_id, AlertRow.rule_id, AlertRow.host, AlertRow.time, AlertRow.events,
+                       IncidentRow.ref)
                 .join(IncidentRow, IncidentRow.id == AlertRow.incident_id)
-                .where(AlertRow.rule_id.in_(rules), IncidentRow.status == "open")
+                .where(AlertRow.rule_id.in_({a.rule_id for a in kept}), IncidentRow.status == "open",
+                       AlertRow.time >= min(a.time for a in kept), AlertRow.time <= max(a.time for a in kept))
             ).all()
-            for a, ref in rows:
-                key = _alert_key(a.rule_id, a.host, a.time, a.events)
-                if a.incident_id is not None and a.incident_id not in found and key in keys:
-                    found[a.incident_id] = ref
+            for inc_id, rule_id, host, at, events, ref in rows:
+                key = _alert_key(rule_id, host, at, events)
+                if inc_id is not None and inc_id not in found and key in keys:
+                    found[inc_id] = ref
         return found
 
     def _respond(self, inc_id: int, ref: str, wall: datetime, out: LiveOutcome) -> None:
         with self.store.session() as s:
             row = s.get(IncidentRow, inc_id)
             assert row is not None
-            count = len(row.alerts)
+            count = s.execute(
+                select(func.count(AlertRow.id)).where(AlertRow.incident_id == inc_id)
+            ).scalar_one()
             if count <= _handled_count(s, ref):
                 return
             facts = IncidentFacts.from_row(row)
