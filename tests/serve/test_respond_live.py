@@ -237,3 +237,28 @@ def test_a_notice_the_relay_refused_is_sent_at_the_next_batch(
     assert len(hook.posts) == 1  # type: ignore[attr-defined]  # the webhook had it the first time
     assert journal_count(cases, "approval.notice_failed") == 1
     assert journal_count(cases, "approval.notified") == 1
+
+
+class DiesWhileMailing:
+    sender = "crise@secours.example"
+
+    def send(self, message: object) -> None:
+        raise RuntimeError("the process is killed while the relay talks")
+
+
+def test_a_crash_before_the_approvers_were_told_tells_them_on_replay(
+    cases: Store, plan: LoadedPlan, group: Group, smtp: LocalSMTPServer, hook: ThreadingHTTPServer
+) -> None:
+    alerts = burst(5)
+    dying = LiveResponder(cases, plan, group, registry.build(None),
+                          ApproverChannels(mail=MAIL, transport=DiesWhileMailing()))
+    with pytest.raises(RuntimeError):
+        dying.handle(alerts)
+    dying.close()
+    live, adapters = responder(cases, plan, group, smtp, hook)
+    try:
+        out = live.handle(alerts)
+    finally:
+        live.close()
+    assert [n.step_id for n in out.notices] == ["arreter-dpi-fichiers"] and len(smtp.received) == 1
+    assert applies(adapters) == Counter()  # the automatic steps were applied before the crash, not again

@@ -214,8 +214,8 @@ class LiveResponder:
                 seconds = (_aware(step.finished_at) - wall).total_seconds()
                 out.latencies.append(StepLatency(ref, report.run_id, step.step_id, seconds))
                 log.info("%s step %s applied %.3f s after its alerts arrived", ref, step.step_id, seconds)
+        self._notify(report, out)  # before the mark: a crash in between tells the approvers on replay
         self._mark_handled(ref, count, report.run_id)
-        self._notify(report, out)
 
     def _mark_handled(self, ref: str, count: int, run_id: int | None) -> None:
         with self.store.session() as s:
