@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from rempart.errors import StateError
 from rempart.serve.contracts import Backpressure, IntakeRecord
 from rempart.serve.tail import FileTail, TailInput
 
@@ -205,3 +206,12 @@ def test_lines_the_sink_did_not_take_are_offered_again_after_a_restart(tmp_path:
     poll(t2)
     t2.close()
     assert sink.lines == ["k1", "k2"]
+
+
+def test_an_unreadable_positions_file_is_named_not_a_traceback(tmp_path: Path, log: Path) -> None:
+    state = tmp_path / "state" / "tail-app.json"
+    state.parent.mkdir()
+    state.write_text('{"files": {', encoding="utf-8")
+    with pytest.raises(StateError, match=r"positions file .*tail-app\.json cannot be read") as caught:
+        tail(tmp_path, Collect())
+    assert "delete it" in (caught.value.hint or "")

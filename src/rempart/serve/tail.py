@@ -33,6 +33,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from rempart.domain.inventory import Slug
+from rempart.errors import StateError
 from rempart.serve.contracts import Backpressure, IntakeRecord, Kind, Sender, Sink
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,13 @@ class FileTail:
             data = json.loads(self.state_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
+        except (OSError, ValueError) as exc:
+            raise StateError(
+                f"tail input '{self.config.name}': its positions file {self.state_path} cannot be read "
+                f"({exc}); nothing was read from the files",
+                hint="restore the file, or delete it to read the files again from their start "
+                "(lines already taken are sent again)",
+            ) from None
         files = data.get("files", {}) if isinstance(data, dict) else {}
         return files if isinstance(files, dict) else {}
 
