@@ -38,7 +38,7 @@ from tests.conftest import EXAMPLES
 T0 = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
 MAIL = {"c.martin": "claire.martin@secours.example", "p.nguyen": "paul.nguyen@secours.example",
         "m.durand": "marie.durand@secours.example", "a.benali": "amina.benali@secours.example",
-        "j.roux": "jean.roux@secours.example"}
+        "j.roux": "jean.roux@secours.example", "direction-garde": "garde@secours.example"}
 
 
 @pytest.fixture(scope="module")
@@ -262,3 +262,24 @@ def test_a_crash_before_the_approvers_were_told_tells_them_on_replay(
         live.close()
     assert [n.step_id for n in out.notices] == ["arreter-dpi-fichiers"] and len(smtp.received) == 1
     assert applies(adapters) == Counter()  # the automatic steps were applied before the crash, not again
+
+
+def test_after_escalate_after_the_stand_ins_are_told_once(
+    cases: Store, plan: LoadedPlan, group: Group, smtp: LocalSMTPServer, hook: ThreadingHTTPServer
+) -> None:
+    live, _ = responder(cases, plan, group, smtp, hook)
+    try:
+        live.handle(burst(5))
+        soon = asyncio.run(live.on_tick(datetime.now(UTC) + timedelta(minutes=10)))
+        late = asyncio.run(live.on_tick(datetime.now(UTC) + timedelta(minutes=31)))
+        again = live.escalations(datetime.now(UTC) + timedelta(minutes=40))
+    finally:
+        live.close()
+    assert soon.notices == [] and again.notices == []
+    assert [(n.step_id, n.mailed, n.error) for n in late.notices] == [
+        ("arreter-dpi-fichiers", ("garde@secours.example",), None)]
+    assert len(smtp.received) == 2
+    mail = smtp.received[1].message
+    assert "suppléance" in str(mail["Subject"]) and "director_on_duty" in mail.get_content()
+    assert [p["escalation"] for p in hook.posts] == [False, True]  # type: ignore[attr-defined]
+    assert journal_count(cases, "approval.escalation_notified") == 1

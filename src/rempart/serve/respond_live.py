@@ -41,7 +41,7 @@ from rempart.domain.alerts import Alert, Level
 from rempart.domain.inventory import Group
 from rempart.errors import RempartError
 from rempart.notify.transport import Transport
-from rempart.respond import service
+from rempart.respond import approvals, service
 from rempart.respond.engine import subject
 from rempart.respond.interface import Action, Adapter, AdapterError, Adapters
 from rempart.respond.plan import Approval, LoadedPlan
@@ -50,13 +50,14 @@ from rempart.respond.states import StepStatus
 from rempart.store import journal
 from rempart.store.db import Store
 from rempart.store.models.core import AlertRow, IncidentRow, JournalRow
-from rempart.store.models.respond import PlanRunRow
+from rempart.store.models.respond import PlanRunRow, PlanStepRow
 
 log = logging.getLogger(__name__)
 
 HANDLED = "live.handled"
 NOTIFIED = "approval.notified"
 NOTICE_FAILED = "approval.notice_failed"
+ESCALATION_NOTIFIED = "approval.escalation_notified"
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class LiveResponder:
         self.adapters_source = adapters_source
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rempart-respond")
         self._undelivered: set[int] = set()  # runs with a notice the relay or webhook refused
-        self._partly: dict[tuple[int, int], set[str]] = {}  # (run, seq) → channels that did deliver
+        self._partly: dict[tuple[int, int, bool], set[str]] = {}  # (run, seq, escalation) → delivered by
 
     async def on_alerts(self, alerts: Sequence[Alert]) -> LiveOutcome:
         """Store the batch's alerts into incidents and run the plan for those that opened or grew."""
@@ -222,52 +223,81 @@ class LiveResponder:
             journal.append(s, self.actor, HANDLED, f"incident/{ref}", {"alerts": count, "run": run_id})
 
     # -- approvers, out of band --------------------------------------------------------------------
-    def _notify(self, report: service.RunReport, out: LiveOutcome) -> None:
+    def _notify(
+        self, report: service.RunReport, out: LiveOutcome, at: datetime | None = None,
+        escalation: bool = False,
+    ) -> None:
+        """Tell the approvers of each step waiting for approval, once; ``escalation``: tell the roles that
+        may stand in, once the step has waited ``escalate_after`` minutes at ``at``."""
         waiting = [st for st in report.steps if st.status == StepStatus.AWAITING_APPROVAL]
         if not waiting or (self.channels.transport is None and self.channels.webhook is None):
             return
-        dry = {d.seq: d for d in service.dry_run(self.store, report.incident_ref, self.plan, self.group,
-                                                  self.adapters).steps}
+        action = ESCALATION_NOTIFIED if escalation else NOTIFIED
         with self.store.session() as s:
             run = s.get(PlanRunRow, report.run_id)
             assert run is not None
             policies = {st.seq: Approval.model_validate(st.approval) for st in run.steps}
             sent = {r.subject for r in s.execute(
-                select(JournalRow).where(JournalRow.action == NOTIFIED,
+                select(JournalRow).where(JournalRow.action == action,
                                          JournalRow.subject.startswith(subject(report.run_id) + "/"))
             ).scalars()}
-        for step in waiting:
-            if subject(report.run_id, step.seq) in sent:
-                continue
+        todo = [st for st in waiting if subject(report.run_id, st.seq) not in sent and (
+            not escalation or approvals.escalated(policies[st.seq], st.started_at, at or datetime.now(UTC)))]
+        if not todo:
+            return
+        dry = {d.seq: d for d in service.dry_run(self.store, report.incident_ref, self.plan, self.group,
+                                                  self.adapters).steps}
+        for step in todo:
             policy = policies[step.seq]
+            roles = set(policy.escalate_to) - set(policy.roles) if escalation else set(policy.roles)
             people = [p for p in self.plan.plan.people
-                      if set(p.roles) & set(policy.roles) and p.covers(report.establishment)]
+                      if set(p.roles) & roles and p.covers(report.establishment)]
             ops = [op.render() for op in dry[step.seq].operations] if step.seq in dry else []
-            done = self._partly.pop((report.run_id, step.seq), set())
-            notice = self._send(report, step, [p.id for p in people], policy, ops, done)
+            part = (report.run_id, step.seq, escalation)
+            done = self._partly.pop(part, set())
+            notice = self._send(report, step, [p.id for p in people], policy, ops, done, escalation)
             out.notices.append(notice)
             if notice.error:  # a retry uses only the channels that failed
                 self._undelivered.add(report.run_id)
-                self._partly[(report.run_id, step.seq)] = (
+                self._partly[part] = (
                     done | ({"mail"} if notice.mailed else set()) | ({"webhook"} if notice.webhook else set())
                 )
                 log.warning("%s: approvers of step %s not told: %s", report.incident_ref, step.step_id,
                             notice.error)
             with self.store.session() as s:
                 journal.append(
-                    s, self.actor, NOTICE_FAILED if notice.error else NOTIFIED,
+                    s, self.actor, NOTICE_FAILED if notice.error else action,
                     subject(report.run_id, step.seq),
                     {"incident": report.incident_ref, "step": step.step_id, "mailed": list(notice.mailed),
-                     "webhook": notice.webhook, "error": notice.error},
+                     "webhook": notice.webhook, "error": notice.error, "escalation": escalation},
                 )
+
+    async def on_tick(self, at: datetime | None = None) -> LiveOutcome:
+        """Between batches (every minute or so): tell stand-ins of steps that waited past escalation."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._worker, self.escalations, at)
+
+    def escalations(self, at: datetime | None = None) -> LiveOutcome:
+        """The blocking part of :meth:`on_tick`."""
+        out = LiveOutcome()
+        with self.store.session() as s:
+            rows = s.execute(
+                select(PlanStepRow.run_id, PlanStepRow.approval)
+                .where(PlanStepRow.status == StepStatus.AWAITING_APPROVAL.value)
+            ).all()
+        due = sorted({run_id for run_id, approval in rows if Approval.model_validate(approval).escalate_to})
+        for run_id in due:
+            self._notify(service.show_run(self.store, run_id), out, at, escalation=True)
+        return out
 
     def _send(
         self, report: service.RunReport, step: service.StepView, people: list[str], policy: Approval,
-        ops: list[str], done: set[str],
+        ops: list[str], done: set[str], escalation: bool = False,
     ) -> Notice:
         ch = self.channels
-        text = _notice_text(report, step, policy, ops)
-        subject_line = f"[rempart] {report.incident_ref} : approbation requise — {step.title}"
+        text = _notice_text(report, step, policy, ops, escalation)
+        subject_line = (f"[rempart] {report.incident_ref} : "
+                        f"{'suppléance possible' if escalation else 'approbation requise'} — {step.title}")
         errors: list[str] = []
         mailed: list[str] = []
         to = [ch.mail[p] for p in people if p in ch.mail]
@@ -281,7 +311,8 @@ class LiveResponder:
             msg["Date"] = format_datetime(datetime.now(UTC))
             # the same notice always has the same id: a resend after a crash shows once
             domain = ch.transport.sender.split("@")[-1]
-            msg["Message-ID"] = f"<rempart.run{report.run_id}.step{step.seq}@{domain}>"
+            kind = ".escalation" if escalation else ""
+            msg["Message-ID"] = f"<rempart.run{report.run_id}.step{step.seq}{kind}@{domain}>"
             msg.set_content(text)
             try:
                 ch.transport.send(msg)
@@ -294,7 +325,8 @@ class LiveResponder:
         if ch.webhook is not None and ch.webhook_url and "webhook" not in done:
             body = {"incident": report.incident_ref, "establishment": report.establishment,
                     "run": report.run_id, "step": step.step_id, "seq": step.seq, "title": step.title,
-                    "approvers": people, "needs": step.needs, "would_run": ops, "text": text}
+                    "approvers": people, "needs": step.needs, "escalation": escalation, "would_run": ops,
+                    "text": text}
             action = Action("call", f"r{report.run_id}-s{step.seq}-notice", report.establishment, "approvers",
                             {"request": {"url": ch.webhook_url, "method": "POST", "body": body}})
             try:
@@ -305,12 +337,17 @@ class LiveResponder:
                       "; ".join(errors) or None)
 
 
-def _notice_text(report: service.RunReport, step: service.StepView, policy: Approval, ops: list[str]) -> str:
+def _notice_text(
+    report: service.RunReport, step: service.StepView, policy: Approval, ops: list[str], escalation: bool
+) -> str:
     lines = [
         f"Incident {report.incident_ref} ({report.establishment}) — plan « {report.playbook} », "
         f"exécution n° {report.run_id}.",
         f"L'étape {step.seq} « {step.title} » attend votre approbation "
         f"({policy.approvers} approbation(s) parmi les rôles {', '.join(policy.roles)}).",
+        *([f"Elle attend depuis plus de {policy.escalate_after} min : le rôle "
+           f"{', '.join(policy.escalate_to)} peut désormais suppléer un approbateur manquant."]
+          if escalation else []),
         f"Cibles : {', '.join(step.targets) or '—'}",
         "",
         "Approuver exécuterait :",
