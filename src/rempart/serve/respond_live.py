@@ -166,7 +166,11 @@ class LiveResponder:
                 log.error("live response to %s failed: %s", ref, exc.message)
         for run_id in sorted(self._undelivered - {r.run_id for r in out.runs}):
             self._undelivered.discard(run_id)
-            self._notify(service.show_run(self.store, run_id), out)  # try again, at each batch
+            try:  # try again, at each batch
+                self._notify(service.show_run(self.store, run_id), out)
+            except RempartError as exc:
+                self._undelivered.add(run_id)
+                out.errors.append(f"run {run_id}: {exc.message}")
         return out
 
     def _holding(self, alerts: list[Alert]) -> dict[int, str]:
