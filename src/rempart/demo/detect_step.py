@@ -1,7 +1,10 @@
-"""Demo, detection: generate days of logs with an intrusion, hunt them, open the incident."""
+"""Demo, detection: generate days of logs with an intrusion, ship them live to ``rempart serve`` (in this
+process, over HTTP and syslog TCP), and open the incident as the server detects the attack."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -9,12 +12,10 @@ from rich.table import Table
 
 from rempart.demo.context import DemoContext
 from rempart.demo.generate import generate
-from rempart.detect.hunt import hunt
-from rempart.detect.incidents import open_incidents
-from rempart.domain.alerts import Level
+from rempart.demo.live import demo_config, run_live
+from rempart.detect.incidents import get_incident, open_incidents
+from rempart.domain.alerts import Alert, Level
 from rempart.errors import StateError
-from rempart.events.store import EventStore
-from rempart.inventory import Resolver
 
 OUR_RULES = Path(__file__).resolve().parents[3] / "rules"
 
@@ -34,26 +35,37 @@ def run(ctx: DemoContext) -> None:
         ctx.mark(when, "attaque", what)
 
     rule_dirs = [OUR_RULES, *ctx.facts.get("sigma_dirs", [])]
-    store = EventStore(ctx.events_db)
-    try:
-        result = hunt(
-            [ctx.workdir / "logs"],
-            rule_dirs,
-            store=store,
-            resolver=Resolver(ctx.group),
-            cache_dir=ctx.workdir / "rule-cache",
-        )
-    finally:
-        store.close()
-    c.print(
-        f"Chasse : {result.events:,} événements, {len(result.plan.rules)} règles compilées "
-        f"({len(result.plan.failures)} en échec), {len(result.alerts)} alertes en "
-        f"{result.timings.total:.1f} s"
-    )
-    by_level = Counter(str(a.level) for a in result.alerts)
-    c.print("Alertes par niveau : " + ", ".join(f"{lvl} {n}" for lvl, n in sorted(by_level.items())))
+    config, tokens = demo_config(ctx.workdir, ctx.group_path, ctx.events_db, rule_dirs,
+                                 [e.id for e in ctx.group.establishments])
+    alerts: list[Alert] = []
+    opened: dict[str, float] = {}  # incident ref → monotonic time it opened
+    touched: dict[str, None] = {}
 
-    incidents = open_incidents(ctx.store, result.alerts, now=ctx.now, min_level=Level.MEDIUM)
+    def on_alerts(batch: list[Alert]) -> None:  # in the server's loop, as each micro-batch is detected
+        alerts.extend(batch)
+        for row in open_incidents(ctx.store, batch, now=ctx.now, min_level=Level.MEDIUM):
+            opened.setdefault(row.ref, time.monotonic())
+            touched[row.ref] = None
+
+    with c.status("rempart serve démarre (règles compilées, journal ouvert) et reçoit les journaux…"):
+        server, shipped = asyncio.run(run_live(config, tokens, logs.timed, on_alerts, logs.intrusion.start))
+    c.print(
+        f"Réception en direct ({', '.join(f'{n} {how}' for n, how in server.listening.items())}) : "
+        f"{shipped.events:,} événements envoyés en {shipped.seconds:.1f} s ({shipped.http_requests} requêtes "
+        f"HTTP NDJSON gzip, {shipped.syslog_messages:,} messages syslog TCP), {server.loop.stats.events:,} "
+        f"stockés, {server.loop.stats.batches} micro-lots, {len(server.plan.rules)} règles, "
+        f"{len(alerts)} alertes"
+    )
+    by_level = Counter(str(a.level) for a in alerts)
+    c.print("Alertes par niveau : " + ", ".join(f"{lvl} {n}" for lvl, n in sorted(by_level.items())))
+    ctx.facts["detect.live"] = {"events": shipped.events, "stored": server.loop.stats.events,
+                                "alerts": len(alerts)}
+
+    with ctx.store.session() as session:
+        incidents = [get_incident(session, ref) for ref in touched]
+        for row in incidents:
+            _ = (row.alerts, row.hosts, row.tactics)  # read while the session is open
+        session.expunge_all()
     attacked = [r for r in incidents if r.establishment == ctx.attacked]
     others = [r for r in incidents if r.establishment != ctx.attacked]
     if len(attacked) != 1:
@@ -61,10 +73,13 @@ def run(ctx: DemoContext) -> None:
     incident = attacked[0]
     ctx.incident_ref, ctx.incident_id = incident.ref, incident.id
     name = ctx.group.establishment(ctx.attacked).name
+    after = opened[incident.ref] - shipped.mark_sent if shipped.mark_sent is not None else None
     c.print(
         f"[bold red]{incident.ref}[/bold red] ouvert pour [bold]{name}[/bold] : "
         f"sévérité {incident.severity}, {len(incident.alerts)} alertes, hôtes {', '.join(incident.hosts)}"
+        + (f" — {after:.1f} s après l'envoi du premier événement de l'attaque" if after is not None else "")
     )
+    ctx.facts["detect.opened_after_s"] = after
     c.print(f"Tactiques ATT&CK : {', '.join(incident.tactics)}")
     table = Table(show_edge=False, title="Alertes de l'incident")
     for col in ("heure (UTC)", "niveau", "règle", "hôte"):

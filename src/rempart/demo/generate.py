@@ -111,6 +111,8 @@ class GeneratedLogs:
     files: list[Path]
     events: int
     intrusion: Intrusion
+    # every line with its time and file, in time order: what the demo ships live to `rempart serve`
+    timed: list[tuple[datetime, Path, str]] = field(default_factory=list)
 
 
 class _Writer:
@@ -376,7 +378,9 @@ def generate(
             clinic.ordinary_hour(hour)
         hour += timedelta(hours=1)
     intrusion = _intrude(clinics[attacked], attacker_ip, end - timedelta(minutes=75), rng)
-    return GeneratedLogs(files=writer.flush(), events=writer.count, intrusion=intrusion)
+    timed = sorted(((when, path, line) for path, items in writer.lines.items() for when, line in items),
+                   key=lambda item: item[0])
+    return GeneratedLogs(files=writer.flush(), events=writer.count, intrusion=intrusion, timed=timed)
 
 
 def _intrude(c: _Clinic, attacker_ip: str, t: datetime, rng: random.Random) -> Intrusion:
