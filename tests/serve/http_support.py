@@ -23,9 +23,11 @@ class ListSink:
     records: list[IntakeRecord] = field(default_factory=list)
     pushback: list[Backpressure] = field(default_factory=list)  # raised, one per call, before accepting
     calls: int = 0
+    delay: float = 0.0  # seconds each accept takes (an fsync on a slow disk)
 
     async def accept(self, records: Sequence[IntakeRecord]) -> None:
         self.calls += 1
+        await asyncio.sleep(self.delay)
         if self.pushback:
             raise self.pushback.pop(0)
         self.records.extend(records)

@@ -67,7 +67,8 @@ def test_backpressure_answers_429_for_the_whole_request_and_the_retry_delivers_o
     assert intake.sink.records == []
 
     intake.sink.pushback.extend([Backpressure("detection is behind", 1.0)] * 2)
-    client = Elasticsearch(intake.url, api_key=TOKEN, max_retries=0)  # the helper's retry, not the transport's
+    # max_retries=0: the helper's retry is what is tested, not the transport's
+    client = Elasticsearch(intake.url, api_key=TOKEN, max_retries=0)
     results = list(helpers.streaming_bulk(client, events(300), chunk_size=300, max_retries=3,
                                           initial_backoff=0.05))
     assert all(ok for ok, _ in results)
@@ -113,7 +114,8 @@ def test_only_create_and_index_carry_events_and_bad_items_fail_alone(intake: Run
     statuses = [(next(iter(item)), next(iter(item.values()))["status"]) for item in result["items"]]
     assert statuses == [("index", 201), ("delete", 400), ("update", 400), ("create", 400), ("create", 400),
                         ("create", 201)]
-    assert result["items"][5]["create"]["_index"] == "fallback"  # the index of the URL, when the action has none
+    # the index of the URL, when the action names none
+    assert result["items"][5]["create"]["_index"] == "fallback"
     assert "line 7" in result["items"][3]["create"]["error"]["reason"]
     assert intake.sink.documents() == [{"seq": 1}, {"seq": 3}]
     assert intake.rejected("bad_bulk") == 2
