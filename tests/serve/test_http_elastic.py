@@ -65,6 +65,10 @@ def test_backpressure_answers_429_for_the_whole_request_and_the_retry_delivers_o
     assert raw.headers["X-Elastic-Product"] == "Elasticsearch"
     assert raw.json()["error"]["type"] == "es_rejected_execution_exception"
     assert intake.sink.records == []
+    intake.sink.pushback.append(Backpressure("disk full on the journal's volume", 5.0))
+    disk = httpx.post(intake.url + "/_bulk", headers=APIKEY, content=b'{"create": {"_index": "logs"}}\n{}\n')
+    assert (disk.status_code, disk.headers["Retry-After"]) == (429, "5")  # what bulk senders retry
+    assert "disk full" in disk.json()["error"]["reason"]
 
     intake.sink.pushback.extend([Backpressure("detection is behind", 1.0)] * 2)
     # max_retries=0: the helper's retry is what is tested, not the transport's
@@ -73,7 +77,7 @@ def test_backpressure_answers_429_for_the_whole_request_and_the_retry_delivers_o
                                           initial_backoff=0.05))
     assert all(ok for ok, _ in results)
     assert [d["seq"] for d in intake.sink.documents()] == list(range(300))  # each once
-    assert intake.rejected("backpressure") == 1 + 2 * 300
+    assert intake.rejected("backpressure") == 2 + 2 * 300
 
 
 def test_beats_setup_calls_are_answered_as_done(intake: Running) -> None:
@@ -83,7 +87,7 @@ def test_beats_setup_calls_are_answered_as_done(intake: Running) -> None:
         assert license_.json()["license"]["status"] == "active"
         for method, path in [("HEAD", "/_index_template/winlogbeat-8.19.0"),
                              ("GET", "/_ilm/policy/winlogbeat"), ("GET", "/_xpack"),
-                             ("GET", "/_nodes/_local/ingest")]:
+                             ("GET", "/_nodes/_local/ingest"), ("GET", "/_cluster/health")]:
             response = client.request(method, path)
             assert response.status_code == 200, (method, path)
             assert response.headers["X-Elastic-Product"] == "Elasticsearch"

@@ -354,6 +354,10 @@ class HttpIntake:
             await self.deliver(sender, events)
         except Refused as refused:
             self.count_refusal(refused, sender)
+            if refused.reason == "backpressure":
+                # 429 even for a full disk: it is what the ES clients and Beats retry (503 is not, for
+                # helpers.streaming_bulk); the reason in the body says which
+                refused.status = 429
             return _es_refusal(refused)
         first = self.seq_no
         self.seq_no += len(events)
