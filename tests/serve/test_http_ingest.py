@@ -198,3 +198,29 @@ def test_healthz_and_metrics_need_no_token(intake: Running) -> None:
     post(intake, b'{"a": 1}\n')
     text = httpx.get(intake.url + "/metrics").text
     assert 'rempart_events_accepted_total{establishment="clinic-a",input="http"} 1.0' in text
+
+
+def test_otlp_logs_in_json_one_record_per_log_record(intake: Running) -> None:
+    export = {"resourceLogs": [{
+        "resource": {"attributes": [{"key": "host.name", "value": {"stringValue": "dc01"}}]},
+        "scopeLogs": [{"scope": {"name": "journald"}, "logRecords": [
+            {"timeUnixNano": "1764756000000000000", "severityText": "WARN",
+             "body": {"stringValue": "Failed password for root from 203.0.113.7"}},
+            {"timeUnixNano": "1764756001000000000", "body": {"stringValue": "Accepted password"}},
+        ]}]}]}
+    response = post(intake, gzip.compress(json.dumps(export).encode()),
+                    {"Content-Type": "application/json", "Content-Encoding": "gzip"}, path="/v1/logs")
+    assert response.status_code == 200
+    assert response.json() == {"partialSuccess": {}}
+    first, second = intake.sink.documents()
+    assert first["severityText"] == "WARN"
+    assert first["resource"] == export["resourceLogs"][0]["resource"]
+    assert second["scope"] == {"name": "journald"}
+
+    bad = post(intake, b'{"resourceLogs": [{"scopeLogs": [{"logRecords": [1]}]}]}', path="/v1/logs")
+    assert bad.status_code == 400
+    assert "resourceLogs[0].scopeLogs[0].logRecords[0]" in bad.json()["message"]
+    protobuf = post(intake, b"\x0a\x00", {"Content-Type": "application/x-protobuf"}, path="/v1/logs")
+    assert protobuf.status_code == 415
+    assert "http/json" in protobuf.json()["message"]
+    assert len(intake.sink.records) == 2

@@ -1,4 +1,5 @@
-"""The HTTP intake: NDJSON / JSON arrays on ``POST /ingest`` and an Elasticsearch-compatible ``_bulk``.
+"""The HTTP intake: NDJSON / JSON arrays on ``POST /ingest``, an Elasticsearch-compatible ``_bulk`` and
+OTLP/HTTP logs in JSON on ``POST /v1/logs``.
 
 Every event becomes ``IntakeRecord(kind="json")`` carrying one JSON object's bytes, handed to the
 :class:`~rempart.serve.contracts.Sink`; the response leaves only once ``accept`` returned, so a 2xx means
@@ -17,6 +18,8 @@ What shippers send (their defaults, and what to set):
 - Winlogbeat / Filebeat ``output.elasticsearch``: ``api_key: "id:TOKEN"`` (sent as ``ApiKey
   base64(id:TOKEN)``) or ``username``/``password: TOKEN`` (Basic); gzip by default (``compression_level``).
 - The ``elasticsearch`` Python client: ``api_key="TOKEN"`` or ``basic_auth=("any", "TOKEN")``.
+- OpenTelemetry exporters and the Collector's ``otlphttp`` exporter: ``encoding: json`` (protobuf is refused
+  with 415), ``Authorization: Bearer TOKEN`` in ``headers``.
 
 ``/healthz`` and ``/metrics`` need no token: monitoring probes carry none, and they tell nothing of events.
 """
@@ -249,6 +252,35 @@ def parse_events(body: bytes) -> list[bytes]:
     return events
 
 
+def parse_otlp_logs(body: bytes) -> list[bytes]:
+    """OTLP/HTTP logs in JSON: one object per log record, the record's fields with its ``resource`` and
+    ``scope`` beside them (attributes stay in OTLP's key/value form, for the reader to flatten)."""
+    try:
+        export = elastic.loads(body) if body.strip() else {}
+    except ValueError as exc:
+        raise Refused(400, "bad_json", f"the OTLP request is not valid JSON ({exc})") from None
+    if not isinstance(export, dict) or not isinstance(export.get("resourceLogs", []), list):
+        raise Refused(400, "not_object", "an OTLP logs request is an object with a resourceLogs list")
+    events: list[bytes] = []
+    for r, resource_logs in enumerate(export.get("resourceLogs", [])):
+        resource = resource_logs.get("resource", {}) if isinstance(resource_logs, dict) else None
+        scopes = resource_logs.get("scopeLogs", []) if isinstance(resource_logs, dict) else None
+        if not isinstance(scopes, list):
+            raise Refused(400, "not_object", f"resourceLogs[{r}] is not an object with a scopeLogs list")
+        for s, scope_logs in enumerate(scopes):
+            records = scope_logs.get("logRecords", []) if isinstance(scope_logs, dict) else None
+            if not isinstance(records, list):
+                raise Refused(400, "not_object",
+                              f"resourceLogs[{r}].scopeLogs[{s}] is not an object with a logRecords list")
+            scope = scope_logs.get("scope", {})
+            for n, record in enumerate(records):
+                if not isinstance(record, dict):
+                    raise Refused(400, "not_object",
+                                  f"resourceLogs[{r}].scopeLogs[{s}].logRecords[{n}] is not an object")
+                events.append(_compact({**record, "resource": resource, "scope": scope}))
+    return events
+
+
 def _one_object(text: bytes) -> bytes | None:
     try:
         value = elastic.loads(text)
@@ -335,6 +367,24 @@ class HttpIntake:
                          refused.headers)
         return _json(200, {"accepted": len(payloads)})
 
+    async def otlp_logs(self, request: Request) -> Response:
+        sender: Sender | None = None
+        try:
+            sender = self.authenticate(request)
+            kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind == "application/x-protobuf":
+                raise Refused(415, "bad_format", "OTLP protobuf is not accepted: send OTLP JSON "
+                              "(OTEL_EXPORTER_OTLP_PROTOCOL=http/json)")
+            body = await read_body(request, self.config)
+            payloads: list[bytes] = await _off_loop_if_large(body, parse_otlp_logs)
+            await self.deliver(sender, payloads)
+        except Refused as refused:
+            self.count_refusal(refused, sender)
+            # a google.rpc.Status, as OTLP/HTTP answers errors in JSON
+            status = {"code": GRPC_CODES.get(refused.status, 3), "message": refused.message}
+            return _json(refused.status, status, refused.headers)
+        return _json(200, {"partialSuccess": {}})
+
     async def bulk(self, request: Request) -> Response:
         sender: Sender | None = None
         started = time.monotonic()
@@ -397,6 +447,8 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> JSON
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+# HTTP status → gRPC code: INVALID_ARGUMENT 3, UNAUTHENTICATED 16, RESOURCE_EXHAUSTED 8, UNAVAILABLE 14
+GRPC_CODES = {401: 16, 429: 8, 503: 14}
 ES_ERROR_TYPES = {401: "security_exception", 413: "content_too_long_exception",
                   429: "es_rejected_execution_exception", 503: "es_rejected_execution_exception"}
 
@@ -416,6 +468,7 @@ def create_app(config: HttpInput, sink: Sink, senders: Senders, metrics: IntakeM
         Route("/healthz", intake.healthz, methods=["GET"]),
         Route("/metrics", intake.prometheus, methods=["GET"]),
         Route("/ingest", intake.ingest, methods=["POST", "PUT"]),
+        Route("/v1/logs", intake.otlp_logs, methods=["POST"]),
         Route("/_bulk", intake.bulk, methods=["POST", "PUT"]),
         Route("/{index}/_bulk", intake.bulk, methods=["POST", "PUT"]),
         Route("/", intake.elasticsearch, methods=["GET", "HEAD"]),
