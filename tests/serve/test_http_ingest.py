@@ -65,6 +65,16 @@ def test_one_pretty_printed_object_as_nxlog_may_send_it(intake: Running) -> None
     assert intake.sink.documents() == [{"SourceName": "Security", "EventID": 4720}]
 
 
+def test_concatenated_objects_as_fluent_bit_json_stream_sends_them(intake: Running) -> None:
+    response = post(intake, b'{"log": "a"}{"log": "b"} {"log": "c"}')
+    assert response.status_code == 200
+    assert intake.sink.documents() == [{"log": "a"}, {"log": "b"}, {"log": "c"}]
+    response = post(intake, b'{"log": "d"}{"log": ')
+    assert response.status_code == 400
+    assert "line 1" in response.json()["error"]
+    assert len(intake.sink.records) == 3
+
+
 def test_gzip_bodies_including_several_members(intake: Running) -> None:
     body = gzip.compress(b'{"n": 1}\n') + gzip.compress(b'{"n": 2}\n')
     response = post(intake, body, {"Content-Encoding": "gzip"})

@@ -10,9 +10,9 @@ kept and the sender is told to wait (429 when detection lags, 503 when the journ
 What shippers send (their defaults, and what to set):
 - NXLog ``om_http``: one event per request (``$raw_event``; ``to_json()`` makes it an object), or lines
   with ``BatchMode multiline``; token with ``AddHeader "Authorization: Bearer …"``.
-- Fluent Bit ``http``: ``Format json`` (an array) or ``json_lines`` (NDJSON) — its default ``msgpack`` is
-  refused with 415; ``compress gzip``; ``http_User``/``http_Passwd`` (Basic, the token as password) or
-  ``Header Authorization Bearer …``.
+- Fluent Bit ``http``: ``Format json`` (an array), ``json_lines`` (NDJSON) or ``json_stream`` — its
+  default ``msgpack`` is refused with 415; ``compress gzip``; ``http_User``/``http_Passwd`` (Basic, the
+  token as password) or ``Header Authorization Bearer …``.
 - Vector ``http`` sink: ``encoding.codec = "json"`` sends an array, ``framing.method = "newline_delimited"``
   NDJSON; ``compression = "gzip"``; ``auth.strategy = "bearer"`` or ``"basic"``.
 - Winlogbeat / Filebeat ``output.elasticsearch``: ``api_key: "id:TOKEN"`` (sent as ``ApiKey
@@ -217,8 +217,9 @@ def _compact(item: dict[str, Any]) -> bytes:
 
 
 def parse_events(body: bytes) -> list[bytes]:
-    """A JSON array of objects, NDJSON (one object per line) or one object (possibly over several lines,
-    as NXLog may send): each object's bytes. Raises :class:`Refused` naming the line or item."""
+    """A JSON array of objects, NDJSON (one object per line), or objects one after the other (one over
+    several lines, as NXLog may send it; Fluent Bit's ``json_stream``): each object's bytes. Raises
+    :class:`Refused` naming the line or item."""
     text = body.strip()
     if not text:
         return []
@@ -240,9 +241,9 @@ def parse_events(body: bytes) -> list[bytes]:
         try:
             value = elastic.loads(line)
         except ValueError as exc:
-            whole = _one_object(text) if number == 1 else None
-            if whole is not None:
-                return [whole]
+            objects = _concatenated(text) if number == 1 else None
+            if objects is not None:
+                return objects
             raise Refused(400, "bad_json", f"line {number} is not valid JSON ({exc}): "
                           "send one JSON object per line") from None
         if not isinstance(value, dict):
@@ -281,12 +282,28 @@ def parse_otlp_logs(body: bytes) -> list[bytes]:
     return events
 
 
-def _one_object(text: bytes) -> bytes | None:
+def _concatenated(text: bytes) -> list[bytes] | None:
+    """Objects one after the other, however laid out: one pretty-printed object (NXLog), or Fluent Bit's
+    ``json_stream`` (no separator at all). None when the text is not only objects."""
+    decoder = json.JSONDecoder()
     try:
-        value = elastic.loads(text)
-    except ValueError:
+        rest = text.decode()
+    except UnicodeDecodeError:
         return None
-    return _compact(value) if isinstance(value, dict) else None
+    events: list[bytes] = []
+    at = 0
+    while at < len(rest):
+        try:
+            value, end = decoder.raw_decode(rest, at)
+        except ValueError:
+            return None
+        if not isinstance(value, dict):
+            return None
+        events.append(_compact(value))
+        at = end
+        while at < len(rest) and rest[at] in " \t\r\n":
+            at += 1
+    return events
 
 
 async def _off_loop_if_large(body: bytes, parse: Callable[[bytes], Any]) -> Any:
