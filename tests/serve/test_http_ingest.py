@@ -234,3 +234,11 @@ def test_otlp_logs_in_json_one_record_per_log_record(intake: Running) -> None:
     assert protobuf.status_code == 415
     assert "http/json" in protobuf.json()["message"]
     assert len(intake.sink.records) == 2
+
+
+def test_the_answer_leaves_only_once_the_sink_has_the_events(intake: Running) -> None:
+    intake.sink.delay = 0.3  # a slow fsync
+    response = post(intake, b'{"a": 1}\n')
+    assert response.status_code == 200
+    assert intake.sink.documents() == [{"a": 1}]  # already there when the 200 arrived
+    assert response.elapsed.total_seconds() >= 0.3
