@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from rempart.serve.contracts import Backpressure, IntakeRecord, Sender
+from rempart.serve.contracts import IntakeRecord, Sender
 from rempart.serve.http import HttpInput, HttpServer, create_app
 from rempart.serve.metrics import IntakeMetrics
 
@@ -21,7 +21,7 @@ GROUP_TOKEN = "tok-soc"
 @dataclass
 class ListSink:
     records: list[IntakeRecord] = field(default_factory=list)
-    pushback: list[Backpressure] = field(default_factory=list)  # raised, one per call, before accepting
+    pushback: list[Exception] = field(default_factory=list)  # raised, one per call, before accepting
     calls: int = 0
     delay: float = 0.0  # seconds each accept takes (an fsync on a slow disk)
 

@@ -153,3 +153,14 @@ def test_a_beats_api_key_id_and_token_is_accepted(intake: Running) -> None:
     client = Elasticsearch(intake.url, api_key=("winlogbeat-dc01", TOKEN))  # sent as base64("id:token")
     assert helpers.bulk(client, events(2)) == (2, [])
     assert json.loads(intake.sink.records[0].payload)["seq"] == 0
+
+
+def test_the_single_document_api_of_the_client(intake: Running) -> None:
+    client = Elasticsearch(intake.url, api_key=TOKEN)
+    assert client.index(index="logs", document={"seq": 1})["result"] == "created"
+    assert client.index(index="logs", id="a1", document={"seq": 2})["_id"] == "a1"
+    assert client.create(index="logs", id="a2", document={"seq": 3})["result"] == "created"
+    assert [d["seq"] for d in intake.sink.documents()] == [1, 2, 3]
+    with pytest.raises(elasticsearch.BadRequestError):
+        client.index(index="logs", document=["not", "an", "object"])  # type: ignore[arg-type]
+    assert intake.rejected("not_object") == 1

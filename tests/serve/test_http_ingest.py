@@ -242,3 +242,21 @@ def test_the_answer_leaves_only_once_the_sink_has_the_events(intake: Running) ->
     assert response.status_code == 200
     assert intake.sink.documents() == [{"a": 1}]  # already there when the 200 arrived
     assert response.elapsed.total_seconds() >= 0.3
+
+
+def test_post_on_the_root_is_taken_as_events_for_fluent_bit_default_uri(intake: Running) -> None:
+    response = post(intake, b'{"log": "a"}\n', {"Content-Type": "application/json"}, path="/")
+    assert response.status_code == 200
+    assert intake.sink.documents() == [{"log": "a"}]
+
+
+def test_a_failing_journal_is_a_503_to_retry_never_a_200(
+        intake: Running, caplog: pytest.LogCaptureFixture) -> None:
+    intake.sink.pushback.append(OSError(5, "Input/output error"))
+    response = post(intake, b'{"a": 1}\n')
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "journal failed" in response.json()["error"]
+    assert intake.rejected("sink_error") == 1
+    assert "Input/output error" in caplog.text  # the cause is in rempart's log, not sent to the shipper
+    served_after(intake)

@@ -31,8 +31,10 @@ import base64
 import binascii
 import contextlib
 import json
+import logging
 import math
 import time
+import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -51,6 +53,7 @@ from rempart.serve import elastic
 from rempart.serve.contracts import Backpressure, IntakeRecord, Sender, Senders, Sink
 from rempart.serve.metrics import IntakeMetrics
 
+log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 # A body this large is parsed off the event loop, so that one big request does not stall the others.
 THREAD_PARSE_BYTES = 256 * 1024
@@ -361,6 +364,10 @@ class HttpIntake:
             status = 503 if exc.reason.lower().startswith(("disk", "journal")) else 429
             raise Refused(status, "backpressure", f"not accepted, retry later: {exc.reason}",
                           retry_after(exc.retry_after), count=len(records)) from None
+        except Exception:  # a journal bug or I/O error: the sender keeps its events only if told to retry
+            log.exception("%s: the journal failed to take %d events", name, len(records))
+            raise Refused(503, "sink_error", "not accepted, retry later: the journal failed "
+                          "(see rempart's log)", retry_after(5), count=len(records)) from None
         self.metrics.accepted.labels(name, est).inc(len(records))
 
     def count_refusal(self, refused: Refused, sender: Sender | None) -> None:
@@ -431,6 +438,32 @@ class HttpIntake:
         took = int((time.monotonic() - started) * 1000)
         return _json(200, elastic.bulk_response(parsed, took, first), elastic.PRODUCT_HEADER)
 
+    async def document(self, request: Request) -> Response:
+        """The single-document API (``POST /{index}/_doc``, ``PUT /{index}/_doc|_create/{id}``), as the
+        clients' ``index()`` and ``create()`` call it."""
+        sender: Sender | None = None
+        try:
+            sender = self.authenticate(request)
+            body = await read_body(request, self.config)
+            try:
+                value = elastic.loads(body)
+            except ValueError as exc:
+                raise Refused(400, "bad_json", f"the document is not valid JSON ({exc})") from None
+            if not isinstance(value, dict):
+                raise Refused(400, "not_object",
+                              f"the document is a JSON {type(value).__name__}, not an object")
+            await self.deliver(sender, [body.strip()])
+        except Refused as refused:
+            self.count_refusal(refused, sender)
+            if refused.reason == "backpressure":
+                refused.status = 429
+            return _es_refusal(refused)
+        self.seq_no += 1
+        return _json(201, {"_index": request.path_params["index"],
+                           "_id": request.path_params.get("id") or uuid.uuid4().hex, "_version": 1,
+                           "result": "created", "_shards": {"total": 1, "successful": 1, "failed": 0},
+                           "_seq_no": self.seq_no - 1, "_primary_term": 1}, elastic.PRODUCT_HEADER)
+
     async def elasticsearch(self, request: Request) -> Response:
         """``GET``/``HEAD /`` and the setup calls Beats make before their first bulk."""
         try:
@@ -488,6 +521,11 @@ def create_app(config: HttpInput, sink: Sink, senders: Senders, metrics: IntakeM
         Route("/v1/logs", intake.otlp_logs, methods=["POST"]),
         Route("/_bulk", intake.bulk, methods=["POST", "PUT"]),
         Route("/{index}/_bulk", intake.bulk, methods=["POST", "PUT"]),
+        Route("/{index}/_doc", intake.document, methods=["POST"]),
+        Route("/{index}/_doc/{id}", intake.document, methods=["POST", "PUT"]),
+        Route("/{index}/_create/{id}", intake.document, methods=["POST", "PUT"]),
+        # POST / is Fluent Bit's default uri: its events, not a ping (answering 200 there would lose them)
+        Route("/", intake.ingest, methods=["POST"]),
         Route("/", intake.elasticsearch, methods=["GET", "HEAD"]),
         Route("/{path:path}", intake.elasticsearch, methods=["GET", "HEAD", "POST", "PUT", "DELETE"]),
     ]
