@@ -1,5 +1,5 @@
-"""The HTTP intake: NDJSON / JSON arrays on ``POST /ingest``, an Elasticsearch-compatible ``_bulk`` and
-OTLP/HTTP logs in JSON on ``POST /v1/logs``.
+"""The HTTP intake: NDJSON / JSON arrays on ``POST /ingest`` (and ``POST /``), an Elasticsearch-compatible
+``_bulk`` and OTLP/HTTP logs in JSON on ``POST /v1/logs``.
 
 Every event becomes ``IntakeRecord(kind="json")`` carrying one JSON object's bytes, handed to the
 :class:`~rempart.serve.contracts.Sink`; the response leaves only once ``accept`` returned, so a 2xx means
