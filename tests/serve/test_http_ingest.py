@@ -260,3 +260,8 @@ def test_a_failing_journal_is_a_503_to_retry_never_a_200(
     assert intake.rejected("sink_error") == 1
     assert "Input/output error" in caplog.text  # the cause is in rempart's log, not sent to the shipper
     served_after(intake)
+
+
+def test_the_sender_address_is_the_peer_whatever_x_forwarded_for_says(intake: Running) -> None:
+    assert post(intake, b'{"a": 1}\n', {"X-Forwarded-For": "203.0.113.9"}).status_code == 200
+    assert intake.sink.records[0].sender.address.startswith("127.0.0.1:")

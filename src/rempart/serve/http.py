@@ -547,6 +547,7 @@ class HttpServer:
         self.config = config
         self.server = _Server(uvicorn.Config(
             app, host=config.host, port=config.port, lifespan="off", access_log=False, log_config=None,
+            proxy_headers=False, server_header=False,  # the peer is the sender: X-Forwarded-For ignored
             ssl_certfile=str(config.tls_cert) if config.tls_cert else None,
             ssl_keyfile=str(config.tls_key) if config.tls_key else None,
             timeout_graceful_shutdown=int(graceful_seconds)))
