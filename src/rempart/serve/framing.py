@@ -7,7 +7,8 @@ are not parsed here; they pass through as the payload.
 Over-long messages (more than ``max_message_bytes``) are dropped whole and counted, and the connection
 goes on, because both framings say where the next message starts: the octet count says how much to skip,
 the trailer framing skips to the next LF/NUL. A malformed octet count leaves no way to find the next
-message, so it raises :class:`FramingError` and the receiver closes that connection.
+message: the messages complete before it are still returned, :attr:`Framer.error` says what broke,
+and the receiver hands those messages to the sink, then closes that connection.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ class Framer:
     _buffer: bytearray = field(default_factory=bytearray)
     _skip: int = 0  # octets of an over-long counted message still to discard
     _discarding: bool = False  # inside an over-long trailer-framed message, until its LF/NUL
+    error: str | None = None  # set once the stream cannot be cut any more; feed then returns nothing
 
     def feed(self, data: bytes) -> list[bytes]:
+        if self.error is not None:
+            return []
         self._buffer += data
         if self.octet_counted is None:
             if not self._buffer:
@@ -47,9 +51,16 @@ class Framer:
 
     def _counted(self) -> list[bytes]:
         out: list[bytes] = []
+        try:
+            self._cut_counted(out)
+        except FramingError as exc:
+            self.error = str(exc)
+        return out
+
+    def _cut_counted(self, out: list[bytes]) -> None:
         buf = self._buffer
         pos = 0
-        while True:
+        while True:  # pos only moves past complete messages, so the error path needs no cleanup
             if self._skip:
                 n = min(self._skip, len(buf) - pos)
                 self._skip -= n
@@ -77,7 +88,6 @@ class Framer:
             out.append(bytes(buf[space + 1:end]))
             pos = end
         del buf[:pos]
-        return out
 
     def _trailer(self) -> list[bytes]:
         out: list[bytes] = []

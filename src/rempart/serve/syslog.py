@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rempart.serve.contracts import Backpressure, IntakeRecord, Sender, Senders, Sink
-from rempart.serve.framing import Framer, FramingError
+from rempart.serve.framing import Framer
 from rempart.serve.metrics import IntakeMetrics
 
 READ_CHUNK = 64 * 1024
@@ -199,15 +199,14 @@ async def start_stream(spec: SyslogInput, sink: Sink, senders: Senders,
             if not data:
                 return
             dropped = framer.too_long
-            try:
-                payloads = framer.feed(data)
-            except FramingError:
-                metrics.reject(spec.name, establishment, "malformed octet count")
-                return
+            payloads = framer.feed(data)
             if framer.too_long > dropped:
                 metrics.reject(spec.name, establishment, "message too long", framer.too_long - dropped)
             if payloads:
                 await receiver.deliver(sink, sender, payloads)
+            if framer.error is not None:  # the complete messages before it are kept, then we hang up
+                metrics.reject(spec.name, establishment, "malformed octet count")
+                return
 
     await receiver.start(handle)
     return receiver
