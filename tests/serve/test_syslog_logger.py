@@ -72,3 +72,25 @@ def test_logger_over_udp(style: str) -> None:
         assert {r.input for r in sink.records} == {"syslog-udp"}
 
     asyncio.run(main())
+
+
+def test_many_connections_at_once_each_keep_their_order() -> None:
+    async def main() -> None:
+        sink, metrics = ListSink(delay=0.005), IntakeMetrics()
+        receiver = await start_tcp(SyslogInput(name="syslog-tcp", protocol="tcp", port=0), sink,
+                                   LoopbackSenders(), metrics)
+        senders = {f"s{k}": [f"s{k} line {n}" for n in range(40)] for k in range(20)}
+        try:
+            await asyncio.gather(*(logger("--tcp", "--octet-count", "--server", "127.0.0.1", "--port",
+                                          str(receiver.port), lines=lines) for lines in senders.values()))
+            await wait_for(lambda: len(sink.records) >= 800)
+        finally:
+            await receiver.close()
+        by_address: dict[str, list[bytes]] = {}
+        for record in sink.records:
+            by_address.setdefault(record.sender.address, []).append(record.payload.rsplit(b"] ", 1)[1])
+        assert len(by_address) == 20
+        sent = [[m.encode() for m in lines] for lines in senders.values()]
+        assert sorted(by_address.values()) == sorted(sent)
+
+    asyncio.run(main())

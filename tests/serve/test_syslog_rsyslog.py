@@ -119,7 +119,34 @@ def test_rsyslog_relp_resends_what_backpressure_refused(tmp_path: Path) -> None:
             await run_rsyslogd(conf, body)
         finally:
             await receiver.close()
-        assert sorted(set(sink.payloads)) == sorted(HEAD + line for line in LINES)
+        # refused frames were never answered, so librelp resends exactly those: nothing lost, none twice
+        assert sorted(sink.payloads) == sorted(HEAD + line for line in LINES)
         assert metrics.rejected.labels("relp", "toulouse", "backpressure")._value.get() > 0
+
+    asyncio.run(main())
+
+
+def test_rsyslog_relp_over_tls_with_a_client_certificate(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+
+    async def main() -> None:
+        sink, metrics = ListSink(), IntakeMetrics()
+        spec = SyslogInput(name="relp-tls", protocol="relp", port=0, tls_cert=pki.server_cert,
+                           tls_key=pki.server_key, tls_ca=pki.ca)
+        receiver = await start_relp(spec, sink, LoopbackSenders(allowed="192.0.2.1"), metrics)
+        action = (f'action(type="omrelp" target="127.0.0.1" port="{receiver.port}" template="t" tls="on" '
+                  f'tls.cacert="{pki.ca}" tls.mycert="{pki.client_cert}" tls.myprivkey="{pki.client_key}" '
+                  'tls.authmode="name" tls.permittedpeer=["localhost"])')
+        conf = rsyslog_config(tmp_path, LINES, action, modules='module(load="omrelp")')
+
+        async def body() -> None:
+            await wait_for(lambda: len(sink.records) >= len(LINES))
+
+        try:
+            await run_rsyslogd(conf, body)
+        finally:
+            await receiver.close()
+        assert sink.payloads == [HEAD + line for line in LINES]
+        assert {r.sender.credential for r in sink.records} == {"cert-rsyslog"}
 
     asyncio.run(main())

@@ -18,7 +18,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -316,3 +316,23 @@ async def start_udp(spec: SyslogInput, sink: Sink, senders: Senders, metrics: In
     receiver = UdpReceiver(spec, sink, senders, metrics)
     await receiver.start()
     return receiver
+
+
+class Receiver(Protocol):
+    """What every start_* returns: the port it listens on (useful with port 0) and a graceful close."""
+
+    @property
+    def port(self) -> int: ...
+
+    async def close(self, grace: float = 10.0) -> None: ...
+
+
+async def start_input(spec: SyslogInput, sink: Sink, senders: Senders, metrics: IntakeMetrics) -> Receiver:
+    """Start the listener ``spec`` describes (udp, tcp, tls or relp)."""
+    if spec.protocol == "udp":
+        return await start_udp(spec, sink, senders, metrics)
+    if spec.protocol == "relp":
+        from rempart.serve.relp import start_relp  # relp builds on this module's stream receiver
+
+        return await start_relp(spec, sink, senders, metrics)
+    return await start_stream(spec, sink, senders, metrics)
