@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,6 +28,7 @@ from rempart.serve.framing import Framer
 from rempart.serve.metrics import IntakeMetrics
 
 READ_CHUNK = 64 * 1024
+UDP_SOCKET_BUFFER = 8 * 1024 * 1024  # the kernel caps it at net.core.rmem_max
 UDP_QUEUE = 10_000  # datagrams waiting for the sink; beyond, UDP drops (and counts) as the kernel would
 
 
@@ -252,6 +254,9 @@ class UdpReceiver:
         loop = asyncio.get_running_loop()
         self._transport, _ = await loop.create_datagram_endpoint(
             lambda: _Datagrams(self), local_addr=(self.spec.host, self.spec.port))
+        sock = self._transport.get_extra_info("socket")
+        with contextlib.suppress(OSError):  # a burst waits in the kernel rather than being dropped there
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_SOCKET_BUFFER)
         self._flusher = asyncio.create_task(self._flush())
 
     def received(self, data: bytes, address: str) -> None:
@@ -274,6 +279,7 @@ class UdpReceiver:
     async def _flush(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            await asyncio.sleep(0)  # one more turn of the loop reads the datagrams already waiting
             while not self._queue.empty() and len(batch) < UDP_QUEUE:
                 batch.append(self._queue.get_nowait())
             self._in_accept = True
