@@ -9,6 +9,7 @@ import pytest
 
 from rempart.serve.framing import Framer
 from rempart.serve.metrics import IntakeMetrics
+from rempart.serve.relp import start_relp
 from rempart.serve.syslog import SyslogInput, start_tcp, start_udp
 from tests.serve.shippers import ListSink, LoopbackSenders, wait_for
 from tests.serve.test_syslog_logger import logger
@@ -159,5 +160,35 @@ def test_close_lets_the_accept_under_way_finish() -> None:
         await receiver.close()
         assert sink.payloads == [b"<13>in flight"]
         writer.close()
+
+    asyncio.run(main())
+
+
+def test_relp_over_long_frame_is_refused_alone_and_a_broken_frame_ends_the_session() -> None:
+    async def main() -> None:
+        sink, metrics = ListSink(), IntakeMetrics()
+        spec = SyslogInput(name="relp", protocol="relp", port=0, max_message_bytes=100)
+        receiver = await start_relp(spec, sink, LoopbackSenders(), metrics)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", receiver.port)
+            offers = b"relp_version=0\nrelp_software=librelp\ncommands=syslog"
+            long = b"<13>" + b"x" * 200
+            writer.write(b"1 open %d %s\n" % (len(offers), offers) + b"2 syslog 8 <13>kept\n"
+                         + b"3 syslog %d %s\n" % (len(long), long) + b"4 syslog 9 <13>after\n")
+            await writer.drain()
+            answers = b""
+            while answers.count(b"\n") < 8:  # the open answer holds 4 lines
+                answers += await asyncio.wait_for(reader.read(4096), 5)
+            assert b"\n2 rsp 6 200 OK\n3 rsp 20 500 message too long\n4 rsp 6 200 OK\n" in answers
+            assert answers.startswith(b"1 rsp ") and b"commands=syslog" in answers
+            writer.write(b"5 syslog 5x <13>broken\n")
+            await writer.drain()
+            assert (await asyncio.wait_for(reader.read(), 5)) == b""
+            writer.close()
+        finally:
+            await receiver.close()
+        assert sink.payloads == [b"<13>kept", b"<13>after"]
+        assert rejected(metrics, "relp", "toulouse", "message too long") == 1
+        assert rejected(metrics, "relp", "toulouse", "malformed RELP frame") == 1
 
     asyncio.run(main())

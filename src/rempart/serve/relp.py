@@ -12,6 +12,7 @@ session makes it resend every unacknowledged frame once the sender's retry inter
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -112,6 +113,8 @@ async def start_relp(spec: SyslogInput, sink: Sink, senders: Senders,
         while not receiver.closing.is_set():
             data = await receiver.read(reader)
             if not data:
+                with contextlib.suppress(ConnectionError):  # idle: tell the client to open a new session
+                    await session.server_close()
                 return
             try:
                 frames = parser.feed(data)
