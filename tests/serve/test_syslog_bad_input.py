@@ -192,3 +192,20 @@ def test_relp_over_long_frame_is_refused_alone_and_a_broken_frame_ends_the_sessi
         assert rejected(metrics, "relp", "toulouse", "malformed RELP frame") == 1
 
     asyncio.run(main())
+
+
+def test_closing_the_relp_receiver_says_serverclose() -> None:
+    async def main() -> None:
+        sink, metrics = ListSink(), IntakeMetrics()
+        receiver = await start_relp(SyslogInput(name="relp", protocol="relp", port=0), sink,
+                                    LoopbackSenders(), metrics)
+        reader, writer = await asyncio.open_connection("127.0.0.1", receiver.port)
+        writer.write(b"1 open 14 relp_version=0\n2 syslog 8 <13>kept\n")
+        await writer.drain()
+        await wait_for(lambda: len(sink.records) == 1)
+        await receiver.close()
+        answers = await asyncio.wait_for(reader.read(), 5)
+        assert answers.endswith(b"2 rsp 6 200 OK\n0 serverclose 0\n")
+        writer.close()
+
+    asyncio.run(main())

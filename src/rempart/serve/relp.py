@@ -111,7 +111,12 @@ async def start_relp(spec: SyslogInput, sink: Sink, senders: Senders,
         parser = RelpParser(max_data)
         session = Session(spec, sink, metrics, sender, writer)
         while not receiver.closing.is_set():
-            data = await receiver.read(reader)
+            try:
+                data = await receiver.read(reader)
+            except asyncio.CancelledError:  # the server is closing: the client will resend elsewhere/later
+                with contextlib.suppress(ConnectionError):
+                    await asyncio.shield(session.server_close())
+                raise
             if not data:
                 with contextlib.suppress(ConnectionError):  # idle: tell the client to open a new session
                     await session.server_close()
