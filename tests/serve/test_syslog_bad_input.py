@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ssl
 import time
+from pathlib import Path
 
 import pytest
 
 from rempart.serve.framing import Framer
 from rempart.serve.metrics import IntakeMetrics
 from rempart.serve.relp import start_relp
-from rempart.serve.syslog import SyslogInput, start_tcp, start_udp
-from tests.serve.shippers import ListSink, LoopbackSenders, wait_for
+from rempart.serve.syslog import SyslogInput, start_tcp, start_tls, start_udp
+from tests.serve.shippers import ListSink, LoopbackSenders, make_pki, wait_for
 from tests.serve.test_syslog_logger import logger
 
 
@@ -207,5 +210,30 @@ def test_closing_the_relp_receiver_says_serverclose() -> None:
         answers = await asyncio.wait_for(reader.read(), 5)
         assert answers.endswith(b"2 rsp 6 200 OK\n0 serverclose 0\n")
         writer.close()
+
+    asyncio.run(main())
+
+
+def test_tls_client_without_a_certificate_of_our_ca_is_refused_and_counted(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+
+    async def main() -> None:
+        sink, metrics = ListSink(), IntakeMetrics()
+        spec = SyslogInput(name="syslog-tls", protocol="tls", port=0, tls_cert=pki.server_cert,
+                           tls_key=pki.server_key, tls_ca=pki.ca)
+        receiver = await start_tls(spec, sink, LoopbackSenders(), metrics)
+        try:
+            context = ssl.create_default_context(cafile=pki.ca)  # trusts us, shows no certificate
+            reader, writer = await asyncio.open_connection("127.0.0.1", receiver.port, ssl=context,
+                                                           server_hostname="localhost")
+            writer.write(b"<13>from nobody\n")
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                await writer.drain()
+                assert await asyncio.wait_for(reader.read(), 5) == b""
+            writer.close()
+            await wait_for(lambda: rejected(metrics, "syslog-tls", None, "tls handshake failed") == 1)
+        finally:
+            await receiver.close()
+        assert sink.records == []
 
     asyncio.run(main())

@@ -130,6 +130,8 @@ class StreamReceiver:
             assert task is not None
             self._connections[task] = False
             try:
+                if context is not None and not await self._handshake(writer, context):
+                    return
                 sender = identify(writer, self.senders, client_certs)
                 if sender is None:
                     self.metrics.reject(self.spec.name, None, "unknown sender")
@@ -144,8 +146,17 @@ class StreamReceiver:
                 with contextlib.suppress(Exception):
                     await writer.wait_closed()
 
-        self._server = await asyncio.start_server(connected, self.spec.host, self.spec.port, ssl=context,
-                                                  limit=READ_CHUNK)
+        # TLS is started by hand on each connection, so that a failed handshake (no certificate, one from
+        # another CA) is counted, and a client that never finishes it is dropped after idle_timeout
+        self._server = await asyncio.start_server(connected, self.spec.host, self.spec.port, limit=READ_CHUNK)
+
+    async def _handshake(self, writer: asyncio.StreamWriter, context: ssl.SSLContext) -> bool:
+        try:
+            await writer.start_tls(context, ssl_handshake_timeout=self.spec.idle_timeout)
+        except (ssl.SSLError, ConnectionError, TimeoutError):
+            self.metrics.reject(self.spec.name, None, "tls handshake failed")
+            return False
+        return True
 
     def busy(self, inside_accept: bool) -> None:
         task = asyncio.current_task()
