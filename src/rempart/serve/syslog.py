@@ -88,18 +88,15 @@ def identify(writer: asyncio.StreamWriter, senders: Senders, client_certs: bool)
     return senders.by_address(address)
 
 
-async def accept_patiently(sink: Sink, records: Sequence[IntakeRecord], closing: asyncio.Event) -> None:
-    """Accept, waiting out back-pressure for as long as it lasts; the records stay ours meanwhile."""
+async def accept_patiently(sink: Sink, records: Sequence[IntakeRecord]) -> None:
+    """Accept, waiting out back-pressure for as long as it lasts; the records stay ours meanwhile. Reading
+    is paused all that time, so TCP makes the sender wait. A shutdown waits for it up to its grace."""
     while True:
         try:
             await sink.accept(records)
             return
         except Backpressure as exc:
-            with contextlib.suppress(TimeoutError):
-                # a shutdown does not give up the records: it only stops waiting longer than needed
-                await asyncio.wait_for(closing.wait(), max(exc.retry_after, 0.01))
-            if closing.is_set():
-                await asyncio.sleep(max(exc.retry_after, 0.01))
+            await asyncio.sleep(max(exc.retry_after, 0.01))
 
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, Sender], Awaitable[None]]
@@ -178,7 +175,7 @@ class StreamReceiver:
         self.metrics.received.labels(self.spec.name, establishment).inc(len(records))
         self.busy(True)
         try:
-            await accept_patiently(sink, records, self.closing)
+            await accept_patiently(sink, records)
         finally:
             self.busy(False)
         self.metrics.accepted.labels(self.spec.name, establishment).inc(len(records))
