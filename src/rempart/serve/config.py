@@ -68,7 +68,8 @@ class ServeConfig(_Strict):
 
     @model_validator(mode="after")
     def _names(self) -> ServeConfig:
-        names = [i.name for i in [*self.inputs.syslog, *self.inputs.http, *self.inputs.files]]
+        names = [i.name for i in self.inputs.syslog] + [i.name for i in self.inputs.http] + \
+            [i.name for i in self.inputs.files]
         for name in names:
             if names.count(name) > 1:
                 raise ValueError(f"two inputs are named {name!r}: each input needs its own name")

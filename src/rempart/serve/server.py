@@ -17,7 +17,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,10 +28,12 @@ from rempart.detect.rules import load_rules
 from rempart.detect.tuning import load_tuning
 from rempart.domain.alerts import Alert, Level
 from rempart.events.store import EventStore
-from rempart.inventory import Group, Resolver, load_group
+from rempart.domain.inventory import Group
+from rempart.inventory import Resolver, load_group
 from rempart.serve import http as http_input
-from rempart.serve import relp, syslog
+from rempart.serve import syslog
 from rempart.serve.config import ServeConfig
+from rempart.serve.contracts import Backpressure
 from rempart.serve.journal import JournalSink, SegmentJournal
 from rempart.serve.loop import LiveLoop
 from rempart.serve.metrics import IntakeMetrics
@@ -73,7 +75,7 @@ class Server:
             "inputs": self.listening,
             "at_most_once": [n for n, how in self.listening.items() if how.split()[0] in AT_MOST_ONCE],
             "journal": {"end": j.end_offset, "checkpoint": j.checkpoint_offset, "lag": j.lag,
-                        "segments": j.segments, "bytes": j.bytes, "quarantined": j.quarantined_segments},
+                        "segments": j.segments, "bytes": j.bytes, "quarantined": j.quarantined},
             "events": self.loop.stats.events,
             "batches": self.loop.stats.batches,
             "alerts": self.loop.stats.alerts,
@@ -131,7 +133,8 @@ async def start(config: ServeConfig, *, on_alerts: Callable[[list[Alert]], objec
                              min_free_bytes=j.min_free_mb << 20, max_lag=j.max_lag_records)
     store = EventStore(config.events)
     metrics = IntakeMetrics()
-    plan = plan or await asyncio.to_thread(compile_plan, config)
+    if plan is None:
+        plan = await asyncio.to_thread(compile_plan, config)
     loop = LiveLoop(journal, store, plan, resolver=Resolver(group), metrics=metrics, on_alerts=on_alerts,
                     on_tick=responder.escalations if responder is not None else None,
                     lateness_seconds=config.detect.lateness_s, batch_records=config.detect.batch_records,
@@ -142,14 +145,11 @@ async def start(config: ServeConfig, *, on_alerts: Callable[[list[Alert]], objec
     sink = JournalSink(journal)
     senders = SenderDirectory(config.senders)
     for spec in config.inputs.syslog:
-        starter: Callable[..., Awaitable[Any]] = {
-            "udp": syslog.start_udp, "tcp": syslog.start_tcp, "tls": syslog.start_tls, "relp": relp.start_relp,
-        }[spec.protocol]
-        receiver = await starter(spec, sink, senders, metrics)
+        receiver = await syslog.start_input(spec, sink, senders, metrics)
         server.receivers.append(receiver)
         server.listening[spec.name] = f"{spec.protocol} {spec.host}:{_port(receiver, spec.port)}"
     for hspec in config.inputs.http:
-        app = http_input.create_app(hspec, sink, senders, metrics, healthy=lambda: journal.writable)
+        app = http_input.create_app(hspec, sink, senders, metrics, healthy=lambda: _writable(journal))
         http_server = http_input.HttpServer(app, hspec)
         await http_server.start()
         server.receivers.append(_HttpClosable(http_server))
@@ -161,6 +161,15 @@ async def start(config: ServeConfig, *, on_alerts: Callable[[list[Alert]], objec
     server.tasks.append(asyncio.create_task(loop.run(server.stop)))
     server.tasks.append(asyncio.create_task(_status_writer(server)))
     return server
+
+
+def _writable(journal: SegmentJournal) -> bool:
+    """For /healthz: whether the journal can take records (a lagging detector is not unhealthy)."""
+    try:
+        journal.room(0)
+    except Backpressure as exc:
+        return not exc.reason.startswith("journal")
+    return True
 
 
 def _port(receiver: object, configured: int) -> int:
