@@ -37,7 +37,8 @@ def _failures(start: datetime, n: int, ip: str = "203.0.113.7") -> list[bytes]:
 
 def _journal(path: Path, lines: list[bytes]) -> SegmentJournal:
     journal = SegmentJournal(path, min_free_bytes=0)
-    journal.append([IntakeRecord("syslog-tcp", "syslog", SENDER, time.time(), line).encode() for line in lines])
+    journal.append([IntakeRecord("syslog-tcp", "syslog", SENDER, time.time(), line).encode()
+                    for line in lines])
     return journal
 
 
@@ -96,7 +97,8 @@ def test_a_replay_after_a_crash_stores_nothing_twice(tmp_path: Path, plan: Detec
 
 
 @pytest.mark.parametrize("batch", [1, 3, 7])
-def test_a_correlation_spans_micro_batches_and_restarts(tmp_path: Path, plan: DetectionPlan, batch: int) -> None:
+def test_a_correlation_spans_micro_batches_and_restarts(tmp_path: Path, plan: DetectionPlan,
+                                                        batch: int) -> None:
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     journal = _journal(tmp_path / "journal", _failures(start, 12))
     store = EventStore(tmp_path / "events.duckdb")
