@@ -39,7 +39,7 @@ class DetectConfig(_Strict):
     cache: Path | None = Path("rule-cache")
     batch_records: int = Field(default=10_000, ge=1, le=200_000)
     batch_ms: int = Field(default=200, ge=1, le=10_000)
-    lateness_s: float = Field(default=60.0, ge=0, description="how late an event may come and still count "
+    lateness_s: float = Field(default=2.0, ge=0, description="how late an event may come and still count "
                               "in the correlation windows it belongs to")
     min_level: str = "medium"  # alerts below this level open no incident
 
