@@ -62,8 +62,6 @@ class ServeConfig(_Strict):
     inputs: Inputs = Field(default_factory=Inputs)
     senders: SendersConfig = Field(default_factory=SendersConfig)
     approvers: ApproversConfig = Field(default_factory=ApproversConfig)
-    status_port: int | None = Field(default=None, ge=0, le=65535,
-                                    description="/healthz and /metrics when no HTTP input serves them")
 
     @model_validator(mode="after")
     def _names(self) -> ServeConfig:
