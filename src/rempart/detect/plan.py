@@ -179,7 +179,8 @@ class DetectionPlan:
         only events in that time range and of those hosts; the others match no rule and count in no
         correlation, as if they had not been read.
         """
-        from rempart.detect.correlate import evaluate_correlations, referenced_rules
+        from rempart.detect.correlate import referenced_rules
+        from rempart.detect.stream import StreamDetector
 
         level = Level.parse(min_level) if isinstance(min_level, str) else min_level
         self.runtime_failures = []
@@ -198,9 +199,8 @@ class DetectionPlan:
             index[r.key] for r in base if r.severity >= level and r.key not in silent
         ]
         alerts = self._event_alerts(con, emitting)
-        alerts.extend(
-            a for a in evaluate_correlations(self, store, index) if a.level >= level
-        )
+        # the correlations of live mode's evaluator, over every hit at once: hunt and serve agree
+        alerts.extend(StreamDetector(self, store, min_level=level).correlate_hits())
         alerts.sort(key=lambda a: (a.time, a.rule_id))
         return alerts
 

@@ -37,6 +37,7 @@ from rempart.detect.correlate import (
     referenced_rules,
 )
 from rempart.detect.plan import CompiledRule, DetectionPlan
+from rempart.detect.rules import RuleProblem
 from rempart.domain.alerts import Alert, EventRef, Level
 from rempart.events.store import TABLE, EventStore
 
@@ -130,6 +131,13 @@ class StreamDetector:
         alerts.sort(key=lambda a: (a.time, a.rule_id))
         return alerts
 
+    def correlate_hits(self) -> list[Alert]:
+        """The correlation alerts of every match in ``_hits`` at once, in time order: a hunt's single
+        pass, which :meth:`DetectionPlan.evaluate` makes through this same code."""
+        alerts = self._correlate(None, None)
+        alerts.sort(key=lambda a: (a.time, a.rule_id))
+        return alerts
+
     def flush(self) -> list[Alert]:
         """Evaluate every correlation match still held for the lateness (the end of the input)."""
         alerts = self._correlate(None, None, fetch=False)
@@ -178,8 +186,11 @@ class StreamDetector:
         members = []
         for ref in (corr.correlation or {}).get("rules", []):
             rule = self.plan.resolve(ref)
-            if rule is None:
-                return []  # reported by plan.evaluate; such a correlation never fires
+            if rule is None:  # such a correlation never fires
+                self.plan.runtime_failures.append(RuleProblem(
+                    corr.path, f"correlation refers to '{ref}', which is not a loaded rule",
+                    "evaluate", rule=corr.label))
+                return []
             members.append((ref, rule))
         return members
 
