@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rempart.detect import DetectionPlan
 from rempart.detect.stream import StreamDetector
@@ -179,3 +181,24 @@ def test_open_windows_are_bounded_by_the_watermark(plan: DetectionPlan, rows: li
 def test_restore_refuses_a_state_of_another_version(plan: DetectionPlan, tmp_path: Path) -> None:
     with EventStore() as store, pytest.raises(ValueError, match="version"):
         StreamDetector.restore(plan, store, b'{"version": 99}')
+
+
+@settings(max_examples=15, deadline=None)
+@given(gaps=st.lists(st.integers(1, 40_000), min_size=3, max_size=40), size=st.integers(1, 12),
+       jitter=st.lists(st.integers(0, 29_999), min_size=40, max_size=40), seed=st.integers(0, 9))
+def test_any_split_and_any_arrival_within_the_lateness_agree_with_one_pass(
+        plan: DetectionPlan, gaps: list[int], size: int, jitter: list[int], seed: int) -> None:
+    """Times in ms; each event arrives less than the 30 s lateness after it happened."""
+    rng = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+    t = 0
+    for i, gap in enumerate(gaps):
+        t += gap
+        rows.append({"_product": "fortigate", "_service": "vpn", "_ts": T0 + timedelta(milliseconds=t),
+                     "_record": i + 1, "action": rng.choice(["ssl-login-fail"] * 2 + ["tunnel-up"]),
+                     "user": f"u{rng.randrange(3)}", "remip": f"203.0.113.{rng.randrange(2)}"})
+    with store_of(rows) as store:
+        want = key(plan.evaluate(store))
+    arrived = sorted(rows, key=lambda r: r["_ts"] + timedelta(milliseconds=jitter[r["_record"] - 1]))
+    with store_of(arrived) as store:
+        assert key(streamed(plan, store, size, lateness=timedelta(seconds=30))) == want
