@@ -221,7 +221,7 @@ def test_an_alert_arriving_live_opens_the_incident_and_runs_the_plan_once(tmp_pa
                     reply = await client.post(url, content=line + "\n",
                                               headers={"Authorization": f"Bearer {token}"})
                     assert reply.status_code == 200, reply.text
-                    await wait_for(lambda: server.loop.stats.alerts >= i + 1, timeout=30)
+                    await wait_for(lambda n=i + 1: server.loop.stats.alerts >= n, timeout=30)
         finally:
             await shutdown(server)
 
