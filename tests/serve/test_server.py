@@ -4,6 +4,7 @@ helper) → receivers → journal → readers → event store → detection, aga
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -27,7 +28,7 @@ from rempart.inventory import Resolver, load_group
 from rempart.serve.config import load_serve_config
 from rempart.serve.decode import SENDER, SENDER_ESTABLISHMENT
 from rempart.serve.senders import new_token
-from rempart.serve.server import shutdown, start
+from rempart.serve.server import Server, shutdown, start
 from tests.serve.shippers import run_rsyslogd, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,6 +123,10 @@ def test_real_shippers_give_the_events_and_alerts_of_a_hunt_of_the_same_lines(tm
     theirs = [{k: v for k, v in r.items() if k not in strip} for r in _rows(hunted)]
     assert ours == theirs
     assert [a.rule_id for a in alerts] == [BRUTE_FORCE]
+
+
+def _alerted(server: Server, n: int) -> bool:
+    return server.loop.stats.alerts >= n
 
 
 def _rsyslog_relp(folder: Path, lines: list[bytes], port: int) -> Path:
@@ -221,7 +226,7 @@ def test_an_alert_arriving_live_opens_the_incident_and_runs_the_plan_once(tmp_pa
                     reply = await client.post(url, content=line + "\n",
                                               headers={"Authorization": f"Bearer {token}"})
                     assert reply.status_code == 200, reply.text
-                    await wait_for(lambda n=i + 1: server.loop.stats.alerts >= n, timeout=30)
+                    await wait_for(functools.partial(_alerted, server, i + 1), timeout=30)
         finally:
             await shutdown(server)
 
