@@ -35,6 +35,7 @@ from rempart.events.store import TABLE, EventStore, quote_ident
 RULES_PER_QUERY = 40
 GROUP_MAX_FIELDS = 12  # scopes reading more fields than this are not checked for repeated values
 DETECT_THREADS = min(4, os.cpu_count() or 1)
+SPLIT_RULES = 300  # a scope with this many rules runs in DETECT_THREADS parts side by side
 CORE_FIELDS = {"channel", "eventid", "computer", "provider_name"}
 
 
@@ -255,9 +256,10 @@ class DetectionPlan:
         for rule in rules:
             if rule.scope is not None:
                 by_scope.setdefault(rule.scope, []).append(rule)
-        pending = self._runnable(store, by_scope, rows_sql)
+        runnable = self._runnable(store, by_scope, rows_sql)
+        pending = [part for scope, group in runnable for part in _parts(scope, group)]
         pending.sort(key=lambda item: -len(item[1]))  # the longest first, so that threads end together
-        total, done = len(by_scope), len(by_scope) - len(pending)
+        total, done = len(by_scope) - len(runnable) + len(pending), len(by_scope) - len(runnable)
         self.groups_evaluated = len(pending)
         if on_progress is not None:
             on_progress(done, total)
@@ -377,6 +379,16 @@ class DetectionPlan:
             ref = EventRef(str(source or ""), int(record) if record is not None else 0)
             alerts.append(rule.make_alert(when.astimezone(UTC), host, est, asset, [ref]))
         return alerts
+
+
+def _parts(scope: Scope, group: list[CompiledRule]) -> list[tuple[Scope, list[CompiledRule]]]:
+    """A scope's rules, cut in :data:`DETECT_THREADS` parts when they are many: binding is most of what a
+    small batch costs, and one scope (process_creation, 1,400 SigmaHQ rules) would keep one thread busy
+    while the others wait. Each part builds its own scope table, a second scan of the same rows."""
+    if DETECT_THREADS < 2 or len(group) < SPLIT_RULES:
+        return [(scope, group)]
+    size = -(-len(group) // DETECT_THREADS)
+    return [(scope, group[i:i + size]) for i in range(0, len(group), size)]
 
 
 def _repetitive(con: duckdb.DuckDBPyConnection, values: list[str], where: str) -> bool:
