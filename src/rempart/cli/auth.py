@@ -150,6 +150,20 @@ def reading_for(store: Store, establishment: str) -> Actor:
     return actor
 
 
+def seeing_patients(store: Store, establishment: str, what: str, *, writes: bool = True) -> Actor:
+    """The account about to see ``establishment``'s patients (``what``: a kit, a report…), refused to roles
+    that do not need to. The service journals the access once it is done."""
+    actor = acting(store, writes=writes)
+    check_scope(actor, establishment)
+    if not actor.sees_patient_data:
+        raise StateError(
+            f"{actor.account} ({', '.join(actor.roles) or 'no role'}) may not see patient data: {what} "
+            "shows patients' identities and care",
+            hint="ask the establishment's IT on call, its director or the RSSI",
+        )
+    return actor
+
+
 def group_wide(store: Store, what: str) -> Actor:
     """A reader whose scope is the whole group: ``what`` mixes every establishment and incident."""
     actor = reading(store)

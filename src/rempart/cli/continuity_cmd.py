@@ -13,7 +13,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from rempart.cli.auth import acting, acting_for, check_scope, reading, reading_for
+from rempart.cli.auth import acting, acting_for, check_scope, reading, reading_for, seeing_patients
 from rempart.cli.console import console, err_console, report_errors
 from rempart.cli.options import Inventory, open_case_store, parse_time
 from rempart.continuity import register, service, snapshot, synthetic
@@ -121,7 +121,7 @@ def kits_build(
     """Build the downtime kit of ESTABLISHMENT from its latest snapshot and register every serial."""
     settings = Settings()
     store = open_case_store()
-    acting_for(store, establishment)
+    viewer = seeing_patients(store, establishment, "the kit")
     build = service.build_kits(
         store,
         settings,
@@ -131,6 +131,7 @@ def kits_build(
         incident,
         parse_time(started_at) if started_at else None,
         config=KitConfig(hours=hours),
+        viewer=viewer,
     )
     if build.plan.stale:
         err_console.print(
@@ -243,7 +244,7 @@ def reconcile(
 ) -> None:
     """Reconciliation report of ESTABLISHMENT's paper forms (PDF to print, JSON encrypted)."""
     store = open_case_store()
-    acting_for(store, establishment)
+    viewer = seeing_patients(store, establishment, "the reconciliation report")
     report, pdf, js = service.reconcile_report(
         store,
         Settings(),
@@ -252,6 +253,7 @@ def reconcile(
         out,
         until=parse_time(until) if until else None,
         incident_ref=incident,
+        viewer=viewer,
     )
     c = report.counts
     console.print(
@@ -294,12 +296,12 @@ def export(
     """Export the back-entered records as a FHIR transaction Bundle (duplicates left out), encrypted."""
     settings = Settings()
     store = open_case_store()
-    acting_for(store, establishment)
+    viewer = seeing_patients(store, establishment, "the FHIR export")
     if str(out) == "-":  # asked for explicitly, for a pipe into the HIS import: nothing written to disk
-        bundle = service.export_bundle(store, settings, establishment)
+        bundle = service.export_bundle(store, settings, establishment, viewer=viewer)
         sys.stdout.buffer.write(orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n")
         return
-    path, n = service.export_fhir(store, settings, establishment, out)
+    path, n = service.export_fhir(store, settings, establishment, out, viewer=viewer)
     console.print(
         f"[green]ok[/green] {n} resources written encrypted to {path}; "
         f"`rempart continuity decrypt {path} --out -` gives the Bundle for the HIS import"
@@ -314,6 +316,12 @@ def decrypt(
 ) -> None:
     """Decrypt a file rempart encrypted (FHIR export, reconciliation JSON) with its establishment's key."""
     doc = snapshot.read_sealed(file, Settings().key_directory)
+    store = open_case_store()
+    viewer = seeing_patients(store, doc.establishment, f"the {doc.kind}", writes=False)
+    service.record_access(
+        store, viewer, doc.establishment, doc.kind,
+        {"file": str(file), "created_at": doc.created_at.isoformat()},
+    )
     if str(out) == "-":
         sys.stdout.buffer.write(doc.payload)
         return

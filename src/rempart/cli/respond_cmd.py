@@ -345,12 +345,17 @@ def journal_verify(
 def journal_show(
     subject: Annotated[str | None, typer.Option(help="subject prefix, e.g. run/1")] = None,
     full: Annotated[bool, typer.Option(help="print whole payloads")] = False,
+    action: Annotated[
+        str | None, typer.Option(help="only this action, e.g. patient_data.access (who saw which patients)")
+    ] = None,
 ) -> None:
-    """Print the journal (optionally only entries about SUBJECT)."""
+    """Print the journal (optionally only entries about SUBJECT, or of one ACTION)."""
     store = open_case_store()
     group_wide(store, "the journal")
     with store.session() as s:
         for row in journal.entries(s, subject):
+            if action is not None and row.action != action:
+                continue
             payload = row.payload if full else row.payload[:140]
             console.print(
                 f"{row.seq:>5} {row.at:%Y-%m-%d %H:%M:%S} {row.actor:<14} {row.action:<22} "
