@@ -76,7 +76,9 @@ def test_the_auditor_reads_everything_and_changes_nothing(db: str, people: Peopl
     assert code == 2 and "read-only" in out
 
 
-def test_an_account_of_another_establishment_reads_only_its_own(db: str, people: People) -> None:
+def test_an_account_of_another_establishment_reads_only_its_own(
+    db: str, people: People, tmp_path: Path
+) -> None:
     store = Store(db)
     make_incident(store, establishment="saint-cyprien", ref="INC-0002", hosts=("tls-scy-ws001",))
     store.close()
@@ -103,6 +105,9 @@ def test_an_account_of_another_establishment_reads_only_its_own(db: str, people:
     assert "saint-cyprien" in out and "capitouls" not in out, out
     code, out = cli("journal", "show")  # the journal mixes every establishment
     assert code == 2 and "covers the whole group" in out
+    (tmp_path / "vpn.log").write_text("date=2026-11-28 srcip=198.51.100.7\n")
+    code, out = cli("evidence", "add", "INC-0001", "vpn.log")  # nor may it work on another's incident
+    assert code == 2 and "acts only for saint-cyprien" in out
 
 
 def test_an_investigator_reads_only_the_incidents_of_the_account(db: str, people: People, plan: Path) -> None:
