@@ -22,6 +22,7 @@ from rempart.continuity.fhir_import import ImportProblem, read_fhir
 from rempart.continuity.snapshot import Snapshot
 from rempart.domain.inventory import Group
 from tests.conftest import need
+from tests.identities.helpers import People
 
 CORPUS = Path(__file__).parent / "fixtures" / "fhir-shapes"
 EXPECTED: dict[str, Any] = yaml.safe_load((CORPUS / "expected.yaml").read_text(encoding="utf-8"))
@@ -152,13 +153,16 @@ def test_a_census_that_disagrees_with_the_snapshot_says_so_in_red_words(group: G
 
 
 def test_snapshot_status_fails_while_the_kit_would_print_unknown_values(
-    tmp_path: Path, example_group_path: Path
+    tmp_path: Path, example_group_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = {
         "REMPART_HOME": str(tmp_path / "home"),
         "REMPART_KEYS_DIR": str(tmp_path / "keys"),
         "REMPART_INVENTORY": str(example_group_path),
     }
+    for name, value in env.items():  # the login below reads the same case store as the commands
+        monkeypatch.setenv(name, value)
+    People(f"sqlite:///{tmp_path / 'home' / 'cases.sqlite'}").login("astreinte-dsi")  # imports need one
     run = CliRunner(env=env)
     out = run.invoke(app, ["snapshot", "import", "capitouls", str(CORPUS / "export")])
     assert out.exit_code == 0, out.output

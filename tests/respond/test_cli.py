@@ -52,7 +52,8 @@ def test_plan_check_ok_and_located_error(tmp_path: Path) -> None:
     assert f"{bad}:" in out and "steps[2].action" in out
 
 
-def test_plan_show_prints_the_exact_commands(db: str) -> None:
+def test_plan_show_prints_the_exact_commands(db: str, people: People) -> None:
+    people.login("c.martin")  # the dry run reads the incident: an account is needed
     code, out = cli("plan", "show", "INC-0001")
     assert code == 0, out
     assert "intrusion-confirmee" in out

@@ -11,6 +11,7 @@ import os
 import socket
 from pathlib import Path
 
+from rempart.detect.incidents import get_incident
 from rempart.domain.actors import Actor
 from rempart.errors import StateError
 from rempart.identities import service as identities
@@ -94,10 +95,81 @@ def acting_for(store: Store, establishment: str) -> str:
 
 def acting_on(store: Store, incident: str, *, writes: bool = True) -> str:
     """The person acting, refused unless the account may work on ``incident`` (an outside investigator's
-    account is scoped to the incidents it was opened for)."""
+    account is scoped to the incidents it was opened for, a clinic's account to its establishments)."""
     actor = acting(store, writes=writes)
-    if not actor.may_see(incident):
-        raise StateError(
-            f"{actor.account} works only on {', '.join(actor.incidents)}, not on {incident}"
-        )
+    with store.session() as s:
+        row = get_incident(s, incident)
+        check_incident(actor, row.ref, row.establishment)
     return actor.who
+
+
+# Reading the case store needs an account too: whoever can open the file is not thereby allowed to read
+# it. Reads take the same scope as changes (establishments, incidents); an auditor reads everything.
+
+
+def reading(store: Store) -> Actor:
+    """The authenticated actor of a command that only reads the case store (auditors included)."""
+    return acting(store, writes=False)
+
+
+def check_incident(actor: Actor, ref: str, establishment: str | None) -> None:
+    """Refuse an incident outside the account's scope: its incidents, then its establishments (an incident
+    outside the inventory belongs to no establishment: only group-wide accounts see it)."""
+    if not actor.may_see(ref):
+        raise StateError(f"{actor.account} works only on {', '.join(actor.incidents)}, not on {ref}")
+    if actor.establishments and (establishment is None or not actor.covers(establishment)):
+        raise StateError(
+            f"{actor.account} acts only for {', '.join(actor.establishments)}, not for {ref} "
+            f"({establishment or 'outside the inventory'})"
+        )
+
+
+def sees_incident(actor: Actor, ref: str, establishment: str | None) -> bool:
+    """Whether a listing shows this incident to ``actor``."""
+    try:
+        check_incident(actor, ref, establishment)
+    except StateError:
+        return False
+    return True
+
+
+def reading_incident(store: Store, ref: str | int) -> Actor:
+    """The reader of incident ``ref``, refused when it is outside their scope."""
+    actor = reading(store)
+    with store.session() as s:
+        row = get_incident(s, ref)
+        check_incident(actor, row.ref, row.establishment)
+    return actor
+
+
+def reading_for(store: Store, establishment: str) -> Actor:
+    """The reader of one establishment's data (forms, snapshots), refused outside their scope."""
+    actor = reading(store)
+    check_scope(actor, establishment)
+    return actor
+
+
+def seeing_patients(store: Store, establishment: str, what: str, *, writes: bool = True) -> Actor:
+    """The account about to see ``establishment``'s patients (``what``: a kit, a report…), refused to roles
+    that do not need to. The service journals the access once it is done."""
+    actor = acting(store, writes=writes)
+    check_scope(actor, establishment)
+    if not actor.sees_patient_data:
+        raise StateError(
+            f"{actor.account} ({', '.join(actor.roles) or 'no role'}) may not see patient data: {what} "
+            "shows patients' identities and care",
+            hint="ask the establishment's IT on call, its director or the RSSI",
+        )
+    return actor
+
+
+def group_wide(store: Store, what: str) -> Actor:
+    """A reader whose scope is the whole group: ``what`` mixes every establishment and incident."""
+    actor = reading(store)
+    if actor.establishments or actor.incidents:
+        scope = ", ".join(actor.establishments + actor.incidents)
+        raise StateError(
+            f"{actor.account} acts only for {scope}: {what} covers the whole group",
+            hint="ask an account of the group's security team (RSSI, auditor)",
+        )
+    return actor

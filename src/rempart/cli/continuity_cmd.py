@@ -13,7 +13,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from rempart.cli.auth import acting, acting_for, check_scope
+from rempart.cli.auth import acting, acting_for, check_scope, reading, reading_for, seeing_patients
 from rempart.cli.console import console, err_console, report_errors
 from rempart.cli.options import Inventory, open_case_store, parse_time
 from rempart.continuity import register, service, snapshot, synthetic
@@ -46,8 +46,10 @@ def snapshot_import(
 ) -> None:
     """Validate FHIR NDJSON files (or a directory, or a Bundle) and store them encrypted."""
     settings = Settings()
+    store = open_case_store()
+    acting_for(store, establishment)
     row, result = service.import_snapshot(
-        open_case_store(), settings, establishment, paths, parse_time(taken_at) if taken_at else None
+        store, settings, establishment, paths, parse_time(taken_at) if taken_at else None
     )
     for p in result.problems:
         err_console.print(f"[yellow]rejected[/yellow] {p}", soft_wrap=True)
@@ -71,9 +73,13 @@ def snapshot_status(
 ) -> None:
     """Age of the latest snapshot of each establishment; fails when older than the limit, or while the
     kit would print a value as unknown (drug, dose, unit, route or bed missing from the export)."""
-    ids = [establishment] if establishment else [e.id for e in load_group(group).establishments]
+    store = open_case_store()
+    actor = reading_for(store, establishment) if establishment else reading(store)
+    ids = [establishment] if establishment else [
+        e.id for e in load_group(group).establishments if actor.covers(e.id)
+    ]
     stale = unknown = 0
-    with open_case_store().session() as s:
+    with store.session() as s:
         for est in ids:
             f = snapshot.freshness(s, est, max_age=timedelta(hours=max_age_hours))
             if f.age is None:
@@ -114,8 +120,10 @@ def kits_build(
 ) -> None:
     """Build the downtime kit of ESTABLISHMENT from its latest snapshot and register every serial."""
     settings = Settings()
+    store = open_case_store()
+    viewer = seeing_patients(store, establishment, "the kit")
     build = service.build_kits(
-        open_case_store(),
+        store,
         settings,
         load_group(group),
         establishment,
@@ -123,6 +131,7 @@ def kits_build(
         incident,
         parse_time(started_at) if started_at else None,
         config=KitConfig(hours=hours),
+        viewer=viewer,
     )
     if build.plan.stale:
         err_console.print(
@@ -150,7 +159,9 @@ def forms_list(
     """The register of ESTABLISHMENT's paper forms: serial, unit, type, status."""
     if status is not None and status not in register.STATUSES:
         raise InputError(f"unknown status '{status}'", hint=f"one of {', '.join(register.STATUSES)}")
-    with open_case_store().session() as s:
+    store = open_case_store()
+    reading_for(store, establishment)
+    with store.session() as s:
         rows = [f for f in register.forms_of(s, establishment) if status is None or f.status == status]
         for f in rows:
             console.print(f"{f.serial}  {f.form_type:<14} {register.STATUS_FR[f.status]:<7} {f.unit}")
@@ -232,14 +243,17 @@ def reconcile(
     incident: Annotated[str | None, typer.Option(help="incident ref for the main courante")] = None,
 ) -> None:
     """Reconciliation report of ESTABLISHMENT's paper forms (PDF to print, JSON encrypted)."""
+    store = open_case_store()
+    viewer = seeing_patients(store, establishment, "the reconciliation report")
     report, pdf, js = service.reconcile_report(
-        open_case_store(),
+        store,
         Settings(),
         load_group(group),
         establishment,
         out,
         until=parse_time(until) if until else None,
         incident_ref=incident,
+        viewer=viewer,
     )
     c = report.counts
     console.print(
@@ -281,11 +295,13 @@ def export(
 ) -> None:
     """Export the back-entered records as a FHIR transaction Bundle (duplicates left out), encrypted."""
     settings = Settings()
+    store = open_case_store()
+    viewer = seeing_patients(store, establishment, "the FHIR export")
     if str(out) == "-":  # asked for explicitly, for a pipe into the HIS import: nothing written to disk
-        bundle = service.export_bundle(open_case_store(), settings, establishment)
+        bundle = service.export_bundle(store, settings, establishment, viewer=viewer)
         sys.stdout.buffer.write(orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n")
         return
-    path, n = service.export_fhir(open_case_store(), settings, establishment, out)
+    path, n = service.export_fhir(store, settings, establishment, out, viewer=viewer)
     console.print(
         f"[green]ok[/green] {n} resources written encrypted to {path}; "
         f"`rempart continuity decrypt {path} --out -` gives the Bundle for the HIS import"
@@ -300,6 +316,12 @@ def decrypt(
 ) -> None:
     """Decrypt a file rempart encrypted (FHIR export, reconciliation JSON) with its establishment's key."""
     doc = snapshot.read_sealed(file, Settings().key_directory)
+    store = open_case_store()
+    viewer = seeing_patients(store, doc.establishment, f"the {doc.kind}", writes=False)
+    service.record_access(
+        store, viewer, doc.establishment, doc.kind,
+        {"file": str(file), "created_at": doc.created_at.isoformat()},
+    )
     if str(out) == "-":
         sys.stdout.buffer.write(doc.payload)
         return

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from rempart.cli.auth import acting
 from rempart.cli.console import EXIT_USER_ERROR, console, err_console, report_errors
 from rempart.cli.hunt_outputs import print_for_investigators, timeline_for
 from rempart.cli.options import TimeZone, resolver_for
@@ -28,7 +29,9 @@ from rempart.detect.hunt import HuntProgress, HuntResult, hunt
 from rempart.detect.incidents import DEFAULT_WINDOW, open_incidents
 from rempart.detect.window import event_window
 from rempart.domain.alerts import Alert, Level
+from rempart.errors import StateError
 from rempart.events import EventStore
+from rempart.identities import service as identities
 from rempart.settings import Settings
 from rempart.store.db import Store
 
@@ -113,6 +116,7 @@ def hunt_command(
         err_console.print(f"[red]error[/red] --min-level: {exc}")
         raise typer.Exit(EXIT_USER_ERROR) from None
     settings = Settings()
+    _may_open_incidents(db or settings.case_store_url)
     window = event_window(since, until, host)
     tuning = tuning_from(tuning_dir)
     resolver = resolver_for(inventory, timezone)
@@ -140,6 +144,24 @@ def hunt_command(
         out.print(f"[bold]window[/bold]: {window.describe()} — the events outside it were stored, not hunted",
                   highlight=False)
     raise typer.Exit(result.report.exit_code())
+
+
+def _may_open_incidents(url: str) -> None:
+    """Checked before hunting, not after minutes of it. A case store with accounts is the group's: opening
+    incidents there needs a logged-in account whose scope is every incident. A store without any account
+    (an investigator's own `--db`) is theirs, as before accounts existed."""
+    store = Store(url)
+    try:
+        if not identities.has_accounts(store):
+            return
+        actor = acting(store)
+        if actor.incidents:
+            raise StateError(
+                f"{actor.account} works only on {', '.join(actor.incidents)}: a hunt opens new incidents",
+                hint="hunt into a case store of your own with --db sqlite:///my-hunt.db",
+            )
+    finally:
+        store.close()
 
 
 def print_alerts(alerts: list[Alert], output: OutputFormat) -> None:

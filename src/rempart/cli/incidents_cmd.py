@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
+from rempart.cli.auth import reading, reading_incident, sees_incident
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import open_case_store
 from rempart.detect.incidents import get_incident
@@ -26,8 +27,12 @@ DbOption = Annotated[
 def list_incidents(db: DbOption = None) -> None:
     """List every incident: reference, establishment, severity, tactics, first and last alert."""
     store = open_case_store(db)
+    actor = reading(store)
     with store.session() as s:
-        rows = list(s.execute(select(IncidentRow).order_by(IncidentRow.id)).scalars())
+        rows = [
+            r for r in s.execute(select(IncidentRow).order_by(IncidentRow.id)).scalars()
+            if sees_incident(actor, r.ref, r.establishment)
+        ]
         table = Table(show_edge=False)
         for col in ("incident", "établissement", "statut", "sévérité", "alertes", "tactiques", "du", "au"):
             table.add_column(col)
@@ -50,6 +55,7 @@ def list_incidents(db: DbOption = None) -> None:
 def show(ref: str, db: DbOption = None) -> None:
     """Show one incident with its alerts."""
     store = open_case_store(db)
+    reading_incident(store, ref)
     with store.session() as s:
         r = get_incident(s, ref)
         console.print(

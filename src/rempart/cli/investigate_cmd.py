@@ -13,7 +13,7 @@ import duckdb
 import typer
 from rich.table import Table
 
-from rempart.cli.auth import acting_on
+from rempart.cli.auth import acting_on, reading_incident
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import Inventory, open_case_store
 from rempart.detect.incidents import get_incident
@@ -21,6 +21,7 @@ from rempart.errors import InputError, Location
 from rempart.inventory import load_group
 from rempart.investigate import eventdb, evidence, exfil, findings, indicators, sweep, timeline
 from rempart.settings import Settings
+from rempart.store.models.investigate import EvidenceRow
 
 evidence_app = typer.Typer(
     help="Evidence locker: files with SHA-256 and chain of custody.", no_args_is_help=True
@@ -55,7 +56,9 @@ def timeline_cmd(
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.CSV,
 ) -> None:
     """Export the incident's timeline (events, alerts, plan actions, notes, findings)."""
-    with open_case_store().session() as s, _events() as con:
+    store = open_case_store()
+    reading_incident(store, incident)
+    with store.session() as s, _events() as con:
         inc = get_incident(s, incident)
         entries = timeline.build_timeline(s, con, inc)
         if fmt is Format.CSV:
@@ -152,7 +155,9 @@ def exfil_cmd(
 @report_errors
 def findings_cmd(incident: str) -> None:
     """Every finding of the incident, every version."""
-    with open_case_store().session() as s:
+    store = open_case_store()
+    reading_incident(store, incident)
+    with store.session() as s:
         inc = get_incident(s, incident)
         for kind in findings.FindingKind:
             for f in findings.history(s, inc.id, kind):
@@ -162,6 +167,15 @@ def findings_cmd(incident: str) -> None:
                     f"#{f.id} {kind} v{f.version} {mark}{sup} {f.created_at:%Y-%m-%d %H:%M} {f.author}"
                 )
                 console.print(f"   {f.summary}")
+
+
+def _of(incident_id: int, ev: EvidenceRow) -> EvidenceRow:
+    """The piece named, refused when it belongs to another incident (the scope check was on INCIDENT)."""
+    if ev.incident_id != incident_id:
+        raise InputError(
+            f"{ev.ref} is not evidence of this incident", hint="see `rempart evidence show INCIDENT`"
+        )
+    return ev
 
 
 @evidence_app.command("add")
@@ -181,9 +195,11 @@ def evidence_add(incident: str, file: Path, description: str = "") -> None:
 @report_errors
 def evidence_show(incident: str, ref: Annotated[str | None, typer.Argument()] = None) -> None:
     """List the incident's evidence, or one piece with its chain of custody."""
-    with open_case_store().session() as s:
+    store = open_case_store()
+    reading_incident(store, incident)
+    with store.session() as s:
         inc = get_incident(s, incident)
-        for ev in [evidence.get(s, ref)] if ref else evidence.listing(s, inc.id):
+        for ev in [_of(inc.id, evidence.get(s, ref))] if ref else evidence.listing(s, inc.id):
             console.print(f"[bold]{ev.ref}[/bold] {ev.name} sha256={ev.sha256} held by {ev.custodian}")
             if ref:
                 for c in ev.custody:
@@ -197,10 +213,10 @@ def evidence_verify(incident: str, ref: Annotated[str | None, typer.Argument()] 
     """Hash the files again; exit 1 when one changed or is missing."""
     bad = 0
     store = open_case_store()
-    user = acting_on(store, incident, writes=False)  # an auditor may check the locker: it changes nothing
+    user = reading_incident(store, incident).who  # an auditor may check the locker: it changes nothing
     with store.session() as s:
         inc = get_incident(s, incident)
-        for ev in [evidence.get(s, ref)] if ref else evidence.listing(s, inc.id):
+        for ev in [_of(inc.id, evidence.get(s, ref))] if ref else evidence.listing(s, inc.id):
             v = evidence.verify(s, inc, ev, user)
             bad += not v.ok
             console.print(f"{'[green]ok[/green]' if v.ok else '[red]ALTERED[/red]'} {v.evidence}: {v.reason}")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from rempart.adapters.smtp import SMTPRelay, load_relay_settings
-from rempart.cli.auth import acting, acting_for
+from rempart.cli.auth import acting, acting_for, reading_incident
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import Inventory, open_case_store, parse_time
 from rempart.inventory import load_group
@@ -64,7 +64,9 @@ def log_show(incident: str, db: Db = None) -> None:
     table = Table(show_edge=False)
     for col in ("quand (Paris)", "source", "type", "qui", "texte"):
         table.add_column(col, overflow="fold")
-    for e in service.log_entries(open_case_store(db), incident):
+    store = open_case_store(db)
+    reading_incident(store, incident)
+    for e in service.log_entries(store, incident):
         table.add_row(format_local(e.at)[:16], e.source, e.kind, e.author, e.text)
     console.print(table)
 
@@ -92,8 +94,10 @@ def obligations(
 ) -> None:
     """Every applicable obligation of the incident, with its deadline and the time left."""
     when = parse_time(now)
+    store = open_case_store(db)
+    reading_incident(store, incident)
     clocks = service.compute_clocks(
-        open_case_store(db), incident, load_group(group), load_catalogue(catalogue), when
+        store, incident, load_group(group), load_catalogue(catalogue), when
     )
     console.print(clocks_table(clocks, when, title=f"{incident} — obligations au {format_local(when)}"))
     late = [c for c in clocks if c.status == "overdue"]
@@ -117,8 +121,10 @@ def draft(
     db: Db = None,
 ) -> None:
     """Write the French drafts (PDF + e-mail text) from the incident log, inventory and findings."""
+    store = open_case_store(db)
+    reading_incident(store, incident)
     drafts = service.make_drafts(
-        open_case_store(db),
+        store,
         incident,
         load_group(group),
         load_catalogue(catalogue),
@@ -227,7 +233,9 @@ def ack(
 @report_errors
 def status(incident: str, db: Db = None) -> None:
     """Every sending and filing of the incident, with acknowledgements."""
-    views = service.sendings(open_case_store(db), incident)
+    store = open_case_store(db)
+    reading_incident(store, incident)
+    views = service.sendings(store, incident)
     console.print(sendings_table(views) if views else "no sending yet")
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from rempart.adapters import registry
-from rempart.cli.auth import acting
+from rempart.cli.auth import acting, reading_incident
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import Inventory, open_case_store
 from rempart.detect.incidents import get_incident
@@ -53,7 +53,9 @@ def _show(gate: gates.Gate) -> None:
 def gates_cmd(incident: str, inventory: Inventory, policy: Policy = None) -> None:
     """The re-opening gate of every external access of the incident's establishment."""
     group, pol = load_group(inventory), load_policy(policy)
-    with open_case_store().session() as s:
+    store = open_case_store()
+    reading_incident(store, incident)
+    with store.session() as s:
         for gate in gates.evaluate_all(s, get_incident(s, incident), group, pol):
             _show(gate)
 
@@ -125,10 +127,12 @@ def report_cmd(
 ) -> None:
     """Write the final report PDF (French)."""
     group = load_group(inventory)
+    store = open_case_store()
+    reading_incident(store, incident)
     path = Path(Settings().event_store_path)
     con = eventdb.connect(path) if path.is_file() else None
     try:
-        facts = report.gather(open_case_store(), group, load_policy(policy), incident, con)
+        facts = report.gather(store, group, load_policy(policy), incident, con)
     finally:
         if con is not None:
             con.close()

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rempart.adapters import registry
-from rempart.cli.auth import acting
+from rempart.cli.auth import acting, check_incident, group_wide, reading, reading_incident, sees_incident
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import Inventory, open_case_store
 from rempart.errors import InputError, Location, StateError
@@ -144,8 +144,10 @@ def plan_show(
     """Dry run: exactly which commands or calls the plan would make for INCIDENT, in order."""
     group = load_group(inventory)
     cfg = registry.load_config(adapters) if adapters else None
+    store = open_case_store()
+    reading_incident(store, incident)
     dry = service.dry_run(
-        open_case_store(), incident, load_plan(plan, group), group, registry.for_review(cfg)
+        store, incident, load_plan(plan, group), group, registry.for_review(cfg)
     )
     _render_dry(dry, undo)
 
@@ -271,7 +273,11 @@ def run_list(
     table = Table(show_edge=False)
     for col in ("run", "incident", "establishment", "playbook", "status", "started (UTC)", "by"):
         table.add_column(col)
-    for r in service.list_runs(open_case_store(), incident):
+    store = open_case_store()
+    actor = reading_incident(store, incident) if incident is not None else reading(store)
+    for r in service.list_runs(store, incident):
+        if not sees_incident(actor, r.incident_ref, r.establishment):
+            continue
         table.add_row(
             str(r.run_id),
             r.incident_ref,
@@ -288,7 +294,11 @@ def run_list(
 @report_errors
 def run_show(run: int) -> None:
     """Show RUN: each step, its status, approvals, errors."""
-    _render_run(service.show_run(open_case_store(), run))
+    store = open_case_store()
+    actor = reading(store)
+    report = service.show_run(store, run)
+    check_incident(actor, report.incident_ref, report.establishment)
+    _render_run(report)
 
 
 @journal_app.command("verify")
@@ -308,6 +318,8 @@ def journal_verify(
     Exit status 1 when anything is wrong, 0 when the journal is intact."""
     if anchor is not None and not anchor.is_file():
         raise InputError("no anchor file here", Location(anchor), "give the path of a copy of journal.anchor")
+    # no login asked: the verdict shows no entry's content, and it must still speak when the accounts
+    # table is what an attacker rewrote
     with open_case_store().session() as s:
         report = journal.check(s, FileAnchor(anchor) if anchor is not None else None)
     for note in report.notices:
@@ -333,10 +345,17 @@ def journal_verify(
 def journal_show(
     subject: Annotated[str | None, typer.Option(help="subject prefix, e.g. run/1")] = None,
     full: Annotated[bool, typer.Option(help="print whole payloads")] = False,
+    action: Annotated[
+        str | None, typer.Option(help="only this action, e.g. patient_data.access (who saw which patients)")
+    ] = None,
 ) -> None:
-    """Print the journal (optionally only entries about SUBJECT)."""
-    with open_case_store().session() as s:
+    """Print the journal (optionally only entries about SUBJECT, or of one ACTION)."""
+    store = open_case_store()
+    group_wide(store, "the journal")
+    with store.session() as s:
         for row in journal.entries(s, subject):
+            if action is not None and row.action != action:
+                continue
             payload = row.payload if full else row.payload[:140]
             console.print(
                 f"{row.seq:>5} {row.at:%Y-%m-%d %H:%M:%S} {row.actor:<14} {row.action:<22} "

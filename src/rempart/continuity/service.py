@@ -21,6 +21,7 @@ from rempart.continuity.census import Census, build_census
 from rempart.continuity.fhir_import import ImportResult, read_fhir
 from rempart.continuity.kits import KitConfig, KitPlan, plan_kit
 from rempart.detect.incidents import get_incident
+from rempart.domain.actors import Actor
 from rempart.domain.inventory import Group
 from rempart.errors import InputError
 from rempart.settings import Settings
@@ -29,6 +30,24 @@ from rempart.store.db import Store
 from rempart.store.models.continuity import IdentityLinkRow, KitRow, SnapshotRow
 
 ACTOR = "rempart.continuity"
+PATIENT_DATA_ACCESS = "patient_data.access"
+
+
+def trace_access(
+    session: Session, viewer: Actor | None, establishment: str, seen: str, refs: dict[str, Any], at: datetime
+) -> None:
+    """Journal who saw which establishment's patient data and when (CNIL): the account and references
+    (kit number, serials, snapshot id, file), never a name or a care line. ``None``: nobody sees it."""
+    if viewer is None:
+        return
+    journal.append(
+        session,
+        viewer.who,
+        PATIENT_DATA_ACCESS,
+        f"patients:{establishment}",
+        {"account": viewer.account, "via": viewer.via, "establishment": establishment, "seen": seen, **refs},
+        at=at,
+    )
 
 
 def incident_id(session: Session, ref: str | None) -> int | None:
@@ -93,6 +112,7 @@ def build_kits(
     started_at: datetime | None = None,
     now: datetime | None = None,
     config: KitConfig | None = None,
+    viewer: Actor | None = None,
 ) -> KitBuild:
     now = now or datetime.now(UTC)
     try:
@@ -120,6 +140,13 @@ def build_kits(
             now,
         )
         kit_id = kit.id
+        serials = [f.serial for f in plan.forms()]
+        trace_access(
+            s, viewer, establishment, "kit",
+            {"kit": number, "snapshot": snap_row.id, "forms": len(serials),
+             "serials": f"{serials[0]} … {serials[-1]}" if serials else ""},
+            now,
+        )
     return KitBuild(kit_id, number, files, len(plan.forms()), plan)
 
 
@@ -168,6 +195,15 @@ def link_identity(
         backentry.link_identity(s, establishment, provisional, real, actor, now or datetime.now(UTC), key)
 
 
+def record_access(
+    store: Store, viewer: Actor, establishment: str, seen: str, refs: dict[str, Any],
+    now: datetime | None = None,
+) -> None:
+    """An access that changes nothing else (a file decrypted): journaled alone, before it is shown."""
+    with store.session() as s:
+        trace_access(s, viewer, establishment, seen, refs, now or datetime.now(UTC))
+
+
 def reconcile_report(
     store: Store,
     settings: Settings,
@@ -177,6 +213,7 @@ def reconcile_report(
     now: datetime | None = None,
     until: datetime | None = None,
     incident_ref: str | None = None,
+    viewer: Actor | None = None,
 ) -> tuple[reconcile.Report, Path, Path]:
     """The PDF is for printing, like the kits; the JSON is encrypted with the establishment's key."""
     now = now or datetime.now(UTC)
@@ -198,11 +235,13 @@ def reconcile_report(
         journal.append(
             s, ACTOR, "continuity.reconciled", f"reconcile:{establishment}", reconcile.summary(report), at=now
         )
+        trace_access(s, viewer, establishment, "reconciliation", {"pdf": str(pdf), "json": str(js)}, now)
     return report, pdf, js
 
 
 def export_bundle(
-    store: Store, settings: Settings, establishment: str, now: datetime | None = None
+    store: Store, settings: Settings, establishment: str, now: datetime | None = None,
+    viewer: Actor | None = None,
 ) -> dict[str, Any]:
     """The back-entered records as a FHIR transaction Bundle, in memory only (journaled)."""
     now = now or datetime.now(UTC)
@@ -222,11 +261,13 @@ def export_bundle(
             {"resources": len(bundle["entry"])},
             at=now,
         )
+        trace_access(s, viewer, establishment, "fhir_export", {"resources": len(bundle["entry"])}, now)
     return bundle
 
 
 def export_fhir(
-    store: Store, settings: Settings, establishment: str, out: Path, now: datetime | None = None
+    store: Store, settings: Settings, establishment: str, out: Path, now: datetime | None = None,
+    viewer: Actor | None = None,
 ) -> tuple[Path, int]:
     """Write the Bundle encrypted with the establishment's key (``rempart continuity decrypt`` opens it)."""
     if not out.name.endswith(snapshot.SEALED_SUFFIX):
@@ -235,7 +276,7 @@ def export_fhir(
             hint="e.g. --out backentry.json.enc; or `--out -` to write the clear Bundle to standard output",
         )
     now = now or datetime.now(UTC)
-    bundle = export_bundle(store, settings, establishment, now)
+    bundle = export_bundle(store, settings, establishment, now, viewer)
     doc = snapshot.SealedDoc(
         establishment,
         "fhir-export",

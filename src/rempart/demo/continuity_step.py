@@ -19,6 +19,7 @@ import orjson
 
 from rempart.continuity import register, service, synthetic
 from rempart.continuity.kits import Form, KitPlan
+from rempart.demo.accounts import actor
 from rempart.demo.context import DemoContext
 from rempart.settings import Settings
 
@@ -191,6 +192,7 @@ def run(ctx: DemoContext) -> None:
     ctx.mark(taken, "mode dégradé", f"instantané FHIR de {est.id} importé (chiffré)")
 
     started = ctx.now + timedelta(minutes=10)
+    it_oncall = actor(ctx, "astreinte-dsi")  # who prints the kits and reads the report: traced
     build = service.build_kits(
         ctx.store,
         settings,
@@ -200,6 +202,7 @@ def run(ctx: DemoContext) -> None:
         ctx.incident_ref,
         started_at=started,
         now=started,
+        viewer=it_oncall,
     )
     con.print(
         f"Kits n° {build.number} imprimés : {len(build.files)} unité(s), {build.forms} formulaires numérotés"
@@ -240,9 +243,11 @@ def run(ctx: DemoContext) -> None:
         now=back,
         until=until,
         incident_ref=ctx.incident_ref,
+        viewer=it_oncall,
     )
     bundle, n = service.export_fhir(
-        ctx.store, settings, est.id, ctx.workdir / "continuity" / "backentry-bundle.json.enc", now=back
+        ctx.store, settings, est.id, ctx.workdir / "continuity" / "backentry-bundle.json.enc", now=back,
+        viewer=it_oncall,
     )
     c = report.counts
     con.print(

@@ -16,6 +16,11 @@ FRESH_SECOND_FACTOR = timedelta(minutes=5)
 # roles that only read: they may look at everything in their scope and change nothing
 READ_ONLY_ROLES = frozenset({"auditor"})
 
+# roles that need to see patients' identities and care lines (kits, reconciliation, FHIR export): those
+# who run degraded care or its IT. An auditor or an outside investigator works without them (CNIL: need
+# to know), and reads the traces of those accesses instead.
+PATIENT_DATA_ROLES = frozenset({"rssi", "clinic_director", "director_on_duty", "it_oncall", "care_manager"})
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -37,6 +42,10 @@ class Actor:
     @property
     def read_only(self) -> bool:
         return bool(self.roles) and set(self.roles) <= READ_ONLY_ROLES
+
+    @property
+    def sees_patient_data(self) -> bool:
+        return bool(set(self.roles) & PATIENT_DATA_ROLES)
 
     def covers(self, establishment: str) -> bool:
         return not self.establishments or establishment in self.establishments
