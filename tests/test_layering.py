@@ -1,4 +1,4 @@
-"""The lifecycle is the architecture: no stage imports a later stage; only cli, demo and serve build adapters."""
+"""The lifecycle is the architecture: no stage imports a later stage; cli, demo and serve build adapters."""
 
 from __future__ import annotations
 

@@ -67,8 +67,8 @@ def status(config: ConfigFile = Path("serve.yaml"),
     state = "running" if data["running"] else f"not running (last report {age:.0f} s ago)"
     console.print(f"server: {state}, pid {data['pid']}")
     for name, how in data["inputs"].items():
-        note = " — at most once (UDP / plain TCP syslog: no acknowledgement)" if name in data["at_most_once"] \
-            else ""
+        at_most_once = name in data["at_most_once"]
+        note = " — at most once (UDP / plain TCP syslog: no acknowledgement)" if at_most_once else ""
         console.print(f"  input {name}: {how}{note}")
     j = data["journal"]
     console.print(f"journal: {j['end']:,} records, checkpoint {j['checkpoint']:,}, lag {j['lag']:,}, "
@@ -81,7 +81,8 @@ def status(config: ConfigFile = Path("serve.yaml"),
 
 @app.command("token")
 def token(name: Annotated[str, typer.Argument(help="The credential's name, e.g. dpi-winlogbeat.")],
-          establishment: Annotated[str | None, typer.Option(help="Whose events it may send.")] = None) -> None:
+          establishment: Annotated[str | None, typer.Option(help="Whose events it may send.")] = None,
+          ) -> None:
     """Make a sender token: give the token to the shipper, put the printed lines in serve.yaml."""
     from rempart.serve.senders import new_token
 

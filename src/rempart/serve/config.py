@@ -7,7 +7,6 @@ the folder of serve.yaml. See ``examples/serve.yaml``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -40,7 +39,7 @@ class DetectConfig(_Strict):
     cache: Path | None = Path("rule-cache")
     batch_records: int = Field(default=10_000, ge=1, le=200_000)
     batch_ms: int = Field(default=200, ge=1, le=10_000)
-    lateness_s: float = Field(default=60.0, ge=0, description="how late an event may come and still count "
+    lateness_s: float = Field(default=2.0, ge=0, description="how late an event may come and still count "
                               "in the correlation windows it belongs to")
     min_level: str = "medium"  # alerts below this level open no incident
 
@@ -86,14 +85,26 @@ class ServeConfig(_Strict):
         detect = self.detect.model_copy(update={
             "rules": [at(r) for r in self.detect.rules], "tuning": at(self.detect.tuning),
             "cache": at(self.detect.cache)})
+
+        def tls(spec: SyslogInput | HttpInput) -> dict[str, Path | None]:
+            names = ["tls_cert", "tls_key"] + (["tls_ca"] if isinstance(spec, SyslogInput) else [])
+            return {n: at(getattr(spec, n)) for n in names}
+
+        def glob(pattern: str) -> str:
+            return pattern if Path(pattern).is_absolute() else str(base / pattern)
+
+        inputs = Inputs(
+            syslog=[i.model_copy(update=tls(i)) for i in self.inputs.syslog],
+            http=[i.model_copy(update=tls(i)) for i in self.inputs.http],
+            files=[i.model_copy(update={"paths": [glob(p) for p in i.paths]}) for i in self.inputs.files])
         return self.model_copy(update={
+            "inputs": inputs,
             "group": at(self.group), "plan": at(self.plan), "adapters": at(self.adapters),
             "events": at(self.events), "detect": detect,
             "journal": self.journal.model_copy(update={"path": at(self.journal.path)}),
             "approvers": self.approvers.model_copy(update={"relay": at(self.approvers.relay)}),
         })
 
-Config = Annotated[ServeConfig, "serve.yaml"]
 
 def load_serve_config(path: Path) -> ServeConfig:
     return load_model(ServeConfig, path).resolved(path.resolve().parent)

@@ -77,6 +77,8 @@ class LiveLoop:
         self.journal, self.store, self.plan = journal, store, plan
         self.resolver, self.metrics, self.on_alerts, self.on_tick = resolver, metrics, on_alerts, on_tick
         self.batch_records, self.batch_seconds = batch_records, batch_seconds
+        # no new record for this long (wall clock): the matches held for the lateness are evaluated
+        self.idle_seconds = max(lateness_seconds, 0.2)
         self.fields = plan.fields
         done, state = journal.checkpoint()
         lateness = timedelta(seconds=lateness_seconds)
@@ -122,6 +124,18 @@ class LiveLoop:
         self._note(result)
         return result
 
+    def settle(self) -> list[Alert]:
+        """The stream went quiet: evaluate the correlation matches held for the lateness now, since no
+        event is coming to move the watermark (a brute force that ends the traffic is still reported)."""
+        alerts = self.detector.flush()
+        if alerts and self.on_alerts is not None:
+            self.on_alerts(alerts)
+        self.journal.commit(self.done, self.detector.state())
+        for alert in alerts:
+            self.metrics.alerts.labels(str(alert.level)).inc()
+        self.stats.alerts += len(alerts)
+        return alerts
+
     def _rows_of_replay(self, first_offset: int) -> tuple[int, int]:
         """The rowids of the events of a replayed batch: those stored from its first offset on."""
         rows = self.store.query(
@@ -157,11 +171,16 @@ class LiveLoop:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process batches until ``stop`` is set and what was journaled before it is processed."""
-        ticked = time.monotonic()
+        ticked = last = time.monotonic()
+        settled = True
         while True:
             batch = await self._next_batch(stop)
             if batch:
                 await asyncio.to_thread(self.process, batch)
+                last, settled = time.monotonic(), False
+            elif not settled and time.monotonic() - last >= self.idle_seconds:
+                await asyncio.to_thread(self.settle)
+                settled = True
             if self.on_tick is not None and time.monotonic() - ticked >= TICK_SECONDS:
                 ticked = time.monotonic()
                 await asyncio.to_thread(self.on_tick)  # never alongside a batch: one run, one writer
@@ -171,10 +190,12 @@ class LiveLoop:
 
     async def _next_batch(self, stop: asyncio.Event) -> list[tuple[int, bytes]]:
         """Up to ``batch_records`` records, waiting at most ``batch_seconds`` once the first is there."""
-        while self.journal.end_offset <= self.done:
+        if self.journal.end_offset <= self.done:
             if stop.is_set():
                 return []
-            await self.journal.wait(self.done, timeout=0.5)
+            await self.journal.wait(self.done, timeout=min(0.5, self.idle_seconds))
+            if self.journal.end_offset <= self.done:
+                return []
         deadline = time.monotonic() + self.batch_seconds
         while (self.journal.end_offset - self.done < self.batch_records and not stop.is_set()
                and (left := deadline - time.monotonic()) > 0):

@@ -13,13 +13,13 @@ report on a running server without touching its stores.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from rempart.detect.compile import compile_rules
@@ -27,8 +27,8 @@ from rempart.detect.plan import DetectionPlan
 from rempart.detect.rules import load_rules
 from rempart.detect.tuning import load_tuning
 from rempart.domain.alerts import Alert, Level
-from rempart.events.store import EventStore
 from rempart.domain.inventory import Group
+from rempart.events.store import EventStore
 from rempart.inventory import Resolver, load_group
 from rempart.serve import http as http_input
 from rempart.serve import syslog
@@ -115,7 +115,8 @@ def responder_for(config: ServeConfig, group: Group) -> LiveResponder | None:
         mail=dict(a.mail), transport=SMTPRelay(load_relay_settings(a.relay)) if a.relay else None,
         webhook=WebhookAdapter() if a.webhook_url else None, webhook_url=a.webhook_url)
     cases = Store(config.cases or Settings().case_store_url)
-    return LiveResponder(cases, loaded, group, adapters, channels, min_level=Level.parse(config.detect.min_level),
+    return LiveResponder(cases, loaded, group, adapters, channels,
+                         min_level=Level.parse(config.detect.min_level),
                          adapters_source=str(config.adapters) if config.adapters else None)
 
 
@@ -187,10 +188,8 @@ class _HttpClosable:
 async def _status_writer(server: Server) -> None:
     while not server.stop.is_set():
         await asyncio.to_thread(server.write_status)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(server.stop.wait(), 1.0)
-        except TimeoutError:
-            pass
 
 
 async def shutdown(server: Server) -> None:
