@@ -60,6 +60,7 @@ SHADOW_DELETE = "c947b146-0abc-4c87-9c64-b17e9d7274a2"  # SigmaHQ proc_creation_
 ATTACKER = "203.0.113.66"
 PROBE_PORT = 3389  # the clinic's remote desktop gateway, on its firewall: closed by the plan
 PYTHON = sys.executable
+SRC = Path(os.environ.get("LIVEBENCH_SRC", ROOT / "src"))  # the tree the server runs (default: this one)
 
 PROBER = r"""
 import socket, sys, time
@@ -151,7 +152,7 @@ class ServerRun:
         return f"sqlite:///{self.folder / 'cases.sqlite'}"
 
     def start(self, timeout: float = 900.0) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "REMPART_DATABASE_URL": self.cases_url}
+        env = {**os.environ, "PYTHONPATH": str(SRC), "REMPART_DATABASE_URL": self.cases_url}
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen([PYTHON, "-m", "rempart", "serve", "--config", str(self.config)],
                                          stdout=log, stderr=log, env=env, cwd=self.folder)
@@ -196,12 +197,14 @@ class ServerRun:
         return None
 
 
-def write_config(folder: Path, group: Group, firewalls: dict[str, list[str]]) -> ServerRun:
+def write_config(folder: Path, group: Group, firewalls: dict[str, list[str]], lateness: float = 0.5,
+                 dummy: bool = False) -> ServerRun:
     """serve.yaml, the benchmark's plan and adapters, in ``folder``."""
     tokens = {est.id: secrets.token_urlsafe(24) for est in group.establishments}
     run = ServerRun(folder, free_port(), free_port(), tokens)
     (folder / "plan.yaml").write_text(PLAN.format(rules=f"{BRUTE_FORCE}, {SHADOW_DELETE}"), encoding="utf-8")
-    adapters = {"nftables": {"firewalls": firewalls, "table": "rempart"}, "dummy_for": ["ssh", "postfix", "webhook"]}
+    adapters = {"nftables": {"firewalls": firewalls, "table": "rempart"},
+                "dummy_for": ["ssh", "postfix", "webhook", *(["nftables"] if dummy else [])]}
     (folder / "adapters.yaml").write_text(json.dumps(adapters), encoding="utf-8")
     config = {
         "group": str(ROOT / "examples" / "group.yaml"),
@@ -211,7 +214,7 @@ def write_config(folder: Path, group: Group, firewalls: dict[str, list[str]]) ->
         "cases": run.cases_url,
         "journal": {"path": "journal", "min_free_mb": 64},
         "detect": {"rules": [str(SIGMA_RULES), str(ROOT / "rules")], "cache": str(RULE_CACHE),
-                   "batch_ms": 200, "lateness_s": 60},
+                   "batch_ms": 200, "lateness_s": lateness},
         "inputs": {
             "syslog": [{"name": "syslog-tcp", "protocol": "tcp", "host": "127.0.0.1", "port": run.syslog_port}],
             "http": [{"name": "http", "host": "127.0.0.1", "port": run.http_port}],
@@ -379,13 +382,11 @@ def stored_ids(events: Path) -> tuple[int, dict[int, int]]:
 
     con = duckdb.connect(str(events), read_only=True)
     try:
-        cols = {r[0].lower(): r[0] for r in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'events'").fetchall()}
-        json_id = f'TRY_CAST("{cols["bench_id"]}" AS BIGINT)' if "bench_id" in cols else "NULL"
-        syslog_id = f'TRY_CAST("{cols["pid"]}" AS BIGINT)' if "pid" in cols else "NULL"
+        # the readers keep each record's text in _raw: the JSON field bench_id, or the syslog PID
         rows = con.execute(
-            f"SELECT COALESCE({json_id}, {syslog_id}) AS id, count(*) FROM events "
-            "WHERE _source LIKE 'live:%' GROUP BY id").fetchall()
+            "SELECT TRY_CAST(COALESCE(NULLIF(regexp_extract(_raw, '\"bench_id\":(\\d+)', 1), ''), "
+            "NULLIF(regexp_extract(_raw, '^<\\d+>1 \\S+ \\S+ \\S+ (\\d+) ', 1), '')) AS BIGINT) AS id, "
+            "count(*) FROM events WHERE _source LIKE 'live:%' GROUP BY id").fetchall()
         total = con.execute("SELECT count(*) FROM events WHERE _source LIKE 'live:%'").fetchone()
     finally:
         con.close()
@@ -413,7 +414,7 @@ def measure(args: argparse.Namespace, group: Group, folder: Path) -> dict[str, A
             labs.append(lab)
             lab.up()
         firewalls = {k: v for lab in labs for k, v in lab.firewalls.items()}
-        run = write_config(folder, group, firewalls)
+        run = write_config(folder, group, firewalls, args.lateness)
         for lab, clinic in zip(labs, clinics, strict=True):
             probers[clinic] = Prober(lab, public_ip(group, clinic))
         if not args.no_fail2ban:
@@ -489,7 +490,7 @@ def ceiling(args: argparse.Namespace, group: Group, base: Path) -> tuple[float |
     while rate <= args.ceiling_to:
         folder = base / f"ceiling-{int(rate)}"
         folder.mkdir()
-        run = write_config(folder, group, {})
+        run = write_config(folder, group, {}, args.lateness, dummy=True)
         try:
             run.start()
             spec = load_spec(folder, run, group, rate, args.ceiling_seconds, [], None, connections=6)
@@ -529,6 +530,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--intrusions", type=int, default=13, help="attacked clinics (one intrusion each)")
     parser.add_argument("--wait", type=float, default=10.0, help="seconds to wait for a containment")
+    parser.add_argument("--lateness", type=float, default=0.5,
+                        help="serve.yaml's detect.lateness_s: a correlation alerts once the stream is this far past")
     parser.add_argument("--no-fail2ban", action="store_true")
     parser.add_argument("--ceiling", action="store_true", help="then ramp the rate to find the ceiling")
     parser.add_argument("--ceiling-from", type=float, default=5000)
@@ -568,7 +571,7 @@ def main() -> int:
 
 def report(out: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"rempart serve, {out['rate']:,.0f} events/s asked for {out['seconds']:.0f} s "
-          f"({out['achieved_rate']:,.0f}/s sent), {out['intrusions']} intrusions")
+          f"({out['achieved_rate']:,.0f}/s sent), {out['intrusions']} intrusions, lateness {args.lateness} s")
     rows = [
         ("events sent", fmt(out["sent"], "n")), ("acknowledged", fmt(out["acknowledged"], "n")),
         ("stored (live:)", fmt(out["stored"], "n")), ("lost (acked, not stored)", fmt(out["lost"], "n")),

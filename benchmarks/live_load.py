@@ -41,6 +41,7 @@ ATOMIC = DATA / "security-datasets" / "atomic" / "windows"
 TICK = 0.02  # pacing step: events due are sent every 20 ms
 HTTP_BATCH = 500  # events per POST at most
 SYSLOG_SHARE = 0.3  # of the background
+INTRUSION_IDS = 1_000_000_000
 _DROP = ("host", "EventTime", "EventReceivedTime", "UtcTime", "TimeCreated")
 _LINUX_PROGRAMS = (
     ("CRON", "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)"),
@@ -91,6 +92,15 @@ def _archive_lines(path: Path) -> Iterator[bytes]:
                     yield from io.BufferedReader(f)  # type: ignore[arg-type]
 
 
+_HOST, _TIME, _ID = b"\x01host\x01", b"\x01time\x01", b'"\x01id\x01"'
+
+
+def template(event: dict[str, Any]) -> bytes:
+    """The event's JSON line with placeholders for its host, time and unique id."""
+    return orjson.dumps({**event, "Hostname": "\x01host\x01", "@timestamp": "\x01time\x01",
+                         "bench_id": "\x01id\x01"}).replace(b"\\u0001", b"\x01")
+
+
 def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -125,6 +135,7 @@ class Counts:
     http_retries: int = 0  # requests told to wait (429/503) or failed, sent again
     http_errors: dict[str, int] = field(default_factory=dict)
     acked: array = field(default_factory=lambda: array("q"))  # type: ignore[type-arg]
+    resent: array = field(default_factory=lambda: array("q"))  # type: ignore[type-arg]
 
 
 class Load:
@@ -136,8 +147,10 @@ class Load:
         self.tokens: dict[str, str] = spec["tokens"]
         self.counts = Counts()
         self.next_id = 1
+        self.next_intrusion = 0
+        self.deterministic = bool(spec.get("deterministic", False))
         self.rng = random.Random(11)
-        self.background = background_events(int(spec.get("background", 50_000)))
+        self.templates = [template(e) for e in background_events(int(spec.get("background", 50_000)))]
         self.http_queue: asyncio.Queue[tuple[str, list[int], bytes] | None] = asyncio.Queue(
             maxsize=4 * int(spec.get("connections", 4)))
         self.syslog_queue: asyncio.Queue[tuple[list[int], bytes] | None] = asyncio.Queue(maxsize=64)
@@ -151,18 +164,21 @@ class Load:
         self.next_id += 1
         return n
 
+    def intrusion_uid(self) -> int:
+        """Intrusion events have ids of their own: the background's ids do not depend on when they came."""
+        self.next_intrusion += 1
+        return INTRUSION_IDS + self.next_intrusion
+
     # -- what is sent ------------------------------------------------------------------------------
     def windows_batch(self, clinic: str, n: int, now: float) -> tuple[list[int], bytes]:
-        hosts = self.clinics[clinic]["workstations"] + self.clinics[clinic]["servers"]
+        hosts = [h.encode() for h in self.clinics[clinic]["workstations"] + self.clinics[clinic]["servers"]]
+        stamp = iso(now).encode()
         ids, lines = [], []
-        for _ in range(n):
-            event = dict(self.rng.choice(self.background))
+        for _ in range(n):  # templates, not dumps: the load process must leave the cores to the server
             uid = self.uid()
-            event["Hostname"] = self.rng.choice(hosts)
-            event["@timestamp"] = iso(now)
-            event["bench_id"] = uid
             ids.append(uid)
-            lines.append(orjson.dumps(event))
+            lines.append(self.rng.choice(self.templates).replace(_HOST, self.rng.choice(hosts), 1)
+                         .replace(_TIME, stamp, 1).replace(_ID, str(uid).encode(), 1))
         return ids, b"\n".join(lines) + b"\n"
 
     def syslog_batch(self, n: int, now: float) -> tuple[list[int], bytes]:
@@ -185,7 +201,11 @@ class Load:
     async def post(self, client: httpx.AsyncClient, clinic: str, ids: list[int], body: bytes) -> bool:
         headers = {"Authorization": f"Bearer {self.tokens[clinic]}", "Content-Type": "application/x-ndjson"}
         self.counts.http_sent += len(ids)
+        tries = 0
         while True:
+            tries += 1
+            if tries == 2:  # sent again: the first may have been journaled before the answer was lost
+                self.counts.resent.extend(ids)
             try:
                 r = await client.post("/ingest", content=body, headers=headers)
             except httpx.HTTPError as exc:  # server down (crash test): send again once it is back
@@ -244,7 +264,7 @@ class Load:
             host, ip = intrusion["host"], intrusion["attacker_ip"]
             threshold = int(intrusion["threshold"])
             for i in range(threshold):
-                uid = self.uid()
+                uid = self.intrusion_uid()
                 now = time.time()
                 message = f"Failed password for invalid user admin from {ip} port {40000 + i} ssh2"
                 if i == threshold - 1:
@@ -258,7 +278,7 @@ class Load:
                 syslog[0] = await self.syslog_write(syslog[0], *self.spec["syslog"], [uid],
                                                     _octet(syslog_line(now, host, "sshd", uid, message)))
         else:
-            uid = self.uid()
+            uid = self.intrusion_uid()
             now = time.time()
             intrusion["sent_at"] = now
             body = orjson.dumps(sysmon_shadow_delete(now, intrusion["host"], uid)) + b"\n"
@@ -279,16 +299,19 @@ class Load:
             due_total = 0.0
             clinics = list(self.clinics)
             turn = 0
-            http_buffer: dict[str, int] = {}
-            while (elapsed := time.time() - self.start) < self.seconds:
+            total = self.rate * self.seconds
+            while ((elapsed := time.time() - self.start) < self.seconds if not self.deterministic
+                   else due_total < total or pending):
                 while pending and float(pending[0]["at"]) <= elapsed:
                     injected.append(asyncio.create_task(self.intrude(client, intrusion_syslog, pending.pop(0))))
                 target = self.rate * elapsed
                 n = int(target - due_total)
+                if self.deterministic:  # whole batches, HTTP only: the same events whatever the timing
+                    n = min(n - n % HTTP_BATCH, int(total - due_total))
                 if n > 0:
                     due_total += n
                     now = time.time()
-                    n_sys = sum(1 for _ in range(n) if self.rng.random() < SYSLOG_SHARE)
+                    n_sys = 0 if self.deterministic else sum(1 for _ in range(n) if self.rng.random() < SYSLOG_SHARE)
                     if n_sys:
                         await self.syslog_queue.put(self.syslog_batch(n_sys, now))
                     left = n - n_sys
@@ -297,7 +320,6 @@ class Load:
                         turn += 1
                         k = min(left, HTTP_BATCH)
                         left -= k
-                        http_buffer[clinic] = http_buffer.get(clinic, 0) + k
                         ids, body = self.windows_batch(clinic, k, now)
                         await self.http_queue.put((clinic, ids, body))
                 await asyncio.sleep(max(0.0, TICK - (time.time() - self.start - elapsed)))
@@ -314,6 +336,7 @@ class Load:
                 intrusion_syslog[0].close()
         c = self.counts
         Path(self.spec["acked_ids"]).write_bytes(c.acked.tobytes())
+        Path(self.spec["acked_ids"]).with_suffix(".resent").write_bytes(c.resent.tobytes())
         return {
             "seconds": sent_for, "sent": c.http_sent + c.syslog_sent, "acknowledged": c.http_acked + c.syslog_written,
             "http_sent": c.http_sent, "http_acked": c.http_acked, "syslog_sent": c.syslog_sent,
