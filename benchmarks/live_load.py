@@ -47,7 +47,10 @@ _LINUX_PROGRAMS = (
     ("CRON", "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)"),
     ("systemd", "Started Session 4242 of User exploitation."),
     ("sshd", "Accepted publickey for exploitation from 10.11.1.20 port 50122 ssh2: ED25519 SHA256:x"),
-    ("sudo", "exploitation : TTY=pts/0 ; PWD=/home/exploitation ; USER=root ; COMMAND=/usr/bin/systemctl status"),
+    (
+        "sudo",
+        "exploitation : TTY=pts/0 ; PWD=/home/exploitation ; USER=root ; COMMAND=/usr/bin/systemctl status",
+    ),
     ("kernel", "nf_conntrack: table full, dropping packet"),
 )
 
@@ -97,8 +100,9 @@ _HOST, _TIME, _ID = b"\x01host\x01", b"\x01time\x01", b'"\x01id\x01"'
 
 def template(event: dict[str, Any]) -> bytes:
     """The event's JSON line with placeholders for its host, time and unique id."""
-    return orjson.dumps({**event, "Hostname": "\x01host\x01", "@timestamp": "\x01time\x01",
-                         "bench_id": "\x01id\x01"}).replace(b"\\u0001", b"\x01")
+    return orjson.dumps(
+        {**event, "Hostname": "\x01host\x01", "@timestamp": "\x01time\x01", "bench_id": "\x01id\x01"}
+    ).replace(b"\\u0001", b"\x01")
 
 
 def iso(t: float) -> str:
@@ -118,11 +122,18 @@ def fail2ban_line(t: float, host: str, pid: int, message: str) -> str:
 def sysmon_shadow_delete(t: float, host: str, uid: int) -> dict[str, Any]:
     """Sysmon process creation of ``vssadmin delete shadows`` (SigmaHQ: shadow copies deletion, high)."""
     return {
-        "@timestamp": iso(t), "Hostname": host, "Channel": "Microsoft-Windows-Sysmon/Operational",
-        "SourceName": "Microsoft-Windows-Sysmon", "EventID": 1, "bench_id": uid,
-        "Image": r"C:\Windows\System32\vssadmin.exe", "OriginalFileName": "VSSADMIN.EXE",
-        "CommandLine": "vssadmin.exe delete shadows /all /quiet", "User": r"HORIZON\bench",
-        "ParentImage": r"C:\Windows\System32\cmd.exe", "ProcessId": "8012",
+        "@timestamp": iso(t),
+        "Hostname": host,
+        "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "SourceName": "Microsoft-Windows-Sysmon",
+        "EventID": 1,
+        "bench_id": uid,
+        "Image": r"C:\Windows\System32\vssadmin.exe",
+        "OriginalFileName": "VSSADMIN.EXE",
+        "CommandLine": "vssadmin.exe delete shadows /all /quiet",
+        "User": r"HORIZON\bench",
+        "ParentImage": r"C:\Windows\System32\cmd.exe",
+        "ProcessId": "8012",
     }
 
 
@@ -152,7 +163,8 @@ class Load:
         self.rng = random.Random(11)
         self.templates = [template(e) for e in background_events(int(spec.get("background", 50_000)))]
         self.http_queue: asyncio.Queue[tuple[str, list[int], bytes] | None] = asyncio.Queue(
-            maxsize=4 * int(spec.get("connections", 4)))
+            maxsize=4 * int(spec.get("connections", 4))
+        )
         self.syslog_queue: asyncio.Queue[tuple[list[int], bytes] | None] = asyncio.Queue(maxsize=64)
         self.intrusions: list[dict[str, Any]] = [dict(i) for i in spec.get("intrusions", [])]
         self.fail2ban_log = Path(spec["fail2ban_log"]) if spec.get("fail2ban_log") else None
@@ -171,14 +183,20 @@ class Load:
 
     # -- what is sent ------------------------------------------------------------------------------
     def windows_batch(self, clinic: str, n: int, now: float) -> tuple[list[int], bytes]:
+        if self.deterministic:  # event times from the ids: two runs give the same events, alerts, times
+            now = float(self.spec["base_time"]) + (self.next_id - 1) / self.rate
         hosts = [h.encode() for h in self.clinics[clinic]["workstations"] + self.clinics[clinic]["servers"]]
         stamp = iso(now).encode()
         ids, lines = [], []
         for _ in range(n):  # templates, not dumps: the load process must leave the cores to the server
             uid = self.uid()
             ids.append(uid)
-            lines.append(self.rng.choice(self.templates).replace(_HOST, self.rng.choice(hosts), 1)
-                         .replace(_TIME, stamp, 1).replace(_ID, str(uid).encode(), 1))
+            lines.append(
+                self.rng.choice(self.templates)
+                .replace(_HOST, self.rng.choice(hosts), 1)
+                .replace(_TIME, stamp, 1)
+                .replace(_ID, str(uid).encode(), 1)
+            )
         return ids, b"\n".join(lines) + b"\n"
 
     def syslog_batch(self, n: int, now: float) -> tuple[list[int], bytes]:
@@ -237,8 +255,9 @@ class Load:
         if writer is not None:
             writer.close()
 
-    async def syslog_write(self, writer: asyncio.StreamWriter | None, host: str, port: int, ids: list[int],
-                           data: bytes) -> asyncio.StreamWriter | None:
+    async def syslog_write(
+        self, writer: asyncio.StreamWriter | None, host: str, port: int, ids: list[int], data: bytes
+    ) -> asyncio.StreamWriter | None:
         self.counts.syslog_sent += len(ids)
         for _ in range(50):
             try:
@@ -257,8 +276,9 @@ class Load:
         return writer
 
     # -- intrusions --------------------------------------------------------------------------------
-    async def intrude(self, client: httpx.AsyncClient, syslog: list[asyncio.StreamWriter | None],
-                      intrusion: dict[str, Any]) -> None:
+    async def intrude(
+        self, client: httpx.AsyncClient, syslog: list[asyncio.StreamWriter | None], intrusion: dict[str, Any]
+    ) -> None:
         clinic = intrusion["clinic"]
         if intrusion["kind"] == "ssh":
             host, ip = intrusion["host"], intrusion["attacker_ip"]
@@ -275,13 +295,18 @@ class Load:
                         f.flush()
                     if i == threshold - 1:
                         intrusion["fail2ban_written_at"] = time.time()
-                syslog[0] = await self.syslog_write(syslog[0], *self.spec["syslog"], [uid],
-                                                    _octet(syslog_line(now, host, "sshd", uid, message)))
+                syslog[0] = await self.syslog_write(
+                    syslog[0],
+                    *self.spec["syslog"],
+                    [uid],
+                    _octet(syslog_line(now, host, "sshd", uid, message)),
+                )
         else:
             uid = self.intrusion_uid()
             now = time.time()
             intrusion["sent_at"] = now
-            body = orjson.dumps(sysmon_shadow_delete(now, intrusion["host"], uid)) + b"\n"
+            when = float(self.spec["base_time"]) + float(intrusion["at"]) if self.deterministic else now
+            body = orjson.dumps(sysmon_shadow_delete(when, intrusion["host"], uid)) + b"\n"
             await self.post(client, clinic, [uid], body)
         intrusion["acked_at"] = time.time()
 
@@ -300,10 +325,15 @@ class Load:
             clinics = list(self.clinics)
             turn = 0
             total = self.rate * self.seconds
-            while ((elapsed := time.time() - self.start) < self.seconds if not self.deterministic
-                   else due_total < total or pending):
+            while (
+                (elapsed := time.time() - self.start) < self.seconds
+                if not self.deterministic
+                else due_total < total or pending
+            ):
                 while pending and float(pending[0]["at"]) <= elapsed:
-                    injected.append(asyncio.create_task(self.intrude(client, intrusion_syslog, pending.pop(0))))
+                    injected.append(
+                        asyncio.create_task(self.intrude(client, intrusion_syslog, pending.pop(0)))
+                    )
                 target = self.rate * elapsed
                 n = int(target - due_total)
                 if self.deterministic:  # whole batches, HTTP only: the same events whatever the timing
@@ -311,7 +341,11 @@ class Load:
                 if n > 0:
                     due_total += n
                     now = time.time()
-                    n_sys = 0 if self.deterministic else sum(1 for _ in range(n) if self.rng.random() < SYSLOG_SHARE)
+                    n_sys = (
+                        0
+                        if self.deterministic
+                        else sum(1 for _ in range(n) if self.rng.random() < SYSLOG_SHARE)
+                    )
                     if n_sys:
                         await self.syslog_queue.put(self.syslog_batch(n_sys, now))
                     left = n - n_sys
@@ -338,10 +372,18 @@ class Load:
         Path(self.spec["acked_ids"]).write_bytes(c.acked.tobytes())
         Path(self.spec["acked_ids"]).with_suffix(".resent").write_bytes(c.resent.tobytes())
         return {
-            "seconds": sent_for, "sent": c.http_sent + c.syslog_sent, "acknowledged": c.http_acked + c.syslog_written,
-            "http_sent": c.http_sent, "http_acked": c.http_acked, "syslog_sent": c.syslog_sent,
-            "syslog_written": c.syslog_written, "http_retries": c.http_retries, "http_errors": c.http_errors,
-            "last_id": self.next_id - 1, "intrusions": self.intrusions, "started": self.start,
+            "seconds": sent_for,
+            "sent": c.http_sent + c.syslog_sent,
+            "acknowledged": c.http_acked + c.syslog_written,
+            "http_sent": c.http_sent,
+            "http_acked": c.http_acked,
+            "syslog_sent": c.syslog_sent,
+            "syslog_written": c.syslog_written,
+            "http_retries": c.http_retries,
+            "http_errors": c.http_errors,
+            "last_id": self.next_id - 1,
+            "intrusions": self.intrusions,
+            "started": self.start,
         }
 
 
