@@ -94,6 +94,8 @@ def one_run(
         if load.poll() is None:
             load.kill()
             load.wait()
+    if load.returncode != 0:
+        raise RuntimeError(f"the load process failed (exit {load.returncode})")
     result, acked = live.load_result(spec)
     resent = array("q")
     resent.frombytes(Path(s["acked_ids"]).with_suffix(".resent").read_bytes())

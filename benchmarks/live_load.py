@@ -325,11 +325,10 @@ class Load:
             clinics = list(self.clinics)
             turn = 0
             total = self.rate * self.seconds
-            while (
-                (elapsed := time.time() - self.start) < self.seconds
-                if not self.deterministic
-                else due_total < total or pending
-            ):
+            while True:
+                elapsed = time.time() - self.start
+                if (elapsed >= self.seconds) if not self.deterministic else (due_total >= total and not pending):
+                    break
                 while pending and float(pending[0]["at"]) <= elapsed:
                     injected.append(
                         asyncio.create_task(self.intrude(client, intrusion_syslog, pending.pop(0)))
