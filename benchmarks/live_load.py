@@ -327,7 +327,11 @@ class Load:
             total = self.rate * self.seconds
             while True:
                 elapsed = time.time() - self.start
-                if (elapsed >= self.seconds) if not self.deterministic else (due_total >= total and not pending):
+                if (
+                    (elapsed >= self.seconds)
+                    if not self.deterministic
+                    else (due_total >= total and not pending)
+                ):
                     break
                 while pending and float(pending[0]["at"]) <= elapsed:
                     injected.append(
