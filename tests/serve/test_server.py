@@ -4,6 +4,7 @@ helper) → receivers → journal → readers → event store → detection, aga
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -27,7 +28,7 @@ from rempart.inventory import Resolver, load_group
 from rempart.serve.config import load_serve_config
 from rempart.serve.decode import SENDER, SENDER_ESTABLISHMENT
 from rempart.serve.senders import new_token
-from rempart.serve.server import shutdown, start
+from rempart.serve.server import Server, shutdown, start
 from tests.serve.shippers import run_rsyslogd, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,6 +125,10 @@ def test_real_shippers_give_the_events_and_alerts_of_a_hunt_of_the_same_lines(tm
     assert [a.rule_id for a in alerts] == [BRUTE_FORCE]
 
 
+def _alerted(server: Server, n: int) -> bool:
+    return server.loop.stats.alerts >= n
+
+
 def _rsyslog_relp(folder: Path, lines: list[bytes], port: int) -> Path:
     folder.mkdir()
     (folder / "work").mkdir()
@@ -187,3 +192,51 @@ def test_a_mistake_in_serve_yaml_is_located(tmp_path: Path) -> None:
 def test_the_example_configuration_is_valid(example: str) -> None:
     config = load_serve_config(ROOT / "examples" / example)
     assert config.inputs.http and config.inputs.syslog
+
+
+def test_an_alert_arriving_live_opens_the_incident_and_runs_the_plan_once(tmp_path: Path) -> None:
+    """serve.yaml with a plan: LSASS dumps on two workstations of one clinic, in two requests (two
+    micro-batches), open one incident that grows, and one run whose automatic steps are applied once."""
+    from rempart.demo.generate import winlog_line
+    from rempart.store.db import Store
+    from rempart.store.models.core import IncidentRow, JournalRow
+    from rempart.store.models.respond import PlanRunRow
+
+    token, digest = new_token()
+    config_path = _serve_yaml(tmp_path, digest)
+    text = config_path.read_text().replace("group:", f"plan: {ROOT / 'examples' / 'plan.yaml'}\n"
+                                           f"cases: sqlite:///{tmp_path / 'cases.sqlite'}\ngroup:", 1)
+    config_path.write_text(text)
+    config = load_serve_config(config_path)
+    when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    dumps = [winlog_line(when + timedelta(seconds=i), f"tls-cap-ws00{i + 1}.horizon.local",
+                         "Microsoft-Windows-Sysmon/Operational", 10, 77 + i, {
+                             "SourceImage": r"C:\Users\Public\svc.exe",
+                             "TargetImage": r"C:\Windows\system32\lsass.exe", "GrantedAccess": "0x1410"})
+             for i in range(2)]
+
+    async def body() -> None:
+        server = await start(config)
+        try:
+            import httpx
+
+            url = f"http://{server.listening['http'].split()[1]}/ingest"
+            async with httpx.AsyncClient() as client:
+                for i, line in enumerate(dumps):
+                    reply = await client.post(url, content=line + "\n",
+                                              headers={"Authorization": f"Bearer {token}"})
+                    assert reply.status_code == 200, reply.text
+                    await wait_for(functools.partial(_alerted, server, i + 1), timeout=30)
+        finally:
+            await shutdown(server)
+
+    asyncio.run(body())
+    cases = Store(f"sqlite:///{tmp_path / 'cases.sqlite'}")
+    with cases.session() as s:
+        incidents = s.query(IncidentRow).all()
+        runs = s.query(PlanRunRow).all()
+        assert [(i.establishment, len(i.alerts)) for i in incidents] == [("capitouls", 2)]
+        assert len(runs) == 1 and runs[0].incident_id == incidents[0].id
+        applied = [j for j in s.query(JournalRow).all() if j.action == "apply.done"]
+        assert applied and len({j.subject for j in applied}) == len(applied)  # each step applied once
+    cases.close()

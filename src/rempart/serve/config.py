@@ -37,7 +37,9 @@ class DetectConfig(_Strict):
     rules: list[Path] = Field(min_length=1, description="folders of Sigma rules")
     tuning: Path | None = None
     cache: Path | None = Path("rule-cache")
-    batch_records: int = Field(default=10_000, ge=1, le=200_000)
+    # a batch costs about 0.8 s of detection whatever its size (DuckDB binds every scope's rules), so under
+    # load batches grow to this: the ceiling is about batch_records / 0.8 s (benchmarks/stream_detect.py)
+    batch_records: int = Field(default=50_000, ge=1, le=500_000)
     batch_ms: int = Field(default=200, ge=1, le=10_000)
     lateness_s: float = Field(default=2.0, ge=0, description="how late an event may come and still count "
                               "in the correlation windows it belongs to")
@@ -62,8 +64,6 @@ class ServeConfig(_Strict):
     inputs: Inputs = Field(default_factory=Inputs)
     senders: SendersConfig = Field(default_factory=SendersConfig)
     approvers: ApproversConfig = Field(default_factory=ApproversConfig)
-    status_port: int | None = Field(default=None, ge=0, le=65535,
-                                    description="/healthz and /metrics when no HTTP input serves them")
 
     @model_validator(mode="after")
     def _names(self) -> ServeConfig:
