@@ -191,6 +191,7 @@ def main() -> int:
         ("acknowledged", "acknowledged"),
         ("stored", "stored"),
         ("lost (acked, not stored)", "lost"),
+        ("requests refused or cut, sent again", "resent_requests"),
         ("duplicated, request sent again", "duplicated_resent"),
         ("duplicated, otherwise", "duplicated_by_server"),
         ("plan runs", "plan_runs"),
