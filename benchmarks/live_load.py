@@ -252,8 +252,9 @@ class Load:
         while (item := await self.syslog_queue.get()) is not None:
             ids, data = item
             writer = await self.syslog_write(writer, host, port, ids, data)
-        if writer is not None:
+        if writer is not None:  # drain() leaves up to the high-water mark buffered: flush it before exit
             writer.close()
+            await writer.wait_closed()
 
     async def syslog_write(
         self, writer: asyncio.StreamWriter | None, host: str, port: int, ids: list[int], data: bytes
@@ -371,6 +372,7 @@ class Load:
                 await task
             if intrusion_syslog[0] is not None:
                 intrusion_syslog[0].close()
+                await intrusion_syslog[0].wait_closed()
         c = self.counts
         Path(self.spec["acked_ids"]).write_bytes(c.acked.tobytes())
         Path(self.spec["acked_ids"]).with_suffix(".resent").write_bytes(c.resent.tobytes())
