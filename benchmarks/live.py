@@ -327,7 +327,7 @@ class Fail2ban:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def banned(self) -> dict[str, float]:
-        out = {}
+        out: dict[str, float] = {}
         for line in self._text("bans.txt").splitlines():
             ip, at = line.split()
             out.setdefault(ip, float(at))

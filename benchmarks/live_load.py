@@ -18,7 +18,6 @@ by nature), written to the socket.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import random
 import sys
@@ -90,9 +89,11 @@ def _archive_lines(path: Path) -> Iterator[bytes]:
     else:
         with tarfile.open(path) as t:
             for member in t:
-                f = t.extractfile(member) if member.isfile() and member.name.endswith(".json") else None
-                if f is not None:
-                    yield from io.BufferedReader(f)  # type: ignore[arg-type]
+                member_file = (
+                    t.extractfile(member) if member.isfile() and member.name.endswith(".json") else None
+                )
+                if member_file is not None:
+                    yield from member_file
 
 
 _HOST, _TIME, _ID = b"\x01host\x01", b"\x01time\x01", b'"\x01id\x01"'
@@ -298,7 +299,8 @@ class Load:
                         intrusion["fail2ban_written_at"] = time.time()
                 syslog[0] = await self.syslog_write(
                     syslog[0],
-                    *self.spec["syslog"],
+                    str(self.spec["syslog"][0]),
+                    int(self.spec["syslog"][1]),
                     [uid],
                     _octet(syslog_line(now, host, "sshd", uid, message)),
                 )
