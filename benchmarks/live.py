@@ -91,6 +91,7 @@ playbooks:
 - id: confinement-live
   title: Intrusion détectée en direct — fermeture des accès externes de l'établissement
   trigger:
+    min_level: medium           # the brute-force correlation is medium (a trigger's default is high)
     rule_ids: [{rules}]
   scope: establishment
   steps:
