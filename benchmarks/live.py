@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from rempart.adapters import netlab  # noqa: E402
 from rempart.adapters.netlab import NetLab  # noqa: E402
+from rempart.demo.generate import SERVER_ROLES  # noqa: E402
 from rempart.domain.inventory import AssetRole, Group  # noqa: E402
 from rempart.inventory import load_group  # noqa: E402
 
@@ -124,13 +125,7 @@ def clinic_hosts(group: Group) -> dict[str, dict[str, list[str]]]:
     for est in group.establishments:
         servers = [
             a.short_name
-            for a in est.assets_with_role(
-                AssetRole.HIS_SERVER,
-                AssetRole.FILE_SERVER,
-                AssetRole.MAIL_SERVER,
-                AssetRole.WEB_SERVER,
-                AssetRole.BACKUP_SERVER,
-            )
+            for a in est.assets_with_role(*SERVER_ROLES)
         ]
         out[est.id] = {
             "workstations": [a.short_name for a in est.assets_with_role(AssetRole.WORKSTATION)],

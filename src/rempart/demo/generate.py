@@ -22,6 +22,9 @@ import orjson
 from rempart.domain.inventory import AssetRole, Establishment, Group
 
 PARIS = ZoneInfo("Europe/Paris")
+# the servers whose auth.log the demo writes (and benchmarks/live.py attacks over SSH)
+SERVER_ROLES = (AssetRole.HIS_SERVER, AssetRole.FILE_SERVER, AssetRole.MAIL_SERVER, AssetRole.WEB_SERVER,
+                AssetRole.BACKUP_SERVER)
 DOMAIN = "horizon.local"
 FIRST = [
     "camille",
@@ -196,13 +199,7 @@ class _Clinic:
         self.workstations = [a.short_name for a in est.assets_with_role(AssetRole.WORKSTATION)]
         self.servers = [
             a.short_name
-            for a in est.assets_with_role(
-                AssetRole.HIS_SERVER,
-                AssetRole.FILE_SERVER,
-                AssetRole.MAIL_SERVER,
-                AssetRole.WEB_SERVER,
-                AssetRole.BACKUP_SERVER,
-            )
+            for a in est.assets_with_role(*SERVER_ROLES)
         ]
         self.dc = est.assets_with_role(AssetRole.DOMAIN_CONTROLLER)[0].short_name
         self.vpn = est.assets_with_role(AssetRole.VPN_GATEWAY)[0].short_name

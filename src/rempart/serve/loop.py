@@ -20,6 +20,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from rempart.detect.plan import DetectionPlan
 from rempart.detect.stream import StreamDetector
@@ -28,7 +29,7 @@ from rempart.domain.events import RECORD, SOURCE
 from rempart.events.store import TABLE, EventStore
 from rempart.inventory import Resolver
 from rempart.serve.contracts import IntakeRecord
-from rempart.serve.decode import LIVE, decode
+from rempart.serve.decode import LIVE, Decoded, decode
 from rempart.serve.journal import SegmentJournal
 from rempart.serve.metrics import IntakeMetrics
 
@@ -72,8 +73,6 @@ class LiveLoop:
         batch_records: int = 10_000,
         batch_seconds: float = 0.2,
     ) -> None:
-        from datetime import timedelta
-
         self.journal, self.store, self.plan = journal, store, plan
         self.resolver, self.metrics, self.on_alerts, self.on_tick = resolver, metrics, on_alerts, on_tick
         self.batch_records, self.batch_seconds = batch_records, batch_seconds
@@ -149,10 +148,7 @@ class LiveLoop:
         rows = self.store.query(f"SELECT coalesce(max(rowid) + 1, 0) FROM {TABLE}")
         return int(rows[0][0])
 
-    def _count(self, decoded: object) -> None:
-        from rempart.serve.decode import Decoded
-
-        assert isinstance(decoded, Decoded)
+    def _count(self, decoded: Decoded) -> None:
         for (name, est), n in decoded.quarantined.items():
             self.metrics.quarantined.labels(name, est).inc(n)
             self.stats.quarantined += n

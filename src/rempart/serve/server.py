@@ -197,13 +197,15 @@ async def shutdown(server: Server) -> None:
     for receiver in server.receivers:
         await receiver.close()
     server.stop.set()
-    for task in server.tasks:
-        await task
+    results = await asyncio.gather(*server.tasks, return_exceptions=True)
     server.write_status()
     server.store.close()
     server.journal.close()
     if server.responder is not None:
         server.responder.close()
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 async def serve_forever(server: Server) -> None:
@@ -213,13 +215,7 @@ async def serve_forever(server: Server) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, ended.set)
     waiter = asyncio.create_task(ended.wait())
-    failed = [t for t in server.tasks]
-    done, _ = await asyncio.wait([waiter, *failed], return_when=asyncio.FIRST_COMPLETED)
+    # a task that ends before the signal has failed (the loop, a tail): stop cleanly, then say why
+    await asyncio.wait([waiter, *server.tasks], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
     await shutdown(server)
-    for task in done:
-        if task is not waiter and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
-
-
-def min_level(config: ServeConfig) -> Level:
-    return Level.parse(config.detect.min_level)
