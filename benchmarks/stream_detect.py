@@ -5,8 +5,9 @@
 
 The events of ``evtx-attack-samples`` (hunted once to read them) are appended to a fresh in-memory store
 batch after batch, as the live loop does, and after each append one evaluator runs over the new rows:
-``StreamDetector.process(first, last)`` or ``plan.evaluate(store, first_row=first)`` (today's hunt
-path), with every SigmaHQ Windows rule + emerging threats + threat hunting (the rules of
+``StreamDetector.process(first, last)`` with the literal prefilter (:mod:`rempart.detect.prefilter`),
+the same without it ("bind every rule": every rule that may match the batch's scopes and event ids is
+bound), or ``plan.evaluate(store, first_row=first)`` (the hunt's path), with every SigmaHQ Windows rule + emerging threats + threat hunting (the rules of
 benchmarks/hunt.py). Both run in the same process on the same batches; their alerts are compared. The
 corpus is replayed from its start as often as a size needs (rowids keep growing).
 
@@ -60,29 +61,32 @@ def batches(table: pa.Table, size: int, count: int) -> list[pa.Table]:
     return out
 
 
-def run(plan: object, parts: list[pa.Table], evaluator: str) -> tuple[list[float], int]:
+def run(plan: object, parts: list[pa.Table], evaluator: str) -> tuple[list[float], int, int]:
     from rempart.detect.plan import DetectionPlan
     from rempart.detect.stream import StreamDetector
     from rempart.events import EventStore
 
     assert isinstance(plan, DetectionPlan)
+    plan.prefilter = evaluator != "bind every rule"
     store = EventStore()
     det = StreamDetector(plan, store)
-    times, alerts, first = [], 0, 0
+    times, alerts, first, bound = [], 0, 0, 0
     for part in parts:
         store.append(part)
         store.flush()
         last = first + part.num_rows
         t0 = time.perf_counter()
-        if evaluator == "stream":
+        if evaluator != "plan.evaluate":
             found = det.process(first, last)
         else:
             found = plan.evaluate(store, first_row=first) if first else plan.evaluate(store)
         times.append(time.perf_counter() - t0)
         alerts += len(found)
+        bound += plan.rules_bound
         first = last
     store.close()
-    return times, alerts
+    plan.prefilter = True
+    return times, alerts, bound
 
 
 def pct(values: list[float], q: float) -> float:
@@ -101,12 +105,13 @@ def main() -> None:
     print(f"corpus: {table.num_rows:,} events of evtx-attack-samples; {len(plan.rules)} rules")  # type: ignore[attr-defined]
     for size in args.sizes:
         parts = batches(table, size, args.batches)
-        for evaluator in ("stream", "plan.evaluate"):
-            times, alerts = run(plan, parts, evaluator)
+        for evaluator in ("stream", "bind every rule", "plan.evaluate"):
+            times, alerts, bound = run(plan, parts, evaluator)
             ms = [t * 1000 for t in times]
-            print(f"  batch {size:>6,} x {len(parts)} | {evaluator:<13} | p50 {pct(ms, .5):8.1f} ms "
+            print(f"  batch {size:>6,} x {len(parts)} | {evaluator:<15} | p50 {pct(ms, .5):8.1f} ms "
                   f"p99 {pct(ms, .99):8.1f} ms | mean {statistics.mean(ms):8.1f} ms | "
-                  f"{size * len(parts) / sum(times):9,.0f} events/s | {alerts:,} alerts")
+                  f"{size * len(parts) / sum(times):9,.0f} events/s | {alerts:,} alerts | "
+                  f"{bound / len(parts):,.0f} rules bound per batch")
     print(f"load average after: {os.getloadavg()}")
     sizes = " ".join(map(str, args.sizes))
     print(f"rerun: nice .venv/bin/python benchmarks/stream_detect.py --sizes {sizes} "

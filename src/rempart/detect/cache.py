@@ -20,8 +20,9 @@ from typing import Any
 from rempart.detect.backend import BACKEND_VERSION
 from rempart.detect.pipelines import pipeline_fingerprint
 
-# the shape of an entry; bumped when entries gain a field (2: status, and the filters applied)
-ENTRY_FORMAT = 2
+# the shape of an entry; bumped when entries gain a field (2: status, and the filters applied; 3: the
+# prefilter's literals)
+ENTRY_FORMAT = 3
 
 
 @functools.cache

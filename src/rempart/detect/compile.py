@@ -28,6 +28,7 @@ from rempart.detect.backend import DuckDBBackend, column, columns_used
 from rempart.detect.cache import write_entry
 from rempart.detect.pipelines import detection_pipeline, scope_of
 from rempart.detect.plan import CompiledRule, DetectionPlan
+from rempart.detect.prefilter import need_to_list, predicate_need
 from rempart.detect.rules import RuleProblem, RuleSet, RuleSource
 from rempart.detect.tuning import Tuning, TuningProblem, coverage_problems
 
@@ -86,7 +87,8 @@ def _compile_base(
     scope = scope_of(rule.logsource)
     ids = _either([_event_ids(c.parsed) for c in rule.detection.parsed_condition])
     return {**meta, "kind": "rule", "predicate": predicate,
-            "scope": scope.to_list(), "event_ids": sorted(ids) if ids is not None else None}
+            "scope": scope.to_list(), "event_ids": sorted(ids) if ids is not None else None,
+            "need": need_to_list(predicate_need(predicate))}
 
 
 def _event_ids(cond: object) -> set[str] | None:

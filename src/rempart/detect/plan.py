@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import duckdb
@@ -25,6 +26,7 @@ import pyarrow as pa
 
 from rempart.detect.backend import column, columns_used
 from rempart.detect.pipelines import Scope
+from rempart.detect.prefilter import LiteralIndex, Need, met, need_from_list, predicate_need
 from rempart.detect.rules import RuleProblem
 from rempart.detect.tuning import TuningProblem
 from rempart.detect.window import EventWindow
@@ -37,6 +39,7 @@ GROUP_MAX_FIELDS = 12  # scopes reading more fields than this are not checked fo
 DETECT_THREADS = min(4, os.cpu_count() or 1)
 SPLIT_RULES = 300  # a scope with this many rules runs in DETECT_THREADS parts side by side
 CORE_FIELDS = {"channel", "eventid", "computer", "provider_name"}
+PREFILTER_MIN = 4  # a scope table met by fewer rules binds them all: searching would cost as much
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,13 @@ class CompiledRule:
     event_ids: tuple[str, ...] | None = None  # an event must have one of these to match (None: any)
     status: str | None = None
     filters: tuple[str, ...] = ()  # the tuning's filters applied to it (their ids or file and title)
+    known_need: tuple[bool, Need] = (False, None)  # (given, need) as the compile cache keeps it
+
+    @cached_property
+    def need(self) -> Need:
+        """The literals a batch must hold for this rule to match it (:mod:`rempart.detect.prefilter`)."""
+        given, need = self.known_need
+        return need if given else predicate_need(self.predicate)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CompiledRule:
@@ -63,7 +73,8 @@ class CompiledRule:
                    id=d.get("id"), name=d.get("name"), tags=tuple(d.get("tags", ())),
                    predicate=d.get("predicate"), scope=scope, correlation=d.get("correlation"),
                    event_ids=tuple(d["event_ids"]) if d.get("event_ids") is not None else None,
-                   status=d.get("status"), filters=tuple(d.get("filters", ())))
+                   status=d.get("status"), filters=tuple(d.get("filters", ())),
+                   known_need=(True, need_from_list(d["need"])) if "need" in d else (False, None))
 
     @property
     def label(self) -> str:
@@ -94,6 +105,10 @@ class DetectionPlan:
     runtime_failures: list[RuleProblem] = field(default_factory=list)  # filled by evaluate()
     tuning_problems: list[TuningProblem] = field(default_factory=list)  # the tuning folder's mistakes
     groups_evaluated: int = 0
+    prefilter: bool = True  # search each batch for the rules' literals and bind only the rules it can meet
+    rules_bound: int = 0  # rules bound by the last evaluation or batch: what the prefilter leaves
+    _literals: dict[tuple[str, ...], LiteralIndex] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def base_rules(self) -> list[CompiledRule]:
@@ -261,6 +276,7 @@ class DetectionPlan:
         pending.sort(key=lambda item: -len(item[1]))  # the longest first, so that threads end together
         total, done = len(by_scope) - len(runnable) + len(pending), len(by_scope) - len(runnable)
         self.groups_evaluated = len(pending)
+        self.rules_bound = 0
         if on_progress is not None:
             on_progress(done, total)
         columns = store.columns
@@ -299,35 +315,11 @@ class DetectionPlan:
 
     def _run_scope(self, con: duckdb.DuckDBPyConnection, columns: dict[str, str], scope: Scope,
                    group: list[CompiledRule], index: dict[str, int], rows_sql: str) -> None:
-        needed: set[tuple[str, str]] = set()
-        for rule in group:
-            needed |= columns_used(rule.predicate or "")
-        select, originals = [], []
-        for kind, name in sorted(needed):
-            value = scope.read_sql(name, lambda f: _text(columns.get(f.lower())), SERVICE)
-            originals.append(value)
-            if kind == "l":
-                value = f"lower({value})"
-            select.append(f"{value} AS {column(kind, name)}")
-        where = scope.prefilter(set(columns)) + (f" AND {rows_sql}" if rows_sql else "")
-        if '"EventID"' in where:
-            where = where.replace('"EventID"', quote_ident(columns["eventid"]))
-        con.execute("DROP VIEW IF EXISTS _scope")
-        con.execute("DROP TABLE IF EXISTS _scope")
-        values = ", ".join(select)
-        grouped = False
-        if len(group) == 1:  # one rule reads its scope once: a view spares copying it (a keyword rule)
-            kind = "VIEW"
-            con.execute(f"CREATE TEMP VIEW _scope AS SELECT rowid AS _rid, {values} "
-                        f"FROM {TABLE} WHERE {where}")
-        else:
-            kind, grouped = "TABLE", _repetitive(con, originals, where)
-            if grouped:
-                con.execute(f"CREATE TEMP TABLE _scope AS SELECT list(rowid) AS _rids, {values} "
-                            f"FROM {TABLE} WHERE {where} GROUP BY ALL")
-            else:
-                con.execute(f"CREATE TEMP TABLE _scope AS SELECT rowid AS _rid, {values} "
-                            f"FROM {TABLE} WHERE {where}")
+        kind, grouped = _scope_table(con, columns, scope, group, rows_sql)
+        if kind == "TABLE" and self.prefilter and len(group) >= PREFILTER_MIN:
+            group = self._prefiltered(con, group)
+        with self._lock:
+            self.rules_bound += len(group)
         for start in range(0, len(group), RULES_PER_QUERY):
             chunk = group[start:start + RULES_PER_QUERY]
             try:
@@ -342,6 +334,30 @@ class DetectionPlan:
                                         rule=rule.label)
                         )
         con.execute(f"DROP {kind} _scope")
+
+    def literal_index(self, group: list[CompiledRule]) -> LiteralIndex:
+        """The automata of `group`'s literals, built once per group of rules and kept."""
+        key = tuple(r.key for r in group)
+        with self._lock:
+            found = self._literals.get(key)
+        if found is None:
+            found = LiteralIndex(r.need for r in group)
+            with self._lock:
+                if len(self._literals) >= 512:  # live batches meet ever other subsets: keep the recent
+                    self._literals.pop(next(iter(self._literals)))
+                self._literals[key] = found
+        return found
+
+    def _prefiltered(self, con: duckdb.DuckDBPyConnection, group: list[CompiledRule]) -> list[CompiledRule]:
+        """The rules of `group` whose literals the scope table holds (the others cannot match it)."""
+        index = self.literal_index(group)
+        if not index.columns:
+            return group
+        lists = ", ".join(f"list(DISTINCT {quote_ident(c)})" for c in index.columns)
+        table = con.sql(f"SELECT {lists} FROM _scope").to_arrow_table()
+        texts = {name: _joined(table.column(i)) for i, name in enumerate(index.columns)}
+        found = index.search(texts)
+        return [r for r in group if met(r.need, found)]
 
     @staticmethod
     def _insert_hits(con: duckdb.DuckDBPyConnection, rules: list[CompiledRule],
@@ -381,6 +397,38 @@ class DetectionPlan:
         return alerts
 
 
+def _scope_table(con: duckdb.DuckDBPyConnection, columns: dict[str, str], scope: Scope,
+                 group: list[CompiledRule], rows_sql: str) -> tuple[str, bool]:
+    """Builds ``_scope``, the scope's rows with the columns `group` reads; says whether it is a VIEW or a
+    TABLE, and whether its rows are grouped (each with the list of its rowids, ``_rids``)."""
+    needed: set[tuple[str, str]] = set()
+    for rule in group:
+        needed |= columns_used(rule.predicate or "")
+    select, originals = [], []
+    for kind, name in sorted(needed):
+        value = scope.read_sql(name, lambda f: _text(columns.get(f.lower())), SERVICE)
+        originals.append(value)
+        if kind == "l":
+            value = f"lower({value})"
+        select.append(f"{value} AS {column(kind, name)}")
+    where = scope.prefilter(set(columns)) + (f" AND {rows_sql}" if rows_sql else "")
+    if '"EventID"' in where:
+        where = where.replace('"EventID"', quote_ident(columns["eventid"]))
+    con.execute("DROP VIEW IF EXISTS _scope")
+    con.execute("DROP TABLE IF EXISTS _scope")
+    values = ", ".join(select)
+    if len(group) == 1:  # one rule reads its scope once: a view spares copying it (a keyword rule)
+        con.execute(f"CREATE TEMP VIEW _scope AS SELECT rowid AS _rid, {values} FROM {TABLE} WHERE {where}")
+        return "VIEW", False
+    grouped = _repetitive(con, originals, where)
+    if grouped:
+        con.execute(f"CREATE TEMP TABLE _scope AS SELECT list(rowid) AS _rids, {values} "
+                    f"FROM {TABLE} WHERE {where} GROUP BY ALL")
+    else:
+        con.execute(f"CREATE TEMP TABLE _scope AS SELECT rowid AS _rid, {values} FROM {TABLE} WHERE {where}")
+    return "TABLE", grouped
+
+
 def _parts(scope: Scope, group: list[CompiledRule]) -> list[tuple[Scope, list[CompiledRule]]]:
     """A scope's rules, cut in :data:`DETECT_THREADS` parts when they are many: binding is most of what a
     small batch costs, and one scope (process_creation, 1,400 SigmaHQ rules) would keep one thread busy
@@ -389,6 +437,21 @@ def _parts(scope: Scope, group: list[CompiledRule]) -> list[tuple[Scope, list[Co
         return [(scope, group)]
     size = -(-len(group) // DETECT_THREADS)
     return [(scope, group[i:i + size]) for i in range(0, len(group), size)]
+
+
+def _joined(lists: pa.ChunkedArray) -> bytes:
+    """A list-of-strings column's values as one byte string, in any order: where a literal occurs in
+    one value, it occurs in the join (joining can only add occurrences, never lose one)."""
+    out = []
+    for chunk in lists.chunks:
+        values = chunk.values if hasattr(chunk, "values") else chunk
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            data = values.buffers()[2]
+            if data is not None:
+                out.append(data.to_pybytes())
+        else:
+            out.append("\x00".join(v for v in values.to_pylist() if v is not None).encode())
+    return b"\x00".join(out)
 
 
 def _repetitive(con: duckdb.DuckDBPyConnection, values: list[str], where: str) -> bool:
