@@ -89,6 +89,9 @@ def run(plan: object, parts: list[pa.Table], evaluator: str) -> tuple[list[float
     return times, alerts, bound
 
 
+EVALUATORS = ("stream", "bind every rule", "plan.evaluate")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -98,6 +101,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[500, 2000, 10000])
     ap.add_argument("--batches", type=int, default=6, help="batches measured per size and evaluator")
+    ap.add_argument("--evaluators", nargs="+", default=list(EVALUATORS), choices=EVALUATORS)
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "rempart-bench-rule-cache")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()}")
@@ -105,7 +109,7 @@ def main() -> None:
     print(f"corpus: {table.num_rows:,} events of evtx-attack-samples; {len(plan.rules)} rules")  # type: ignore[attr-defined]
     for size in args.sizes:
         parts = batches(table, size, args.batches)
-        for evaluator in ("stream", "bind every rule", "plan.evaluate"):
+        for evaluator in args.evaluators:
             times, alerts, bound = run(plan, parts, evaluator)
             ms = [t * 1000 for t in times]
             print(f"  batch {size:>6,} x {len(parts)} | {evaluator:<15} | p50 {pct(ms, .5):8.1f} ms "

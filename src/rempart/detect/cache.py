@@ -19,6 +19,7 @@ from typing import Any
 
 from rempart.detect.backend import BACKEND_VERSION
 from rempart.detect.pipelines import pipeline_fingerprint
+from rempart.detect.prefilter import PREFILTER_VERSION
 
 # the shape of an entry; bumped when entries gain a field (2: status, and the filters applied; 3: the
 # prefilter's literals)
@@ -28,6 +29,7 @@ ENTRY_FORMAT = 3
 @functools.cache
 def fingerprint() -> str:
     parts = f"{pipeline_fingerprint()}|{BACKEND_VERSION}|pysigma-{version('pysigma')}|entry-{ENTRY_FORMAT}"
+    parts += f"|prefilter-{PREFILTER_VERSION}"
     return hashlib.sha256(parts.encode()).hexdigest()[:20]
 
 

@@ -379,15 +379,19 @@ class DetectionPlan:
 
     # --- alerts -----------------------------------------------------------------------------------
 
-    def _event_alerts(self, con: duckdb.DuckDBPyConnection, emitting: list[int]) -> list[Alert]:
+    def _event_alerts(self, con: duckdb.DuckDBPyConnection, emitting: Collection[int],
+                      rows_sql: str = "") -> list[Alert]:
+        """The alerts of the hits in ``_hits`` by the rules `emitting`; `rows_sql` bounds the events read
+        (a live batch's rowids: the join then reads the batch's rows, not the whole store)."""
         if not emitting:
             return []
-        values = ", ".join(f"({i})" for i in emitting)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _emit AS SELECT * FROM (VALUES {values}) v(r)")
-        rows = con.execute(
+        wanted = emitting if isinstance(emitting, set | frozenset) else set(emitting)
+        where = f" WHERE {rows_sql.replace('rowid', 'e.rowid')}" if rows_sql else ""
+        found = con.execute(
             f"SELECT h.r, e._ts, e._host, e._establishment, e._asset, e._source, e._record "
-            f"FROM _hits h JOIN {TABLE} e ON e.rowid = h._rid SEMI JOIN _emit m ON m.r = h.r"
+            f"FROM _hits h JOIN {TABLE} e ON e.rowid = h._rid{where}"
         ).fetchall()
+        rows = [row for row in found if row[0] in wanted]  # hits are few: filtering here spares a join
         alerts = []
         for r, ts, host, est, asset, source, record in rows:
             rule = self.rules[r]

@@ -38,6 +38,8 @@ Literal = tuple[str, str, bool]  # (scope-table column name, literal, case-folde
 Clause = frozenset[Literal]
 Need = tuple[Clause, ...] | None  # None: the predicate may hold on any batch
 
+# bumped whenever a predicate's need would come out otherwise: the compile cache keeps needs under it
+PREFILTER_VERSION = 1
 MAX_CLAUSES = 4  # more clauses make the check longer and rarely the answer different
 SHORT = 2  # literals this short are searched with `in`: an automaton would report them everywhere
 
@@ -238,7 +240,20 @@ def predicate_need(predicate: str | None) -> Need:
 
 # --- regular expressions --------------------------------------------------------------------------
 
-_INLINE_FLAGS = re.compile(r"^\(\?([a-zA-Z]+)\)")
+# escapes RE2 reads otherwise than Python (or Python not at all): Unicode classes, quoting, \C, \z
+RE2_ONLY_ESCAPES = frozenset("pPQECz")
+
+
+def _escapes(pattern: str) -> set[str]:
+    """The characters that follow a backslash as escapes (``\\\\p`` is a backslash, then ``p``)."""
+    found, i = set(), 0
+    while i < len(pattern) - 1:
+        if pattern[i] == "\\":
+            found.add(pattern[i + 1])
+            i += 2
+        else:
+            i += 1
+    return found
 
 
 def regex_need(column: str, pattern: str) -> Need:
@@ -248,7 +263,7 @@ def regex_need(column: str, pattern: str) -> Need:
     classes, RE2-only escapes) Python refuses or the pattern is skipped, and the rule is just not
     prefiltered.
     """
-    if "[:" in pattern or "\\Q" in pattern or "\\p" in pattern or "\\P" in pattern:
+    if "[:" in pattern or _escapes(pattern) & RE2_ONLY_ESCAPES:
         return None
     try:
         import re._parser as sre_parse  # type: ignore[import-not-found,unused-ignore]

@@ -94,8 +94,8 @@ class StreamDetector:
         self.index = {r.key: i for i, r in enumerate(plan.rules)}
         self.needed, self.silent = referenced_rules(plan)
         self.base = [r for r in plan.base_rules if r.severity >= self.min_level or r.key in self.needed]
-        self.emitting = [self.index[r.key] for r in self.base
-                         if r.severity >= self.min_level and r.key not in self.silent]
+        self.emitting = {self.index[r.key] for r in self.base
+                         if r.severity >= self.min_level and r.key not in self.silent}
         self.correlations = _ordered_correlations(plan)
         self.members = {c.key: self._members(c) for c in self.correlations}
         self.max_ts: datetime | None = None
@@ -119,7 +119,7 @@ class StreamDetector:
         rows = f"rowid >= {int(first)} AND rowid < {int(last_row)}"
         con.execute("CREATE OR REPLACE TEMP TABLE _hits (r INTEGER, _rid BIGINT)")
         self.plan._run_scopes(self.store, self.base, self.index, rows, None)
-        alerts = self.plan._event_alerts(con, self.emitting)
+        alerts = self.plan._event_alerts(con, self.emitting, rows)
         before = self.watermark
         found = con.execute(f"SELECT max(_ts) FROM {TABLE} WHERE {rows}").fetchone()
         batch_max = found[0] if found is not None else None
