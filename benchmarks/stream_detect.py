@@ -7,8 +7,9 @@ The events of ``evtx-attack-samples`` (hunted once to read them) are appended to
 batch after batch, as the live loop does, and after each append one evaluator runs over the new rows:
 ``StreamDetector.process(first, last)`` with the literal prefilter (:mod:`rempart.detect.prefilter`),
 the same without it ("bind every rule": every rule that may match the batch's scopes and event ids is
-bound), or ``plan.evaluate(store, first_row=first)`` (the hunt's path), with every SigmaHQ Windows rule + emerging threats + threat hunting (the rules of
-benchmarks/hunt.py). Both run in the same process on the same batches; their alerts are compared. The
+bound), or ``plan.evaluate(store, first_row=first)`` (the hunt's path), with every SigmaHQ Windows rule
++ emerging threats + threat hunting (the rules of benchmarks/hunt.py). All run in the same process on the
+same batches; their alerts and the rules each binds per batch are printed. The
 corpus is replayed from its start as often as a size needs (rowids keep growing).
 
 Measured and left out (2026-12-03): persistent scope tables refilled per batch with every statement

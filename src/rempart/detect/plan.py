@@ -36,6 +36,7 @@ from rempart.events.store import TABLE, EventStore, quote_ident
 
 RULES_PER_QUERY = 40
 GROUP_MAX_FIELDS = 12  # scopes reading more fields than this are not checked for repeated values
+GROUP_MIN_ROWS = 20_000  # a batch of fewer rows is not checked for them either
 DETECT_THREADS = min(4, os.cpu_count() or 1)
 SPLIT_RULES = 300  # a scope with this many rules runs in DETECT_THREADS parts side by side
 CORE_FIELDS = {"channel", "eventid", "computer", "provider_name"}
@@ -260,7 +261,8 @@ class DetectionPlan:
         return pending
 
     def _run_scopes(self, store: EventStore, rules: list[CompiledRule], index: dict[str, int],
-                    rows_sql: str, on_progress: Callable[[int, int], None] | None) -> None:
+                    rows_sql: str, on_progress: Callable[[int, int], None] | None,
+                    rows: int | None = None) -> None:
         """Evaluate every scope that has events, on :data:`DETECT_THREADS` connections at once.
 
         Binding thousands of predicates is single-threaded work in DuckDB (a scope of 1,400
@@ -291,7 +293,7 @@ class DetectionPlan:
                     job = next(jobs, None)
                 if job is None:
                     return cursor.sql("SELECT * FROM _hits").to_arrow_table()
-                self._run_scope(cursor, columns, job[0], job[1], index, rows_sql)
+                self._run_scope(cursor, columns, job[0], job[1], index, rows_sql, rows)
                 if on_progress is not None:
                     with lock:
                         nonlocal done
@@ -314,8 +316,11 @@ class DetectionPlan:
                     con.unregister("_found")
 
     def _run_scope(self, con: duckdb.DuckDBPyConnection, columns: dict[str, str], scope: Scope,
-                   group: list[CompiledRule], index: dict[str, int], rows_sql: str) -> None:
-        kind, grouped = _scope_table(con, columns, scope, group, rows_sql)
+                   group: list[CompiledRule], index: dict[str, int], rows_sql: str,
+                   rows: int | None = None) -> None:
+        # a live batch's few rows are not worth counting for repeated values (see _repetitive)
+        may_group = rows is None or rows >= GROUP_MIN_ROWS
+        kind, grouped = _scope_table(con, columns, scope, group, rows_sql, may_group)
         if kind == "TABLE" and self.prefilter and len(group) >= PREFILTER_MIN:
             group = self._prefiltered(con, group)
         with self._lock:
@@ -353,8 +358,8 @@ class DetectionPlan:
         index = self.literal_index(group)
         if not index.columns:
             return group
-        lists = ", ".join(f"list(DISTINCT {quote_ident(c)})" for c in index.columns)
-        table = con.sql(f"SELECT {lists} FROM _scope").to_arrow_table()
+        names = ", ".join(quote_ident(c) for c in index.columns)
+        table = con.sql(f"SELECT {names} FROM _scope").to_arrow_table()
         texts = {name: _joined(table.column(i)) for i, name in enumerate(index.columns)}
         found = index.search(texts)
         return [r for r in group if met(r.need, found)]
@@ -402,7 +407,7 @@ class DetectionPlan:
 
 
 def _scope_table(con: duckdb.DuckDBPyConnection, columns: dict[str, str], scope: Scope,
-                 group: list[CompiledRule], rows_sql: str) -> tuple[str, bool]:
+                 group: list[CompiledRule], rows_sql: str, may_group: bool = True) -> tuple[str, bool]:
     """Builds ``_scope``, the scope's rows with the columns `group` reads; says whether it is a VIEW or a
     TABLE, and whether its rows are grouped (each with the list of its rowids, ``_rids``)."""
     needed: set[tuple[str, str]] = set()
@@ -424,7 +429,7 @@ def _scope_table(con: duckdb.DuckDBPyConnection, columns: dict[str, str], scope:
     if len(group) == 1:  # one rule reads its scope once: a view spares copying it (a keyword rule)
         con.execute(f"CREATE TEMP VIEW _scope AS SELECT rowid AS _rid, {values} FROM {TABLE} WHERE {where}")
         return "VIEW", False
-    grouped = _repetitive(con, originals, where)
+    grouped = may_group and _repetitive(con, originals, where)
     if grouped:
         con.execute(f"CREATE TEMP TABLE _scope AS SELECT list(rowid) AS _rids, {values} "
                     f"FROM {TABLE} WHERE {where} GROUP BY ALL")
@@ -443,12 +448,11 @@ def _parts(scope: Scope, group: list[CompiledRule]) -> list[tuple[Scope, list[Co
     return [(scope, group[i:i + size]) for i in range(0, len(group), size)]
 
 
-def _joined(lists: pa.ChunkedArray) -> bytes:
-    """A list-of-strings column's values as one byte string, in any order: where a literal occurs in
-    one value, it occurs in the join (joining can only add occurrences, never lose one)."""
+def _joined(strings: pa.ChunkedArray) -> bytes:
+    """A string column's values as one byte string: where a literal occurs in one value, it occurs in
+    the join (joining can only add occurrences, never lose one)."""
     out = []
-    for chunk in lists.chunks:
-        values = chunk.values if hasattr(chunk, "values") else chunk
+    for values in strings.chunks:
         if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
             data = values.buffers()[2]
             if data is not None:

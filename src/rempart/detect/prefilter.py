@@ -39,7 +39,7 @@ Clause = frozenset[Literal]
 Need = tuple[Clause, ...] | None  # None: the predicate may hold on any batch
 
 # bumped whenever a predicate's need would come out otherwise: the compile cache keeps needs under it
-PREFILTER_VERSION = 1
+PREFILTER_VERSION = 2
 MAX_CLAUSES = 4  # more clauses make the check longer and rarely the answer different
 SHORT = 2  # literals this short are searched with `in`: an automaton would report them everywhere
 
@@ -98,14 +98,12 @@ def _all(needs: Iterable[Need]) -> Need:
 def _any(needs: Sequence[Need]) -> Need:
     if not needs or any(n is None for n in needs):
         return None
-    if len(needs) == 1:
-        return needs[0]
-    # one clause implied by every alternative: the union of each one's strongest clause
-    union: set[Literal] = set()
-    for need in needs:
-        assert need is not None
-        union |= need[0]
-    return (frozenset(union),)
+    # (a1 and a2) or (b1 and b2) holds only if every (ai or bj) does: the strongest of those clauses
+    acc: tuple[Clause, ...] = needs[0] or ()
+    for need in needs[1:]:
+        pairs = {a | b for a in acc for b in need or ()}
+        acc = tuple(sorted(pairs, key=lambda c: (-_strength(c), sorted(c)))[:MAX_CLAUSES])
+    return acc
 
 
 def _one(column: str, literal: str, folded: bool = False) -> Need:

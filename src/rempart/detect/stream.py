@@ -118,7 +118,7 @@ class StreamDetector:
         con = self.store.connection
         rows = f"rowid >= {int(first)} AND rowid < {int(last_row)}"
         con.execute("CREATE OR REPLACE TEMP TABLE _hits (r INTEGER, _rid BIGINT)")
-        self.plan._run_scopes(self.store, self.base, self.index, rows, None)
+        self.plan._run_scopes(self.store, self.base, self.index, rows, None, last_row - first)
         alerts = self.plan._event_alerts(con, self.emitting, rows)
         before = self.watermark
         found = con.execute(f"SELECT max(_ts) FROM {TABLE} WHERE {rows}").fetchone()
