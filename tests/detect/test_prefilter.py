@@ -186,3 +186,14 @@ def test_sigmahq_rules_on_the_attack_samples_give_the_same_alerts_with_far_fewer
     assert with_prefilter == without
     assert len(without) > 1000
     assert bound * 2 < bound_all, (bound, bound_all)
+
+
+def test_a_long_text_is_searched_whole_even_once_common_literals_are_found() -> None:
+    need = ((frozenset({("l:a", ".exe", False)}),), (frozenset({("l:a", "rare-one", False)}),),
+            (frozenset({("l:a", "cut-in-two", False)}),), (frozenset({("l:a", "never", False)}),))
+    index = LiteralIndex(need)
+    common = b"c:\\windows\\cmd.exe " * 40_000  # 760,000 bytes: many slices
+    boundary = (1 << 16) - 4  # the first slice ends inside this literal
+    text = common[:boundary] + b"cut-in-two" + common[boundary:] + b"rare-one"
+    found = index.search({"l:a": text})
+    assert found == {("l:a", ".exe", False), ("l:a", "rare-one", False), ("l:a", "cut-in-two", False)}
