@@ -41,6 +41,9 @@ DETECT_THREADS = min(4, os.cpu_count() or 1)
 SPLIT_RULES = 300  # a scope with this many rules runs in DETECT_THREADS parts side by side
 CORE_FIELDS = {"channel", "eventid", "computer", "provider_name"}
 PREFILTER_MIN = 4  # a scope table met by fewer rules binds them all: searching would cost as much
+# A scope table of more rows binds every rule: searching its text in Python then costs more than binding
+# saves (Security-Datasets' hunt: detection 6.8 s without the prefilter, 13.9 s with it on every scope)
+PREFILTER_MAX_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -321,7 +324,9 @@ class DetectionPlan:
         # a live batch's few rows are not worth counting for repeated values (see _repetitive)
         may_group = rows is None or rows >= GROUP_MIN_ROWS
         kind, grouped = _scope_table(con, columns, scope, group, rows_sql, may_group)
-        if kind == "TABLE" and self.prefilter and len(group) >= PREFILTER_MIN:
+        if kind == "TABLE" and self.prefilter and len(group) >= PREFILTER_MIN and (
+            (rows if rows is not None else _count(con)) <= PREFILTER_MAX_ROWS
+        ):
             group = self._prefiltered(con, group)
         with self._lock:
             self.rules_bound += len(group)
@@ -446,6 +451,11 @@ def _parts(scope: Scope, group: list[CompiledRule]) -> list[tuple[Scope, list[Co
         return [(scope, group)]
     size = -(-len(group) // DETECT_THREADS)
     return [(scope, group[i:i + size]) for i in range(0, len(group), size)]
+
+
+def _count(con: duckdb.DuckDBPyConnection) -> int:
+    found = con.execute("SELECT count(*) FROM _scope").fetchone()
+    return int(found[0]) if found is not None else 0
 
 
 def _joined(strings: pa.ChunkedArray) -> bytes:
