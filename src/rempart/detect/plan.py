@@ -454,8 +454,8 @@ def _parts(scope: Scope, group: list[CompiledRule]) -> list[tuple[Scope, list[Co
 
 
 def _count(con: duckdb.DuckDBPyConnection) -> int:
-    found = con.execute("SELECT count(*) FROM _scope").fetchone()
-    return int(found[0]) if found is not None else 0
+    found = con.execute("SELECT count(*) FROM _scope").fetchall()
+    return int(found[0][0]) if found else 0
 
 
 def _joined(strings: pa.ChunkedArray) -> bytes:
