@@ -104,6 +104,23 @@ def test_types_changing_between_lines_are_not_a_failure(tmp_path: Path) -> None:
     assert not report.skipped and table.column("_source").to_pylist()[0] == str(path)
 
 
+def test_a_big_block_of_mixed_types_is_read_in_one_batch(tmp_path: Path) -> None:
+    """Two exporters' shapes line after line (a live batch): every line is read, in one batch, not in the
+    dozens that halving the block down to its fast size would give."""
+    from rempart.ingest import IngestReport, read_paths
+    from rempart.ingest.jsonl import MIN_FAST_BYTES
+
+    pad = "x" * 500
+    lines = [{"@timestamp": "2026-11-28T10:00:00Z", "Channel": "Security", "EventID": 4624,
+              "Keywords": i if i % 2 else f"0x{i:x}", "Pad": pad} for i in range(4 * MIN_FAST_BYTES // 500)]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    tables = list(read_paths([path], None, report=IngestReport()))
+    assert len(tables) == 1
+    assert tables[0].column("Keywords").to_pylist()[:3] == ["0x0", "1", "0x2"]
+    assert tables[0].num_rows == len(lines)
+
+
 def test_pretty_printed_evtx_json_document(tmp_path: Path) -> None:
     doc = {
         "Event": {

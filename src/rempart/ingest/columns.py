@@ -135,4 +135,4 @@ def table_from_rows(rows: list[dict[str, str | None]]) -> pa.Table:
     keys: dict[str, None] = {}
     for row in rows:
         keys.update(dict.fromkeys(row))
-    return pa.table({k: pa.array([r.get(k) for r in rows], pa.string()) for k in keys})
+    return pa.Table.from_pylist(rows, schema=pa.schema([(k, pa.string()) for k in keys]))

@@ -3,8 +3,11 @@ path only for the blocks it refuses, so each bad line is quarantined with its ow
 
 A block is refused when a line is not valid JSON, when a field changes type between lines (Arrow types
 columns; ``"ProcessId": 4`` then ``"ProcessId": "0x1e7c"``), when a line is over-long or not UTF-8, or nests
-deeper than :data:`MAX_DEPTH`. A refused block is halved and retried down to :data:`MIN_FAST_BYTES` before
-falling back to lines.
+deeper than :data:`MAX_DEPTH`. A block refused for a bad line is halved and retried down to
+:data:`MIN_FAST_BYTES` before falling back to lines, so the good lines around it stay on the fast path.
+A block refused only because a field changes type goes to the per-line path whole: its lines mix shapes
+(events of several exporters in one live batch), its halves mix them too, and every retry would parse it
+once more.
 
 Depth is checked before Arrow sees the bytes: its JSON reader recurses once per level and overflows the
 stack (a segfault, exit 139) somewhere past 9,000 levels. A line cannot nest deeper than its length, so only
@@ -100,11 +103,11 @@ def iter_line_chunks(stream: BinaryIO, source: Source, ctx: ReaderContext) -> It
 
 def parse_chunk(chunk: LineChunk, source: Source, ctx: ReaderContext) -> Iterator[JsonBlock]:
     block = _fast(chunk)
-    if block is not None:
+    if isinstance(block, JsonBlock):
         yield block
         return
     data, first_line = chunk.data, chunk.first_line
-    if len(data) > MIN_FAST_BYTES:
+    if block is not _MIXED_TYPES and len(data) > MIN_FAST_BYTES:
         middle = data.find(b"\n", len(data) // 2)
         if 0 <= middle < len(data) - 1:
             head = LineChunk(data[: middle + 1], first_line)
@@ -114,7 +117,10 @@ def parse_chunk(chunk: LineChunk, source: Source, ctx: ReaderContext) -> Iterato
     yield from _slow(data, first_line, source, ctx)
 
 
-def _fast(piece: LineChunk) -> JsonBlock | None:
+_MIXED_TYPES = object()  # _fast's answer for a block refused only because a field changes type
+
+
+def _fast(piece: LineChunk) -> JsonBlock | object | None:
     chunk, first_line = piece.data, piece.first_line
     try:
         lines = piece.lines
@@ -128,7 +134,9 @@ def _fast(piece: LineChunk) -> JsonBlock | None:
         # below and sends the block to the exact per-line path
         keep = pc.greater(pc.binary_length(text), 0)
         table = pj.read_json(pa.BufferReader(chunk), read_options=_READ_OPTIONS)  # no copy, no GIL
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except pa.ArrowInvalid as exc:
+        return _MIXED_TYPES if " changed from " in str(exc) else None
+    except pa.ArrowNotImplementedError:
         return None
     blanks = len(keep) - (pc.sum(keep).as_py() or 0)
     if blanks == 1 and not keep[-1].as_py():  # the usual case: only the '' after the last newline
