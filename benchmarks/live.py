@@ -199,16 +199,29 @@ class ServerRun:
     def kill(self) -> int:
         return self._reap(signal.SIGKILL)
 
-    def lag(self) -> float | None:
+    def _metrics(self) -> str | None:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics", timeout=2) as r:
-                text = r.read().decode()
+                return str(r.read().decode())
         except OSError:
             return None
-        for line in text.splitlines():
+
+    def lag(self) -> float | None:
+        for line in (self._metrics() or "").splitlines():
             if line.startswith("rempart_journal_lag_records"):
                 return float(line.split()[-1])
         return None
+
+    def stages(self) -> dict[str, dict[str, float]]:
+        """Per loop stage: batches and mean milliseconds per batch (``rempart_loop_stage_seconds``)."""
+        sums: dict[str, float] = {}
+        counts: dict[str, float] = {}
+        for line in (self._metrics() or "").splitlines():
+            for suffix, into in (("_sum{", sums), ("_count{", counts)):
+                if line.startswith("rempart_loop_stage_seconds" + suffix):
+                    into[line.split('stage="', 1)[1].split('"', 1)[0]] = float(line.split()[-1])
+        return {k: {"batches": counts[k], "mean_ms": 1000 * sums.get(k, 0.0) / counts[k]}
+                for k in counts if counts[k]}
 
 
 def write_config(
@@ -554,6 +567,7 @@ def measure(args: argparse.Namespace, group: Group, folder: Path) -> dict[str, A
         caught_up_s = time.time() - t0 - result["seconds"]
         latencies, f2b_latencies, per = containments(result, probers, f2b, args.wait)
         status = json.loads((folder / "journal" / "status.json").read_text())
+        stages = run.stages()
         drain_started = time.time()
         run.stop()
         drain_s = time.time() - drain_started
@@ -589,6 +603,7 @@ def measure(args: argparse.Namespace, group: Group, folder: Path) -> dict[str, A
             "http_retries": result["http_retries"],
             "http_errors": result["http_errors"],
             "per_intrusion": per,
+            "stages": stages,
             "lags": lags,
         }
     finally:
@@ -773,6 +788,10 @@ def report(out: dict[str, Any], args: argparse.Namespace) -> None:
         f"{fmt(out['fail2ban_p99_s']):>10}"
         f"{fmt(out['fail2ban_max_s']):>10}   {out['fail2ban_bans']}"
     )
+    if out.get("stages"):
+        print("  loop stages, mean per batch: " + ", ".join(
+            f"{k} {v['mean_ms']:.1f} ms" for k, v in out["stages"].items())
+            + f" ({max(v['batches'] for v in out['stages'].values()):.0f} batches)")
     for p in out["per_intrusion"]:
         print(
             f"    {p['kind']:<8} {p['clinic']:<16} at {p['at']:6.1f} s  → "

@@ -68,6 +68,9 @@ def test_events_are_stored_with_their_offsets_and_detected(tmp_path: Path, plan:
     assert [a.rule_id for a in alerts] == [BRUTE_FORCE]
     assert journal.checkpoint()[0] == 12
     assert {r[0] for r in store.query(f"SELECT _establishment FROM {TABLE}")} == {"capitouls"}
+    stages = {s.labels["stage"]: s.value for m in loop.metrics.stage_seconds.collect() for s in m.samples
+              if s.name.endswith("_count")}
+    assert stages == {"decode": 1, "store": 1, "detect": 1, "respond": 1, "commit": 1}
 
 
 def test_a_replay_after_a_crash_stores_nothing_twice(tmp_path: Path, plan: DetectionPlan) -> None:

@@ -99,6 +99,7 @@ class LiveLoop:
     def process(self, batch: Sequence[tuple[int, bytes]]) -> BatchResult:
         """Store and evaluate one batch of journal records (in offset order), then commit its end."""
         t0 = time.perf_counter()
+        stage = self._stages(t0)
         records = [(offset, IntakeRecord.decode(data)) for offset, data in batch]
         fresh = [(o, r) for o, r in records if o > self.stored_upto]
         replayed = len(records) - len(fresh)
@@ -106,17 +107,22 @@ class LiveLoop:
         events = 0
         if fresh:
             decoded = decode(fresh, self.resolver, self.fields)
+            stage("decode")
             for table in decoded.tables:
                 events += self.store.append(table)
             self.store.flush()
             self._count(decoded)
             self.stored_upto = fresh[-1][0]
+            stage("store")
         rows = self._rows_of_replay(records[0][0]) if replayed else (first_row, first_row + events)
         alerts = self.detector.process(*rows) if rows[1] > rows[0] else []
+        stage("detect")
         if alerts and self.on_alerts is not None:
             self.on_alerts(alerts)
+            stage("respond")
         last = records[-1][0]
         self.journal.commit(last, self.detector.state())
+        stage("commit")
         self.done = last
         seconds = time.perf_counter() - t0
         result = BatchResult(records[0][0], last, len(records), events, alerts, seconds, replayed)
@@ -134,6 +140,17 @@ class LiveLoop:
             self.metrics.alerts.labels(str(alert.level)).inc()
         self.stats.alerts += len(alerts)
         return alerts
+
+    def _stages(self, start: float) -> Callable[[str], None]:
+        """A clock for one batch: each call observes the seconds since the previous one under `name`."""
+        last = [start]
+
+        def stage(name: str) -> None:
+            now = time.perf_counter()
+            self.metrics.stage_seconds.labels(name).observe(now - last[0])
+            last[0] = now
+
+        return stage
 
     def _rows_of_replay(self, first_offset: int) -> tuple[int, int]:
         """The rowids of the events of a replayed batch: those stored from its first offset on."""

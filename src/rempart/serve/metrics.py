@@ -29,6 +29,10 @@ class IntakeMetrics:
                                  registry=self.registry)
         self.batch_seconds = Histogram("rempart_batch_seconds", "Seconds to ingest, store and detect a batch",
                                        buckets=(0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5), registry=self.registry)
+        # where a batch's time goes: the next cost to cut, read off a running server
+        self.stage_seconds = Histogram("rempart_loop_stage_seconds", "Seconds per batch in each loop stage",
+                                       ("stage",), buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2),
+                                       registry=self.registry)
 
     def reject(self, input: str, establishment: str | None, reason: str, n: int = 1) -> None:
         self.rejected.labels(input, establishment or "-", reason).inc(n)
