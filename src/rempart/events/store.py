@@ -164,14 +164,15 @@ class EventStore:
         first seen: ``ProcessID`` after ``ProcessId`` lands in ``ProcessId``), fields as text, and
         without the fields that are NULL throughout."""
         table = without_empty_fields(table)
+        columns = table.column_names  # a new list at each call of the property: read once
         groups: dict[str, list[int]] = {}
-        for i, name in enumerate(table.column_names):
+        for i, name in enumerate(columns):
             groups.setdefault(name.lower(), []).append(i)
         names, arrays = [], []
         for key, positions in groups.items():
-            first = table.column_names[positions[0]]
+            first = columns[positions[0]]
             name = first if is_core(first) else self._spelling.setdefault(key, first)
-            parts = [self._text(table.column(i), table.column_names[i]) for i in positions]
+            parts = [self._text(table.column(i), columns[i]) for i in positions]
             names.append(name)
             arrays.append(parts[0] if len(parts) == 1 else pc.coalesce(*parts))
         return pa.table(arrays, names=names)
