@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+import orjson
+
 Kind = Literal["syslog", "json"]
 KINDS: tuple[str, ...] = ("syslog", "json")
 
@@ -45,7 +47,7 @@ class IntakeRecord:
     @classmethod
     def decode(cls, data: bytes) -> IntakeRecord:
         size = int.from_bytes(data[:4], "big")
-        name, kind, credential, establishment, address, received = json.loads(data[4:4 + size])
+        name, kind, credential, establishment, address, received = orjson.loads(data[4:4 + size])
         return cls(name, kind, Sender(credential, establishment, address), float(received), data[4 + size:])
 
 
