@@ -70,6 +70,12 @@ class CompiledRule:
         given, need = self.known_need
         return need if given else predicate_need(self.predicate)
 
+    @cached_property
+    def columns(self) -> frozenset[tuple[str, str]]:
+        """The (kind, field) scope-table columns its predicate reads: asked for every live batch, parsed
+        once."""
+        return frozenset(columns_used(self.predicate or ""))
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CompiledRule:
         scope = Scope.from_list(d["scope"]) if d.get("scope") is not None else None
@@ -127,7 +133,7 @@ class DetectionPlan:
         """Every field name (lower-case) the rules read: what ingest must materialise as columns."""
         names = set(CORE_FIELDS)
         for rule in self.base_rules:
-            used = {f for _, f in columns_used(rule.predicate or "")}
+            used = {f for _, f in rule.columns}
             names.update(used)
             if rule.scope is not None:  # what a field reads on a channel that names it differently
                 for f in used:
@@ -167,7 +173,7 @@ class DetectionPlan:
                 where.setdefault(field, set()).update(services)  # type: ignore[union-attr]
 
         for rule in self.base_rules:
-            for _, f in columns_used(rule.predicate or ""):
+            for _, f in rule.columns:
                 note(f, rule.scope.services if rule.scope is not None else None)
                 for service, sources in rule.scope.aliases_of(f) if rule.scope is not None else []:
                     for source in sources:
@@ -417,7 +423,7 @@ def _scope_table(con: duckdb.DuckDBPyConnection, columns: dict[str, str], scope:
     TABLE, and whether its rows are grouped (each with the list of its rowids, ``_rids``)."""
     needed: set[tuple[str, str]] = set()
     for rule in group:
-        needed |= columns_used(rule.predicate or "")
+        needed |= rule.columns
     select, originals = [], []
     for kind, name in sorted(needed):
         value = scope.read_sql(name, lambda f: _text(columns.get(f.lower())), SERVICE)
