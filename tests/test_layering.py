@@ -27,6 +27,11 @@ ALLOWED: dict[str, set[str]] = {
     "adapters": {"domain", "inventory", "store", "respond", "notify"},
     # the live loop (receivers → journal → ingest → detect → respond), thin like the CLI: it builds the
     # adapters the plan's automatic steps run through, as the CLI does
+    # the group at a glance: reads what every stage recorded, changes nothing
+    "board": {"domain", "inventory", "store", "identities", "detect", "respond", "continuity", "recover"},
+    # the crisis console and its API, thin like the CLI: pages and routes over the stages' services
+    "console": {"domain", "inventory", "store", "identities", "ingest", "events", "detect", "respond",
+                "continuity", "notify", "investigate", "recover", "adapters", "board"},
     "serve": {"domain", "inventory", "store", "identities", "ingest", "events", "detect", "respond",
               "adapters", "notify"},
 }

@@ -83,7 +83,7 @@ def _registered_by(module: str) -> Callable[[typer.Typer], None]:
 # `rempart --help` lists the commands by lifecycle stage, in the order an incident goes through them
 PANELS = {
     "0. Démonstration et inventaire": ("demo", "inventory"),
-    "Identités": ("login", "logout", "whoami", "reauth", "accounts", "token"),
+    "Identités et console": ("login", "logout", "whoami", "reauth", "accounts", "token", "console"),
     "1. Détection": ("ingest", "hunt", "rules", "serve", "incidents", "incident"),
     "2. Confinement": ("plan", "respond", "approve", "reject", "ack", "rollback", "run", "journal"),
     "3. Mode dégradé": ("snapshot", "kits", "forms", "reconcile", "continuity"),
@@ -98,6 +98,7 @@ INSTALLERS: dict[str, Callable[[typer.Typer], None]] = {
     "demo": _demo, "inventory": _inventory,
     **dict.fromkeys(("login", "logout", "whoami", "reauth", "accounts", "token"),
                     _registered_by("accounts_cmd")),
+    "console": _registered_by("console_cmd"),
     "ingest": _ingest, "hunt": _hunt, "rules": _rules, "serve": _registered_by("serve_cmd"),
     "incidents": _incidents, "incident": _incidents,
     **dict.fromkeys(("plan", "respond", "approve", "reject", "ack", "rollback", "run", "journal"),

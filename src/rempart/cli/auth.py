@@ -15,6 +15,13 @@ from rempart.detect.incidents import get_incident
 from rempart.domain.actors import Actor
 from rempart.errors import StateError
 from rempart.identities import service as identities
+from rempart.identities.authorize import (
+    check_group_wide,
+    check_incident,
+    check_patient_data,
+    check_scope,
+    check_writes,
+)
 from rempart.store.db import Store
 
 
@@ -70,20 +77,9 @@ def acting(store: Store, *, writes: bool = True) -> Actor:
             hint="run `rempart login` (or set REMPART_TOKEN to a personal API token)",
         )
     actor = identities.resolve(store, token)
-    if writes and actor.read_only:
-        raise StateError(
-            f"{actor.account} holds only read-only roles ({', '.join(actor.roles)}): "
-            "it cannot change anything"
-        )
+    if writes:
+        check_writes(actor)
     return actor
-
-
-def check_scope(actor: Actor, establishment: str) -> None:
-    """Refuse an account scoped to other establishments (a clinic's IT staff, its director)."""
-    if not actor.covers(establishment):
-        raise StateError(
-            f"{actor.account} acts only for {', '.join(actor.establishments)}, not for {establishment}"
-        )
 
 
 def acting_for(store: Store, establishment: str) -> str:
@@ -104,33 +100,12 @@ def acting_on(store: Store, incident: str, *, writes: bool = True) -> str:
 
 
 # Reading the case store needs an account too: whoever can open the file is not thereby allowed to read
-# it. Reads take the same scope as changes (establishments, incidents); an auditor reads everything.
+# it (the checks themselves are shared with the console: identities.authorize).
 
 
 def reading(store: Store) -> Actor:
     """The authenticated actor of a command that only reads the case store (auditors included)."""
     return acting(store, writes=False)
-
-
-def check_incident(actor: Actor, ref: str, establishment: str | None) -> None:
-    """Refuse an incident outside the account's scope: its incidents, then its establishments (an incident
-    outside the inventory belongs to no establishment: only group-wide accounts see it)."""
-    if not actor.may_see(ref):
-        raise StateError(f"{actor.account} works only on {', '.join(actor.incidents)}, not on {ref}")
-    if actor.establishments and (establishment is None or not actor.covers(establishment)):
-        raise StateError(
-            f"{actor.account} acts only for {', '.join(actor.establishments)}, not for {ref} "
-            f"({establishment or 'outside the inventory'})"
-        )
-
-
-def sees_incident(actor: Actor, ref: str, establishment: str | None) -> bool:
-    """Whether a listing shows this incident to ``actor``."""
-    try:
-        check_incident(actor, ref, establishment)
-    except StateError:
-        return False
-    return True
 
 
 def reading_incident(store: Store, ref: str | int) -> Actor:
@@ -153,23 +128,12 @@ def seeing_patients(store: Store, establishment: str, what: str, *, writes: bool
     """The account about to see ``establishment``'s patients (``what``: a kit, a report…), refused to roles
     that do not need to. The service journals the access once it is done."""
     actor = acting(store, writes=writes)
-    check_scope(actor, establishment)
-    if not actor.sees_patient_data:
-        raise StateError(
-            f"{actor.account} ({', '.join(actor.roles) or 'no role'}) may not see patient data: {what} "
-            "shows patients' identities and care",
-            hint="ask the establishment's IT on call, its director or the RSSI",
-        )
+    check_patient_data(actor, establishment, what)
     return actor
 
 
 def group_wide(store: Store, what: str) -> Actor:
     """A reader whose scope is the whole group: ``what`` mixes every establishment and incident."""
     actor = reading(store)
-    if actor.establishments or actor.incidents:
-        scope = ", ".join(actor.establishments + actor.incidents)
-        raise StateError(
-            f"{actor.account} acts only for {scope}: {what} covers the whole group",
-            hint="ask an account of the group's security team (RSSI, auditor)",
-        )
+    check_group_wide(actor, what)
     return actor

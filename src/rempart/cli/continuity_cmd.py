@@ -13,13 +13,14 @@ from typing import Annotated
 import orjson
 import typer
 
-from rempart.cli.auth import acting, acting_for, check_scope, reading, reading_for, seeing_patients
+from rempart.cli.auth import acting, acting_for, reading, reading_for, seeing_patients
 from rempart.cli.console import console, err_console, report_errors
 from rempart.cli.options import Inventory, open_case_store, parse_time
 from rempart.continuity import register, service, snapshot, synthetic
 from rempart.continuity.fhir_import import UNKNOWN_COUNT
 from rempart.continuity.kits import KitConfig
 from rempart.errors import InputError
+from rempart.identities.authorize import check_scope
 from rempart.inventory import load_group
 from rempart.settings import Settings
 

@@ -8,10 +8,11 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from rempart.cli.auth import reading, reading_incident, sees_incident
+from rempart.cli.auth import reading, reading_incident
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import open_case_store
 from rempart.detect.incidents import get_incident
+from rempart.identities.authorize import sees_incident
 from rempart.store.models.core import IncidentRow
 
 app = typer.Typer(help="Incidents in the case store.", no_args_is_help=True)

@@ -12,10 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from rempart.adapters import registry
-from rempart.cli.auth import acting, check_incident, group_wide, reading, reading_incident, sees_incident
+from rempart.cli.auth import acting, group_wide, reading, reading_incident
 from rempart.cli.console import console, report_errors
 from rempart.cli.options import Inventory, open_case_store
 from rempart.errors import InputError, Location, StateError
+from rempart.identities.authorize import check_incident, sees_incident
 from rempart.inventory import load_group
 from rempart.respond import service
 from rempart.respond.interface import Adapter, Operation

@@ -16,6 +16,10 @@ FRESH_SECOND_FACTOR = timedelta(minutes=5)
 # roles that only read: they may look at everything in their scope and change nothing
 READ_ONLY_ROLES = frozenset({"auditor"})
 
+# roles that watch the plan without carrying it out: they never approve, reject or acknowledge a step (an
+# outside investigator reads the case and writes findings, not containment)
+OBSERVER_ROLES = READ_ONLY_ROLES | {"investigator"}
+
 # roles that need to see patients' identities and care lines (kits, reconciliation, FHIR export): those
 # who run degraded care or its IT. An auditor or an outside investigator works without them (CNIL: need
 # to know), and reads the traces of those accesses instead.
@@ -42,6 +46,10 @@ class Actor:
     @property
     def read_only(self) -> bool:
         return bool(self.roles) and set(self.roles) <= READ_ONLY_ROLES
+
+    @property
+    def carries_out_plans(self) -> bool:
+        return bool(set(self.roles) - OBSERVER_ROLES) or not self.roles
 
     @property
     def sees_patient_data(self) -> bool:

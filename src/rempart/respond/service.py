@@ -17,8 +17,8 @@ from rempart.domain.inventory import Group
 from rempart.errors import StateError
 from rempart.respond import approvals
 from rempart.respond.dryrun import DryRun, dry_run
-from rempart.respond.engine import Engine, Sleep, now, step_label, subject
-from rempart.respond.interface import Adapters
+from rempart.respond.engine import Engine, Sleep, actions_of, adapter_for, now, step_label, subject
+from rempart.respond.interface import Adapters, Operation
 from rempart.respond.plan import Approval, LoadedPlan
 from rempart.respond.selection import IncidentFacts, choose_playbook, expand, find_incident
 from rempart.respond.states import MAY_BE_IN_PLACE, RunStatus, StepStatus
@@ -41,6 +41,7 @@ __all__ = [
     "find_incident",
     "latest_run",
     "list_runs",
+    "planned_operations",
     "reject",
     "reopen_access",
     "respond",
@@ -297,6 +298,20 @@ def _step_row(s: Session, run_id: int, step_ref: str | int) -> tuple[PlanRunRow,
     return run, find_step(run.steps, str(step_ref))
 
 
+def planned_operations(store: Store, run_id: int, adapters: Adapters) -> dict[int, list[Operation]]:
+    """For each step of a run, exactly what it does (or did) when applied: the commands, calls or
+    instructions an approver signs off. ``adapters``: review adapters (nothing is run)."""
+    with store.session() as s:
+        run = s.get(PlanRunRow, run_id)
+        if run is None:
+            raise StateError(f"no plan run {run_id}")
+        out: dict[int, list[Operation]] = {}
+        for st in run.steps:
+            acts = actions_of(st)
+            out[st.seq] = adapter_for(adapters, st).plan("apply", acts) if acts else []
+        return out
+
+
 def _person_of(actor: Actor) -> str:
     """The plan's person an authenticated account acts as: approvals count people, not accounts."""
     if actor.person_id is None:
@@ -419,6 +434,11 @@ def ack(
 ) -> RunReport:
     """A person says a manual step is done; the comment is journaled and the run goes on."""
     person = actor.who
+    if not actor.carries_out_plans:
+        raise StateError(
+            f"{actor.account} ({', '.join(actor.roles)}) observes the plan: it does not carry out its steps",
+            hint="the establishment's IT, its director or the RSSI acknowledge manual steps",
+        )
     if not comment.strip():
         raise StateError("an acknowledgement needs a comment saying what was done (--comment)")
     with store.session() as s:

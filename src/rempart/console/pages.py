@@ -1,0 +1,162 @@
+"""The pages, in French: login, group board, incident with its plan, journal. Each handler is thin: who
+is calling (``sessions``), may they (``identities.authorize``), then the stage's service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from rempart.board.states import group_board
+from rempart.console import sessions
+from rempart.console.context import ConsoleContext
+from rempart.console.messages import french
+from rempart.console.rendering import page
+from rempart.console.sessions import Caller
+from rempart.console.views import incident_view
+from rempart.detect.incidents import get_incident
+from rempart.errors import StateError
+from rempart.identities import service as identities
+from rempart.identities.authorize import check_group_wide, check_incident, check_writes
+from rempart.respond import service as respond
+from rempart.store import journal
+from rempart.store.models.respond import PlanRunRow
+
+router = APIRouter(include_in_schema=False)
+Who = Annotated[Caller, Depends(sessions.caller)]
+
+
+def _ctx(request: Request) -> ConsoleContext:
+    ctx: ConsoleContext = request.app.state.console
+    return ctx
+
+
+def _set_cookie(response: Response, token: str) -> None:
+    response.set_cookie(sessions.COOKIE, token, secure=True, httponly=True, samesite="strict", path="/")
+
+
+@router.get("/connexion", response_class=HTMLResponse)
+def login_form(request: Request) -> Response:
+    return page(request, "login.html.j2")
+
+
+@router.post("/connexion", response_class=HTMLResponse)
+def login(
+    request: Request,
+    account: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    code: Annotated[str, Form()] = "",
+) -> Response:
+    ctx = _ctx(request)
+    try:
+        source = sessions.client_source(request)
+        done = identities.login(ctx.store, account.strip(), password, code.strip(), source)
+    except StateError as exc:
+        return page(request, "login.html.j2", 401, message=french(exc.message), account=account)
+    old = request.cookies.get(sessions.COOKIE)
+    if old:  # a session planted before login is never kept: the login always opens a new one
+        identities.logout(ctx.store, old)
+    response = RedirectResponse("/", status_code=303)
+    _set_cookie(response, done.token)
+    return response
+
+
+@router.post("/deconnexion")
+def logout(request: Request, me: Who) -> Response:
+    identities.logout(_ctx(request).store, me.token)
+    response = RedirectResponse("/connexion", status_code=303)
+    response.delete_cookie(sessions.COOKIE, secure=True, httponly=True, samesite="strict", path="/")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def board(request: Request, me: Who) -> Response:
+    ctx = _ctx(request)
+    b = group_board(ctx.store, ctx.group, me.actor)
+    return page(request, "board.html.j2", me=me, board=b, refresh=request.app.state.refresh)
+
+
+@router.get("/fragments/tableau", response_class=HTMLResponse)
+def board_fragment(request: Request, me: Who) -> Response:
+    ctx = _ctx(request)
+    b = group_board(ctx.store, ctx.group, me.actor)
+    return page(request, "_board.html.j2", me=me, board=b, refresh=request.app.state.refresh)
+
+
+def _incident_page(request: Request, me: Caller, ref: str, status: int = 200, message: str = "",
+                   kind: str = "error") -> Response:
+    ctx = _ctx(request)
+    v = incident_view(ctx, me.actor, ref)
+    names = {e.id: e.name for e in ctx.group.establishments}
+    est_name = names.get(v.establishment or "", "hors inventaire")
+    return page(request, "incident.html.j2", status, me=me, v=v, est_name=est_name, message=message,
+                message_kind=kind)
+
+
+@router.get("/incidents/{ref}", response_class=HTMLResponse)
+def incident(request: Request, ref: str, me: Who, fait: str = "") -> Response:
+    return _incident_page(request, me, ref, message=fait, kind="ok")
+
+
+def _run_of(ctx: ConsoleContext, me: Caller, ref: str, run_id: int) -> None:
+    """Refuse a run that is not the incident's, or an incident outside the caller's scope."""
+    with ctx.store.session() as s:
+        inc = get_incident(s, ref)
+        check_incident(me.actor, inc.ref, inc.establishment)
+        run = s.get(PlanRunRow, run_id)
+        if run is None or run.incident_id != inc.id:
+            raise StateError(f"plan run {run_id} is not a run of {inc.ref}")
+    check_writes(me.actor)
+
+
+def _decided(request: Request, ref: str, run_id: int, seq: int, done: str) -> Response:
+    return RedirectResponse(f"/incidents/{ref}?fait={done}#etape-{run_id}-{seq}", status_code=303)
+
+
+@router.post("/incidents/{ref}/plans/{run_id}/etapes/{seq}/approuver")
+def approve(request: Request, ref: str, run_id: int, seq: int, me: Who,
+            code: Annotated[str, Form()] = "") -> Response:
+    ctx = _ctx(request)
+    _run_of(ctx, me, ref, run_id)
+    actor = me.actor
+    try:
+        if code.strip():  # the fresh second factor an approval needs, given with the approval itself
+            actor = identities.reauth(ctx.store, me.token, code.strip())
+        respond.approve(ctx.store, run_id, seq, actor, ctx.run_adapters(run_id))
+    except StateError as exc:
+        return _incident_page(request, me, ref, 403, french(exc.message))
+    return _decided(request, ref, run_id, seq, f"Étape {seq} approuvée.")
+
+
+@router.post("/incidents/{ref}/plans/{run_id}/etapes/{seq}/refuser")
+def reject(request: Request, ref: str, run_id: int, seq: int, me: Who,
+           reason: Annotated[str, Form()] = "") -> Response:
+    ctx = _ctx(request)
+    _run_of(ctx, me, ref, run_id)
+    try:
+        respond.reject(ctx.store, run_id, seq, me.actor, reason, ctx.run_adapters(run_id))
+    except StateError as exc:
+        return _incident_page(request, me, ref, 403, french(exc.message))
+    return _decided(request, ref, run_id, seq, f"Étape {seq} refusée.")
+
+
+@router.post("/incidents/{ref}/plans/{run_id}/etapes/{seq}/acquitter")
+def ack(request: Request, ref: str, run_id: int, seq: int, me: Who,
+        comment: Annotated[str, Form()] = "") -> Response:
+    ctx = _ctx(request)
+    _run_of(ctx, me, ref, run_id)
+    try:
+        respond.ack(ctx.store, run_id, seq, me.actor, comment, ctx.run_adapters(run_id))
+    except StateError as exc:
+        return _incident_page(request, me, ref, 403, french(exc.message))
+    return _decided(request, ref, run_id, seq, f"Étape {seq} confirmée.")
+
+
+@router.get("/journal", response_class=HTMLResponse)
+def journal_page(request: Request, me: Who, limit: int = 200) -> Response:
+    check_group_wide(me.actor, "the journal")
+    with _ctx(request).store.session() as s:
+        report = journal.check(s)
+        rows = journal.entries(s)[-max(1, min(limit, 5000)):][::-1]
+    return page(request, "journal.html.j2", me=me, report=report, rows=rows)
