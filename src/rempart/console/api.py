@@ -11,11 +11,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 
 from rempart.board.states import group_board
 from rempart.console import sessions
 from rempart.console.context import ConsoleContext
+from rempart.console.params import Number
 from rempart.console.sessions import Caller
 from rempart.console.views import incident_view
 from rempart.identities.authorize import check_group_wide, check_incident, check_writes, sees_incident
@@ -24,12 +26,15 @@ from rempart.store import journal
 from rempart.store.models.core import IncidentRow
 from rempart.store.models.respond import PlanRunRow
 
-router = APIRouter(prefix="/api", tags=["api"])
+# declares the bearer scheme in the OpenAPI schema; sessions.caller does the checking (a token or cookie)
+bearer = HTTPBearer(auto_error=False, description="a personal API token (`rempart token create`)")
+router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(bearer)])
 Who = Annotated[Caller, Depends(sessions.caller)]
 AUTH: dict[int | str, dict[str, Any]] = {
     401: {"description": "not authenticated"},
     403: {"description": "refused (scope, role, read-only account, missing CSRF or second factor)"},
 }
+RUN_AUTH: dict[int | str, dict[str, Any]] = {**AUTH, 404: {"description": "no such plan run or step"}}
 
 
 class Me(BaseModel):
@@ -135,22 +140,22 @@ def _report(report: respond.RunReport) -> dict[str, Any]:
                        "needs": s.needs} for s in report.steps]}
 
 
-@router.post("/runs/{run_id}/steps/{step}/approve", responses=AUTH)
-def approve(request: Request, run_id: int, step: int, who: Who) -> dict[str, Any]:
+@router.post("/runs/{run_id}/steps/{step}/approve", responses=RUN_AUTH)
+def approve(request: Request, run_id: Number, step: Number, who: Who) -> dict[str, Any]:
     ctx = _ctx(request)
     _writable_run(ctx, who, run_id)
     return _report(respond.approve(ctx.store, run_id, step, who.actor, ctx.run_adapters(run_id)))
 
 
-@router.post("/runs/{run_id}/steps/{step}/reject", responses=AUTH)
-def reject(request: Request, run_id: int, step: int, body: Decision, who: Who) -> dict[str, Any]:
+@router.post("/runs/{run_id}/steps/{step}/reject", responses=RUN_AUTH)
+def reject(request: Request, run_id: Number, step: Number, body: Decision, who: Who) -> dict[str, Any]:
     ctx = _ctx(request)
     _writable_run(ctx, who, run_id)
     return _report(respond.reject(ctx.store, run_id, step, who.actor, body.reason, ctx.run_adapters(run_id)))
 
 
-@router.post("/runs/{run_id}/steps/{step}/ack", responses=AUTH)
-def ack(request: Request, run_id: int, step: int, body: Decision, who: Who) -> dict[str, Any]:
+@router.post("/runs/{run_id}/steps/{step}/ack", responses=RUN_AUTH)
+def ack(request: Request, run_id: Number, step: Number, body: Decision, who: Who) -> dict[str, Any]:
     ctx = _ctx(request)
     _writable_run(ctx, who, run_id)
     return _report(respond.ack(ctx.store, run_id, step, who.actor, body.comment, ctx.run_adapters(run_id)))

@@ -69,6 +69,15 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 
 
 _STEP = re.compile(r"\bstep (\d+) \(([^)]+)\)")
+_FIELD = re.compile(r"\{(\d+)(:roles)?\}")
+
+
+def _fill(template: str, groups: tuple[str | None, ...]) -> str:
+    def field(m: re.Match[str]) -> str:
+        value = groups[int(m.group(1))] or ""
+        return _roles(value) if m.group(2) else value
+
+    return _FIELD.sub(field, template)
 
 
 def french(message: str) -> str:
@@ -76,14 +85,32 @@ def french(message: str) -> str:
     message = _STEP.sub(r"l'étape \1 (\2)", message)
     for pattern, template in _PATTERNS:
         m = pattern.search(message)
-        if m is None:
-            continue
-        groups = m.groups()
-
-        def field(match: re.Match[str], groups: tuple[str, ...] = groups) -> str:
-            index, _, kind = match.group(1).partition(":")
-            value = groups[int(index)]
-            return _roles(value) if kind == "roles" else value
-
-        return re.sub(r"\{(\d+(?::roles)?)\}", field, template)
+        if m is not None:
+            return _fill(template, m.groups())
     return f"Refusé : {message}"
+
+
+_NEEDS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(\d+) more approver\(s\) among roles (.+?) \(have \d+: none\)$"),
+     "{0} approbation(s) parmi les rôles {1:roles}"),
+    (re.compile(r"(\d+) more approver\(s\) among roles (.+?) \(have (\d+): (.+?)\)$"),
+     "{0} approbation(s) de plus parmi les rôles {1:roles} (déjà : {3})"),
+    (re.compile(r"an approver holding role (.+?)(?: or (.+))?$"), "un approbateur du rôle {0:roles}"),
+    (re.compile(r"after (\d+) min of waiting, (.+) may stand in$"),
+     "au bout de {0} min d'attente, le rôle {1:roles} peut suppléer"),
+]
+
+
+def needs_french(text: str) -> str:
+    """What a step still waits for (respond's ``needs``), in French, part by part."""
+    parts = []
+    for part in text.split("; "):
+        found = next(((p, t) for p, t in _NEEDS if p.search(part)), None)
+        if found is None:
+            parts.append(part)
+            continue
+        pattern, template = found
+        m = pattern.search(part)
+        assert m is not None
+        parts.append(_fill(template, m.groups()))
+    return " ; ".join(parts)

@@ -12,6 +12,7 @@ from rempart.board.states import group_board
 from rempart.console import sessions
 from rempart.console.context import ConsoleContext
 from rempart.console.messages import french
+from rempart.console.params import Number
 from rempart.console.rendering import page
 from rempart.console.sessions import Caller
 from rempart.console.views import incident_view
@@ -115,7 +116,7 @@ def _decided(request: Request, ref: str, run_id: int, seq: int, done: str) -> Re
 
 
 @router.post("/incidents/{ref}/plans/{run_id}/etapes/{seq}/approuver")
-def approve(request: Request, ref: str, run_id: int, seq: int, me: Who,
+def approve(request: Request, ref: str, run_id: Number, seq: Number, me: Who,
             code: Annotated[str, Form()] = "") -> Response:
     ctx = _ctx(request)
     _run_of(ctx, me, ref, run_id)
@@ -130,7 +131,7 @@ def approve(request: Request, ref: str, run_id: int, seq: int, me: Who,
 
 
 @router.post("/incidents/{ref}/plans/{run_id}/etapes/{seq}/refuser")
-def reject(request: Request, ref: str, run_id: int, seq: int, me: Who,
+def reject(request: Request, ref: str, run_id: Number, seq: Number, me: Who,
            reason: Annotated[str, Form()] = "") -> Response:
     ctx = _ctx(request)
     _run_of(ctx, me, ref, run_id)
@@ -142,7 +143,7 @@ def reject(request: Request, ref: str, run_id: int, seq: int, me: Who,
 
 
 @router.post("/incidents/{ref}/plans/{run_id}/etapes/{seq}/acquitter")
-def ack(request: Request, ref: str, run_id: int, seq: int, me: Who,
+def ack(request: Request, ref: str, run_id: Number, seq: Number, me: Who,
         comment: Annotated[str, Form()] = "") -> Response:
     ctx = _ctx(request)
     _run_of(ctx, me, ref, run_id)

@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from rempart.console.messages import ROLE_FR
+from rempart.console.messages import ROLE_FR, needs_french
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -51,6 +51,7 @@ def templates(zone: str) -> Jinja2Templates:
         severity=lambda v: SEVERITY.get(str(v), str(v)),
         status=lambda v: STATUS.get(str(v), str(v)),
         role=lambda v: ROLE_FR.get(str(v), str(v)),
+        needs=needs_french,
     )
     return t
 
