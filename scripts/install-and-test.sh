@@ -9,8 +9,9 @@ export DEBIAN_FRONTEND=noninteractive
 # poppler-utils: pdftotext / pdftoppm on the generated PDFs; postgresql: the case store on PostgreSQL;
 # postfix: the mail-queue adapter against a private, non-listening instance
 # rsyslog (+gnutls, relp), bsdutils (logger): real senders of the serve tests; fail2ban: the live benchmark's peer
+# chromium: the console's browser tests (Playwright drives Debian's build, never a downloaded one)
 apt_packages=(nftables iproute2 openssh-server openssh-client poppler-utils postgresql postfix fonts-dejavu-core
-  rsyslog rsyslog-gnutls rsyslog-relp bsdutils gnutls-bin fail2ban)
+  rsyslog rsyslog-gnutls rsyslog-relp bsdutils gnutls-bin fail2ban chromium)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
