@@ -40,7 +40,8 @@ def served(crisis: Crisis, folder: Path, refresh_seconds: int = 1) -> Iterator[s
     """The console on ``crisis`` at https://127.0.0.1:PORT, with a certificate made for the test."""
     cert, key = ensure_certificate(folder, "127.0.0.1")
     store = crisis.store()
-    app = create_app(ConsoleContext(store, crisis.group), refresh_seconds=refresh_seconds)
+    ctx = ConsoleContext(store, crisis.group, settings=crisis.settings)
+    app = create_app(ctx, refresh_seconds=refresh_seconds)
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, ssl_certfile=str(cert), ssl_keyfile=str(key),
                             log_level="warning")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyotp
@@ -18,10 +19,13 @@ from sqlalchemy import update
 from rempart.adapters import registry
 from rempart.console.app import create_app
 from rempart.console.context import ConsoleContext
+from rempart.continuity import service as continuity
+from rempart.continuity import synthetic
 from rempart.domain.inventory import Group
 from rempart.inventory import load_group
 from rempart.respond import service as respond
 from rempart.respond.plan import load_plan
+from rempart.settings import Settings
 from rempart.store.db import Store
 from rempart.store.models.identities import AccountRow
 from tests.conftest import EXAMPLES
@@ -66,6 +70,11 @@ class Crisis:
     def store(self) -> Store:
         return Store(self.url)
 
+    @property
+    def settings(self) -> Settings:
+        # the snapshot keys beside the journal's key: both in the store's folder, copied with it
+        return Settings(home=self.folder / "home", keys_dir=self.folder / "keys")
+
 
 def build_template(folder: Path, *, start_run: bool = True) -> Crisis:
     folder.mkdir(parents=True, exist_ok=True)
@@ -74,6 +83,10 @@ def build_template(folder: Path, *, start_run: bool = True) -> Crisis:
     crisis = Crisis(folder, group, {}, start_run)
     store = crisis.store()
     make_incident(store)
+    # the patients of Capitouls as its last export before the attack (synthetic, 24 patients)
+    taken = datetime.now(UTC) - timedelta(hours=1)
+    synthetic.generate("capitouls", folder / "fhir", patients=24, seed=3, taken_at=taken)
+    continuity.import_snapshot(store, crisis.settings, "capitouls", [folder / "fhir"], now=taken)
     for person in PEOPLE:
         crisis.secrets[person] = account(store, person, plan=plan, admin=person == "c.martin",
                                          incidents=INCIDENTS.get(person, ()))
@@ -100,7 +113,8 @@ class Console:
     def __init__(self, crisis: Crisis) -> None:
         self.crisis = crisis
         self.store = crisis.store()
-        self.app = create_app(ConsoleContext(self.store, crisis.group), refresh_seconds=1)
+        ctx = ConsoleContext(self.store, crisis.group, settings=crisis.settings)
+        self.app = create_app(ctx, refresh_seconds=1)
 
     def client(self) -> TestClient:
         # https: the session cookie is Secure, a client sends it back over TLS only
@@ -124,3 +138,22 @@ def csrf_of(html: str) -> str:
     m = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
     assert m, "no CSRF token in the page"
     return m.group(1)
+
+
+def build_kit(console: Console) -> continuity.KitBuild:
+    """Capitouls' downtime kit, as the console's button builds it (no viewer: set-up, not a person)."""
+    crisis = console.crisis
+    out = crisis.settings.home / "kits" / "capitouls"
+    return continuity.build_kits(console.store, crisis.settings, crisis.group, "capitouls", out, "INC-0001")
+
+
+def first_mar(console: Console, *, returned: bool = False) -> str:
+    """The serial of the first pre-filled MAR of the latest kit (returned from the ward if asked)."""
+    from rempart.continuity import register
+
+    with console.store.session() as s:
+        serial = next(f.serial for f in register.forms_of(s, "capitouls") if f.form_type == "mar"
+                      and f.status == register.ISSUED)
+        if returned:
+            register.return_form(s, serial, datetime.now(UTC), "cadre")
+    return serial

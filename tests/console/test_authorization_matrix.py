@@ -7,6 +7,7 @@ two-role step 6 (one RSSI and one clinic director) and the manual step 5. A new 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,17 @@ import pytest
 from fastapi.routing import APIRoute
 
 from rempart.console.sessions import COOKIE
-from tests.console.support import MANUAL_STEP, RUN, TWO_ROLE_STEP, Console, Crisis, copy_of, csrf_of
+from tests.console.support import (
+    MANUAL_STEP,
+    RUN,
+    TWO_ROLE_STEP,
+    Console,
+    Crisis,
+    build_kit,
+    copy_of,
+    csrf_of,
+    first_mar,
+)
 from tests.console.test_api import token_of
 
 ANONYMOUS = "anonyme"
@@ -27,6 +38,7 @@ SEE_INCIDENT = EVERYONE - {"t.moreau"}
 DECIDE_STEP_6 = frozenset({"c.martin", "m.durand"})  # astreinte-dsi's role is not one of the step's
 CARRY_OUT = frozenset({"c.martin", "m.durand", "astreinte-dsi"})
 GROUP_WIDE = frozenset({"c.martin", "l.petit", "astreinte-dsi"})
+PATIENTS = frozenset({"c.martin", "m.durand", "astreinte-dsi"})  # see Capitouls' patients (need to know)
 
 STEP = f"/incidents/INC-0001/plans/{RUN}/etapes"
 API_STEP = f"/api/runs/{RUN}/steps"
@@ -41,6 +53,20 @@ class Cell:
     by_token: frozenset[str] | None = None  # with a personal API token; None: as with a session
     form: dict[str, str] | None = None
     json: dict[str, str] | None = None
+    setup: Callable[[Console], str] | None = None  # returns the serial a path's {mar} stands for
+
+
+def _kit(console: Console) -> str:
+    build_kit(console)
+    return first_mar(console)
+
+
+def _returned_mar(console: Console) -> str:
+    build_kit(console)
+    return first_mar(console, returned=True)
+
+
+CONTINUITY = "/etablissements/capitouls"
 
 
 MATRIX = [
@@ -54,6 +80,14 @@ MATRIX = [
     Cell("POST", "/incidents/{ref}/plans/{run_id}/etapes/{seq}/acquitter",
          f"{STEP}/{MANUAL_STEP}/acquitter", CARRY_OUT, form={"comment": "câble débranché"}),
     Cell("GET", "/journal", "/journal", GROUP_WIDE),
+    Cell("GET", "/etablissements/{est}/continuite", f"{CONTINUITY}/continuite", SEE_INCIDENT),
+    Cell("POST", "/etablissements/{est}/kits", f"{CONTINUITY}/kits", PATIENTS, form={}),
+    Cell("GET", "/etablissements/{est}/kits/{number}/{index}", f"{CONTINUITY}/kits/1/0", PATIENTS,
+         setup=_kit),
+    Cell("POST", "/formulaires/{serial}/retour", "/formulaires/{mar}/retour", CARRY_OUT, form={}, setup=_kit),
+    Cell("GET", "/formulaires/{serial}", "/formulaires/{mar}", PATIENTS, setup=_returned_mar),
+    Cell("POST", "/formulaires/{serial}/saisie", "/formulaires/{mar}/saisie", PATIENTS,
+         form={"given_0": "oui", "nurse": "IDE Morel"}, setup=_returned_mar),
     Cell("POST", "/deconnexion", "/deconnexion", EVERYONE, form={}),
     Cell("GET", "/api/me", "/api/me", EVERYONE),
     Cell("GET", "/api/board", "/api/board", EVERYONE),
@@ -108,6 +142,7 @@ def _allowed(cell: Cell, who: str, how: str) -> bool:
 
 
 def _request(console: Console, cell: Cell, who: str, how: str) -> Any:
+    path = cell.path.replace("{mar}", cell.setup(console)) if cell.setup else cell.path
     if how == "session":
         client = console.login(who)
         headers = {"x-csrf-token": csrf_of(client.get("/").text)} if cell.json is not None else {}
@@ -116,7 +151,7 @@ def _request(console: Console, cell: Cell, who: str, how: str) -> Any:
         client = console.client()
         headers = {"authorization": f"Bearer {token_of(console, who)}"} if how == "token" else {}
         form = cell.form
-    return client.request(cell.method, cell.path, data=form, json=cell.json, headers=headers)
+    return client.request(cell.method, path, data=form, json=cell.json, headers=headers)
 
 
 @pytest.mark.parametrize(("cell", "who", "how"), CELLS)
@@ -131,7 +166,7 @@ def test_route_for_role(cell: Cell, who: str, how: str, crisis_template: Crisis,
         expected_redirect = cell.path == "/deconnexion"
         assert r.status_code in (200, 303) and to_login == expected_redirect, (r.status_code, r.text[:300])
         if r.status_code == 303 and not expected_redirect:
-            assert "fait=" in r.headers["location"]  # done, not refused
+            assert "fait=" in r.headers["location"], r.headers["location"]  # done, not refused
     else:
         assert r.status_code in (401, 403) or to_login, (r.status_code, r.text[:300])
         assert COOKIE not in r.headers.get("set-cookie", "") or cell.path == "/deconnexion"

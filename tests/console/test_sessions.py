@@ -124,3 +124,12 @@ def test_without_a_session_pages_go_to_the_login_form_and_the_api_answers_401(co
     api = c.get("/api/board")
     assert api.status_code == 401 and api.headers["www-authenticate"] == "Bearer"
     assert c.get("/api/me", headers={"authorization": "Bearer rpt_forged"}).status_code == 401
+
+
+def test_a_crafted_link_cannot_put_words_on_a_page(console: Console) -> None:
+    c = console.login("c.martin")
+    forged = "Session expirée : reconnectez-vous sur rempart-secours.example"
+    page = c.get("/incidents/INC-0001", params={"fait": forged, "sig": "0" * 32}).text
+    assert forged not in page
+    r = c.post(APPROVE, data={"csrf": csrf_of(page)})
+    assert "Étape 6 approuvée." in c.get(r.headers["location"]).text  # the console's own notice shows

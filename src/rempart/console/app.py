@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from rempart.console import api, pages
+from rempart.console import api, continuity_pages, pages
 from rempart.console.context import ConsoleContext
 from rempart.console.messages import french
 from rempart.console.rendering import page, templates
@@ -53,6 +53,7 @@ def create_app(ctx: ConsoleContext, *, refresh_seconds: int = 5) -> FastAPI:
     app.state.templates = templates(ctx.group.timezone)
     app.state.refresh = refresh_seconds
     app.include_router(pages.router)
+    app.include_router(continuity_pages.router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rempart.adapters import registry
 from rempart.domain.inventory import Group
 from rempart.respond import service as respond
 from rempart.respond.interface import Adapter
+from rempart.settings import Settings
 from rempart.store.db import Store
 
 
@@ -17,6 +18,10 @@ class ConsoleContext:
     store: Store
     group: Group
     adapters_path: Path | None = None  # a run started elsewhere keeps the adapters file it was started with
+    settings: Settings = field(default_factory=Settings)  # where snapshots, kits and their keys live
+
+    def kits_dir(self, establishment: str) -> Path:
+        return self.settings.home / "kits" / establishment
 
     def run_adapters(self, run_id: int) -> dict[str, Adapter]:
         """The adapters an approval advances the run with: the run's own file, else the console's, else the

@@ -96,8 +96,8 @@ def _incident_page(request: Request, me: Caller, ref: str, status: int = 200, me
 
 
 @router.get("/incidents/{ref}", response_class=HTMLResponse)
-def incident(request: Request, ref: str, me: Who, fait: str = "") -> Response:
-    return _incident_page(request, me, ref, message=fait, kind="ok")
+def incident(request: Request, ref: str, me: Who, fait: str = "", sig: str = "") -> Response:
+    return _incident_page(request, me, ref, message=sessions.notice(me, fait, sig), kind="ok")
 
 
 def _run_of(ctx: ConsoleContext, me: Caller, ref: str, run_id: int) -> None:
@@ -111,8 +111,9 @@ def _run_of(ctx: ConsoleContext, me: Caller, ref: str, run_id: int) -> None:
     check_writes(me.actor)
 
 
-def _decided(request: Request, ref: str, run_id: int, seq: int, done: str) -> Response:
-    return RedirectResponse(f"/incidents/{ref}?fait={done}#etape-{run_id}-{seq}", status_code=303)
+def _decided(me: Caller, ref: str, run_id: int, seq: int, done: str) -> Response:
+    query = sessions.notice_query(me, done)
+    return RedirectResponse(f"/incidents/{ref}?{query}#etape-{run_id}-{seq}", status_code=303)
 
 
 @router.post("/incidents/{ref}/plans/{run_id}/etapes/{seq}/approuver")
@@ -127,7 +128,7 @@ def approve(request: Request, ref: str, run_id: Number, seq: Number, me: Who,
         respond.approve(ctx.store, run_id, seq, actor, ctx.run_adapters(run_id))
     except StateError as exc:
         return _incident_page(request, me, ref, 403, french(exc.message))
-    return _decided(request, ref, run_id, seq, f"Étape {seq} approuvée.")
+    return _decided(me, ref, run_id, seq, f"Étape {seq} approuvée.")
 
 
 @router.post("/incidents/{ref}/plans/{run_id}/etapes/{seq}/refuser")
@@ -139,7 +140,7 @@ def reject(request: Request, ref: str, run_id: Number, seq: Number, me: Who,
         respond.reject(ctx.store, run_id, seq, me.actor, reason, ctx.run_adapters(run_id))
     except StateError as exc:
         return _incident_page(request, me, ref, 403, french(exc.message))
-    return _decided(request, ref, run_id, seq, f"Étape {seq} refusée.")
+    return _decided(me, ref, run_id, seq, f"Étape {seq} refusée.")
 
 
 @router.post("/incidents/{ref}/plans/{run_id}/etapes/{seq}/acquitter")
@@ -151,7 +152,7 @@ def ack(request: Request, ref: str, run_id: Number, seq: Number, me: Who,
         respond.ack(ctx.store, run_id, seq, me.actor, comment, ctx.run_adapters(run_id))
     except StateError as exc:
         return _incident_page(request, me, ref, 403, french(exc.message))
-    return _decided(request, ref, run_id, seq, f"Étape {seq} confirmée.")
+    return _decided(me, ref, run_id, seq, f"Étape {seq} confirmée.")
 
 
 @router.get("/journal", response_class=HTMLResponse)

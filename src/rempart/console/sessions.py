@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from fastapi import Request
 
@@ -51,6 +52,21 @@ class Caller:
 def csrf_token(session_token: str) -> str:
     """Bound to the session: a page of another session (or a forged form) cannot give it."""
     return hmac.new(session_token.encode(), b"rempart-console-csrf", hashlib.sha256).hexdigest()
+
+
+def notice_query(caller: Caller, text: str) -> str:
+    """``?fait=…&sig=…``: the message of a redirect after a change, signed for this session so that a link
+    crafted elsewhere cannot put words on the console's page."""
+    return urlencode({"fait": text, "sig": _notice_sig(caller.token, text)})
+
+
+def notice(caller: Caller, text: str, sig: str) -> str:
+    """The redirect's message if this session signed it, else nothing."""
+    return text if text and hmac.compare_digest(sig, _notice_sig(caller.token, text)) else ""
+
+
+def _notice_sig(token: str, text: str) -> str:
+    return hmac.new(token.encode(), b"notice:" + text.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def client_source(request: Request) -> str:

@@ -27,7 +27,7 @@ from rempart.errors import InputError
 from rempart.settings import Settings
 from rempart.store import incident_log, journal
 from rempart.store.db import Store
-from rempart.store.models.continuity import IdentityLinkRow, KitRow, SnapshotRow
+from rempart.store.models.continuity import IdentityLinkRow, KitRow, PlannedDoseRow, SnapshotRow
 
 ACTOR = "rempart.continuity"
 PATIENT_DATA_ACCESS = "patient_data.access"
@@ -285,3 +285,48 @@ def export_fhir(
         orjson.dumps(bundle, option=orjson.OPT_INDENT_2),
     )
     return snapshot.write_sealed(out, settings.key_directory, doc), len(bundle["entry"])
+
+
+@dataclass(frozen=True)
+class PlannedDose:
+    request_id: str
+    drug: str
+    planned_at: datetime
+
+
+@dataclass(frozen=True)
+class MarSheet:
+    """A returned form as the clerk sees it to type it in: who, which unit, and for a pre-filled MAR the
+    doses it planned (the drug in clear: health data, so reading it is traced)."""
+
+    serial: str
+    establishment: str
+    unit: str
+    form_type: str
+    status: str
+    patient_id: str | None
+    doses: list[PlannedDose]
+
+
+def mar_sheet(
+    store: Store, settings: Settings, serial: str, viewer: Actor, now: datetime | None = None
+) -> MarSheet:
+    now = now or datetime.now(UTC)
+    with store.session() as s:
+        form = register.get_form(s, serial)
+        planned = select(PlannedDoseRow).where(PlannedDoseRow.serial == form.serial)
+        rows = s.scalars(planned.order_by(PlannedDoseRow.planned_at)).all()
+        key = b""
+        if rows:
+            key = snapshot.load_or_create_key(settings.key_directory, form.establishment, create=False)
+        doses = [
+            PlannedDose(
+                r.request_id,
+                snapshot.open_value(key, register.planned_drug_aad(r.serial, r.request_id), r.drug),
+                r.planned_at,
+            )
+            for r in rows
+        ]
+        trace_access(s, viewer, form.establishment, "form", {"serial": form.serial, "doses": len(doses)}, now)
+        return MarSheet(form.serial, form.establishment, form.unit, form.form_type, form.status,
+                        form.patient_id, doses)

@@ -20,6 +20,16 @@ def check_writes(actor: Actor) -> None:
         )
 
 
+def check_carries_out(actor: Actor) -> None:
+    """Refuse an observer (auditor, outside investigator) the hands-on work of the crisis: plan steps,
+    downtime kits, paper forms."""
+    check_writes(actor)
+    if not actor.carries_out_plans:
+        raise StateError(
+            f"{actor.account} ({', '.join(actor.roles)}) observes the plan: it does not carry out its steps"
+        )
+
+
 def check_scope(actor: Actor, establishment: str) -> None:
     """Refuse an account scoped to other establishments (a clinic's IT staff, its director)."""
     if not actor.covers(establishment):
