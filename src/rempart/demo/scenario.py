@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.table import Table
 
+from rempart.demo.console_info import print_console
 from rempart.demo.context import DemoContext, keys_environment
 from rempart.demo.generate import now_utc
 from rempart.errors import InputError
@@ -107,3 +108,4 @@ def _summary(ctx: DemoContext, durations: list[tuple[str, float]]) -> None:
     ctx.console.print(
         f"Ses clés de chiffrement (hors du dossier de données, 0700) : [bold]{ctx.keys_dir}[/bold]"
     )
+    print_console(ctx)
