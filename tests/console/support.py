@@ -84,7 +84,7 @@ def build_template(folder: Path, *, start_run: bool = True) -> Crisis:
     store = crisis.store()
     make_incident(store)
     # the patients of Capitouls as its last export before the attack (synthetic, 24 patients)
-    taken = datetime.now(UTC) - timedelta(hours=1)
+    taken = datetime.now(UTC) - timedelta(hours=6)
     synthetic.generate("capitouls", folder / "fhir", patients=24, seed=3, taken_at=taken)
     continuity.import_snapshot(store, crisis.settings, "capitouls", [folder / "fhir"], now=taken)
     for person in PEOPLE:
@@ -141,10 +141,12 @@ def csrf_of(html: str) -> str:
 
 
 def build_kit(console: Console) -> continuity.KitBuild:
-    """Capitouls' downtime kit, as the console's button builds it (no viewer: set-up, not a person)."""
+    """Capitouls' downtime kit, as the console's button builds it (no viewer: set-up, not a person),
+    printed 3 hours ago: its first planned doses are due, whatever the time of day the test runs."""
     crisis = console.crisis
     out = crisis.settings.home / "kits" / "capitouls"
-    return continuity.build_kits(console.store, crisis.settings, crisis.group, "capitouls", out, "INC-0001")
+    return continuity.build_kits(console.store, crisis.settings, crisis.group, "capitouls", out, "INC-0001",
+                                 now=datetime.now(UTC) - timedelta(hours=3))
 
 
 def first_mar(console: Console, *, returned: bool = False) -> str:

@@ -78,7 +78,7 @@ def test_a_returned_mar_is_back_entered_line_by_line(console: Console) -> None:
     bad = c.post(f"/formulaires/{serial}/saisie",
                  data={"csrf": token, "given_0": "oui", "time_0": "25:99", "nurse": "IDE Morel"})
     assert bad.status_code == 409 and _status(console, serial) == "returned"  # nothing written
-    # the first planned dose (already due: the kit's grid starts before now), given at its planned time
+    # the first planned dose (due: the kit was printed 3 hours ago), given at its planned time
     ok = c.post(f"/formulaires/{serial}/saisie", data={"csrf": token, "given_0": "oui", "nurse": "IDE Morel"})
     assert ok.status_code == 303, re.findall(r"<li>([^<]*)</li>", ok.text)
     assert _status(console, serial) == "entered"

@@ -130,3 +130,12 @@ def test_the_board_shows_the_clinic_confined_and_refreshes_itself(console: Conso
     assert 'hx-get="/fragments/tableau" hx-trigger="every 1s"' in board
     fragment = c.get("/fragments/tableau", headers={"hx-request": "true"}).text
     assert fragment.lstrip().startswith('<section id="tableau"') and "<html" not in fragment
+
+
+def test_a_rejection_without_a_reason_is_refused_and_the_step_still_waits(console: Console) -> None:
+    c = console.login("c.martin")
+    html = c.get(INCIDENT).text
+    url = f"{INCIDENT}/plans/{RUN}/etapes/{TWO_ROLE_STEP}/refuser"
+    r = c.post(url, data={"csrf": csrf_of(html), "reason": " "})
+    assert r.status_code == 403 and _message(r.text) == "Un refus doit être motivé."
+    assert _step_status(console, c.get(INCIDENT).text, TWO_ROLE_STEP) == "awaiting_approval"

@@ -133,3 +133,13 @@ def test_a_crafted_link_cannot_put_words_on_a_page(console: Console) -> None:
     assert forged not in page
     r = c.post(APPROVE, data={"csrf": csrf_of(page)})
     assert "Étape 6 approuvée." in c.get(r.headers["location"]).text  # the console's own notice shows
+
+
+def test_a_login_form_posted_from_another_site_is_refused(console: Console) -> None:
+    c = console.client()
+    data = {"account": "c.martin", "password": PASSWORD, "code": console.code("c.martin")}
+    r = c.post("/connexion", data=data, headers={"origin": "https://attacker.example"})
+    assert r.status_code == 403 and "formulaire venu d'un autre site" in _message(r.text)
+    assert COOKIE not in c.cookies
+    ok = c.post("/connexion", data=data, headers={"origin": "https://testserver"})
+    assert ok.status_code == 303

@@ -156,3 +156,12 @@ def group_board(store: Store, group: Group, actor: Actor, at: datetime | None = 
         if lines:
             poles.append(PoleLine(pole.id, pole.name, lines))
     return Board(group.name, at, poles)
+
+
+def open_incident_of(store: Store, establishment: str) -> str | None:
+    """The establishment's most recent unclosed incident (what a kit printed now belongs to), if any."""
+    with store.session() as s:
+        latest = select(IncidentRow.ref).where(
+            IncidentRow.establishment == establishment, IncidentRow.status != IncidentStatus.CLOSED
+        )
+        return s.scalars(latest.order_by(IncidentRow.id.desc())).first()

@@ -8,17 +8,16 @@ refused (the approver must be a person who just typed a code).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 
 from rempart.board.states import group_board
-from rempart.console import sessions
-from rempart.console.context import ConsoleContext
+from rempart.console.context import ConsoleContext, context_of
 from rempart.console.params import Number
-from rempart.console.sessions import Caller
+from rempart.console.sessions import Caller, Who
 from rempart.console.views import incident_view
 from rempart.identities.authorize import check_group_wide, check_incident, check_writes, sees_incident
 from rempart.respond import service as respond
@@ -29,7 +28,6 @@ from rempart.store.models.respond import PlanRunRow
 # declares the bearer scheme in the OpenAPI schema; sessions.caller does the checking (a token or cookie)
 bearer = HTTPBearer(auto_error=False, description="a personal API token (`rempart token create`)")
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(bearer)])
-Who = Annotated[Caller, Depends(sessions.caller)]
 AUTH: dict[int | str, dict[str, Any]] = {
     401: {"description": "not authenticated"},
     403: {"description": "refused (scope, role, read-only account, missing CSRF or second factor)"},
@@ -62,10 +60,6 @@ class Decision(BaseModel):
     comment: str = Field(default="", description="what was done (acknowledge a manual step)")
 
 
-def _ctx(request: Request) -> ConsoleContext:
-    ctx: ConsoleContext = request.app.state.console
-    return ctx
-
 
 @router.get("/me", responses=AUTH)
 def me(who: Who) -> Me:
@@ -77,7 +71,7 @@ def me(who: Who) -> Me:
 
 @router.get("/board", responses=AUTH)
 def board(request: Request, who: Who) -> dict[str, Any]:
-    ctx = _ctx(request)
+    ctx = context_of(request)
     b = group_board(ctx.store, ctx.group, who.actor)
     return {
         "group": b.group, "at": b.at,
@@ -92,7 +86,7 @@ def board(request: Request, who: Who) -> dict[str, Any]:
 
 @router.get("/incidents", responses=AUTH)
 def incidents(request: Request, who: Who) -> list[IncidentSummary]:
-    with _ctx(request).store.session() as s:
+    with context_of(request).store.session() as s:
         rows = s.query(IncidentRow).order_by(IncidentRow.id).all()
         return [
             IncidentSummary(ref=r.ref, establishment=r.establishment, severity=r.severity, status=r.status,
@@ -103,14 +97,14 @@ def incidents(request: Request, who: Who) -> list[IncidentSummary]:
 
 @router.get("/incidents/{ref}", responses={**AUTH, 404: {"description": "no such incident"}})
 def incident(request: Request, ref: str, who: Who) -> dict[str, Any]:
-    v = incident_view(_ctx(request), who.actor, ref)
+    v = incident_view(context_of(request), who.actor, ref)
     return {
         "ref": v.ref, "establishment": v.establishment, "severity": v.severity, "status": v.status,
         "state": v.state.value, "opened_at": v.opened_at, "hosts": v.hosts, "techniques": v.techniques,
         "alerts": v.alerts, "log": v.log,
         "runs": [
             {"run_id": r.run_id, "playbook": r.playbook, "status": r.status,
-             "steps": [st.__dict__ for st in r.steps]}
+             "steps": [vars(st) for st in r.steps]}
             for r in v.runs
         ],
         "clocks": [
@@ -142,21 +136,21 @@ def _report(report: respond.RunReport) -> dict[str, Any]:
 
 @router.post("/runs/{run_id}/steps/{step}/approve", responses=RUN_AUTH)
 def approve(request: Request, run_id: Number, step: Number, who: Who) -> dict[str, Any]:
-    ctx = _ctx(request)
+    ctx = context_of(request)
     _writable_run(ctx, who, run_id)
     return _report(respond.approve(ctx.store, run_id, step, who.actor, ctx.run_adapters(run_id)))
 
 
 @router.post("/runs/{run_id}/steps/{step}/reject", responses=RUN_AUTH)
 def reject(request: Request, run_id: Number, step: Number, body: Decision, who: Who) -> dict[str, Any]:
-    ctx = _ctx(request)
+    ctx = context_of(request)
     _writable_run(ctx, who, run_id)
     return _report(respond.reject(ctx.store, run_id, step, who.actor, body.reason, ctx.run_adapters(run_id)))
 
 
 @router.post("/runs/{run_id}/steps/{step}/ack", responses=RUN_AUTH)
 def ack(request: Request, run_id: Number, step: Number, body: Decision, who: Who) -> dict[str, Any]:
-    ctx = _ctx(request)
+    ctx = context_of(request)
     _writable_run(ctx, who, run_id)
     return _report(respond.ack(ctx.store, run_id, step, who.actor, body.comment, ctx.run_adapters(run_id)))
 
@@ -164,7 +158,7 @@ def ack(request: Request, run_id: Number, step: Number, body: Decision, who: Who
 @router.get("/journal", responses=AUTH)
 def journal_entries(request: Request, who: Who, limit: int = 200) -> dict[str, Any]:
     check_group_wide(who.actor, "the journal")
-    with _ctx(request).store.session() as s:
+    with context_of(request).store.session() as s:
         report = journal.check(s)
         rows = journal.entries(s)[-max(1, min(limit, 5000)):][::-1]
         return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -15,14 +16,15 @@ from rempart.console.rendering import page, templates
 from rempart.console.sessions import CsrfRefused, NotLoggedIn
 from rempart.errors import InputError, StateError
 
-STATIC = pages.__file__.rsplit("/", 1)[0] + "/static"
+STATIC = Path(pages.__file__).parent / "static"
 
 # patient data and approval forms: no framing, no third-party script or style, nothing cached
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on the login form
+    "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
     "cache-control": "no-store",
 }

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fastapi import Request
+
 from rempart.adapters import registry
 from rempart.domain.inventory import Group
 from rempart.respond import service as respond
@@ -35,3 +37,9 @@ class ConsoleContext:
         source = respond.adapters_source(self.store, run_id)
         path = Path(source) if source else self.adapters_path
         return registry.for_review(registry.load_config(path) if path else None)
+
+
+def context_of(request: Request) -> ConsoleContext:
+    """The console a request reached (set by ``create_app``)."""
+    ctx: ConsoleContext = request.app.state.console
+    return ctx

@@ -4,7 +4,7 @@ look at it (a kit downloaded, a MAR opened) is journaled by the continuity servi
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -12,25 +12,22 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from rempart.board.states import open_incident_of
 from rempart.console import sessions
-from rempart.console.context import ConsoleContext
+from rempart.console.context import ConsoleContext, context_of
 from rempart.console.messages import french
 from rempart.console.params import Number
 from rempart.console.rendering import page
-from rempart.console.sessions import Caller
+from rempart.console.sessions import Caller, Who
 from rempart.continuity import backentry, register, snapshot
 from rempart.continuity import service as continuity
+from rempart.continuity.kits import FORM_TITLES
 from rempart.errors import ConfigErrors, InputError, RempartError, StateError
 from rempart.identities.authorize import check_carries_out, check_patient_data, check_scope
 from rempart.store.models.continuity import KitRow
 
 router = APIRouter(include_in_schema=False)
-Who = Annotated[Caller, Depends(sessions.caller)]
 
-
-def _ctx(request: Request) -> ConsoleContext:
-    ctx: ConsoleContext = request.app.state.console
-    return ctx
 
 
 def _establishment(ctx: ConsoleContext, est: str) -> str:
@@ -42,7 +39,7 @@ def _establishment(ctx: ConsoleContext, est: str) -> str:
 
 def _continuity_page(request: Request, me: Caller, est: str, status: int = 200, message: str = "",
                      kind: str = "error") -> Response:
-    ctx = _ctx(request)
+    ctx = context_of(request)
     name = _establishment(ctx, est)
     check_scope(me.actor, est)
     with ctx.store.session() as s:
@@ -51,7 +48,8 @@ def _continuity_page(request: Request, me: Caller, est: str, status: int = 200, 
         kits = s.scalars(of_est.order_by(KitRow.number.desc())).all()
         kit_lines = [{"number": k.number, "built_at": k.built_at, "incident": k.incident_ref,
                       "files": [f.rsplit("/", 1)[-1] for f in k.files]} for k in kits]
-        forms = [{"serial": f.serial, "unit": f.unit, "type": f.form_type, "status": f.status,
+        forms = [{"serial": f.serial, "unit": f.unit, "type": f.form_type,
+                  "title": FORM_TITLES.get(f.form_type, f.form_type), "status": f.status,
                   "status_fr": register.STATUS_FR[f.status]} for f in register.forms_of(s, est)]
     counts = {st: sum(1 for f in forms if f["status"] == st) for st in register.STATUSES}
     return page(request, "continuity.html.j2", status, me=me, est=est, est_name=name,
@@ -71,32 +69,22 @@ def continuity_page(request: Request, est: str, me: Who, fait: str = "", sig: st
 
 @router.post("/etablissements/{est}/kits")
 def build_kits(request: Request, est: str, me: Who) -> Response:
-    ctx = _ctx(request)
+    ctx = context_of(request)
     _establishment(ctx, est)
     check_carries_out(me.actor)
     check_patient_data(me.actor, est, "the kit")
     try:
         build = continuity.build_kits(ctx.store, ctx.settings, ctx.group, est, ctx.kits_dir(est),
-                                      _open_incident(ctx, est), viewer=me.actor)
+                                      open_incident_of(ctx.store, est), viewer=me.actor)
     except RempartError as exc:
         return _continuity_page(request, me, est, 409, french(exc.message))
     done = f"Kit n° {build.number} généré : {build.forms} formulaires numérotés."
     return _done(me, est, done)
 
 
-def _open_incident(ctx: ConsoleContext, est: str) -> str | None:
-    from rempart.store.models.core import IncidentRow
-
-    with ctx.store.session() as s:
-        row = s.scalars(select(IncidentRow.ref).where(IncidentRow.establishment == est,
-                                                      IncidentRow.status != "closed")
-                        .order_by(IncidentRow.id.desc())).first()
-        return row
-
-
 @router.get("/etablissements/{est}/kits/{number}/{index}")
 def kit_file(request: Request, est: str, number: Number, index: int, me: Who) -> Response:
-    ctx = _ctx(request)
+    ctx = context_of(request)
     _establishment(ctx, est)
     check_patient_data(me.actor, est, "the kit")
     with ctx.store.session() as s:
@@ -111,7 +99,7 @@ def kit_file(request: Request, est: str, number: Number, index: int, me: Who) ->
 
 @router.post("/formulaires/{serial}/retour")
 def return_form(request: Request, serial: str, me: Who) -> Response:
-    ctx = _ctx(request)
+    ctx = context_of(request)
     check_carries_out(me.actor)
     with ctx.store.session() as s:
         form = register.get_form(s, serial)
@@ -119,7 +107,7 @@ def return_form(request: Request, serial: str, me: Who) -> Response:
         check_scope(me.actor, est)
     try:
         with ctx.store.session() as s:
-            register.return_form(s, serial, datetime.now(ZoneInfo("UTC")), me.actor.who)
+            register.return_form(s, serial, datetime.now(UTC), me.actor.who)
     except StateError as exc:
         return _continuity_page(request, me, est, 409, french(exc.message))
     return _done(me, est, f"Formulaire {serial.upper()} rendu.")
@@ -127,7 +115,7 @@ def return_form(request: Request, serial: str, me: Who) -> Response:
 
 def _sheet_page(request: Request, me: Caller, serial: str, status: int = 200, message: str = "",
                 errors: list[str] | None = None) -> Response:
-    ctx = _ctx(request)
+    ctx = context_of(request)
     with ctx.store.session() as s:
         est = register.get_form(s, serial).establishment
     check_patient_data(me.actor, est, "the form")
@@ -173,7 +161,7 @@ async def _form_fields(request: Request) -> dict[str, Any]:
 def enter_form(
     request: Request, serial: str, me: Who, form: Annotated[dict[str, Any], Depends(_form_fields)]
 ) -> Response:
-    ctx = _ctx(request)
+    ctx = context_of(request)
     check_carries_out(me.actor)
     with ctx.store.session() as s:
         est = register.get_form(s, serial).establishment

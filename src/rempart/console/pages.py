@@ -3,20 +3,22 @@ is calling (``sessions``), may they (``identities.authorize``), then the stage's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from rempart.board.states import group_board
 from rempart.console import sessions
-from rempart.console.context import ConsoleContext
+from rempart.console.context import ConsoleContext, context_of
 from rempart.console.messages import french
 from rempart.console.params import Number
 from rempart.console.rendering import page
-from rempart.console.sessions import Caller
+from rempart.console.sessions import Caller, Who
 from rempart.console.views import incident_view
 from rempart.detect.incidents import get_incident
+from rempart.domain.actors import Actor
 from rempart.errors import StateError
 from rempart.identities import service as identities
 from rempart.identities.authorize import check_group_wide, check_incident, check_writes
@@ -25,12 +27,7 @@ from rempart.store import journal
 from rempart.store.models.respond import PlanRunRow
 
 router = APIRouter(include_in_schema=False)
-Who = Annotated[Caller, Depends(sessions.caller)]
 
-
-def _ctx(request: Request) -> ConsoleContext:
-    ctx: ConsoleContext = request.app.state.console
-    return ctx
 
 
 def _set_cookie(response: Response, token: str) -> None:
@@ -49,7 +46,10 @@ def login(
     password: Annotated[str, Form()],
     code: Annotated[str, Form()] = "",
 ) -> Response:
-    ctx = _ctx(request)
+    ctx = context_of(request)
+    if not sessions.same_origin(request):
+        return page(request, "login.html.j2", 403,
+                    message="Connexion refusée : formulaire venu d'un autre site.")
     try:
         source = sessions.client_source(request)
         done = identities.login(ctx.store, account.strip(), password, code.strip(), source)
@@ -65,7 +65,7 @@ def login(
 
 @router.post("/deconnexion")
 def logout(request: Request, me: Who) -> Response:
-    identities.logout(_ctx(request).store, me.token)
+    identities.logout(context_of(request).store, me.token)
     response = RedirectResponse("/connexion", status_code=303)
     response.delete_cookie(sessions.COOKIE, secure=True, httponly=True, samesite="strict", path="/")
     return response
@@ -73,21 +73,21 @@ def logout(request: Request, me: Who) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def board(request: Request, me: Who) -> Response:
-    ctx = _ctx(request)
+    ctx = context_of(request)
     b = group_board(ctx.store, ctx.group, me.actor)
     return page(request, "board.html.j2", me=me, board=b, refresh=request.app.state.refresh)
 
 
 @router.get("/fragments/tableau", response_class=HTMLResponse)
 def board_fragment(request: Request, me: Who) -> Response:
-    ctx = _ctx(request)
+    ctx = context_of(request)
     b = group_board(ctx.store, ctx.group, me.actor)
     return page(request, "_board.html.j2", me=me, board=b, refresh=request.app.state.refresh)
 
 
 def _incident_page(request: Request, me: Caller, ref: str, status: int = 200, message: str = "",
                    kind: str = "error") -> Response:
-    ctx = _ctx(request)
+    ctx = context_of(request)
     v = incident_view(ctx, me.actor, ref)
     names = {e.id: e.name for e in ctx.group.establishments}
     est_name = names.get(v.establishment or "", "hors inventaire")
@@ -116,49 +116,50 @@ def _decided(me: Caller, ref: str, run_id: int, seq: int, done: str) -> Response
     return RedirectResponse(f"/incidents/{ref}?{query}#etape-{run_id}-{seq}", status_code=303)
 
 
+def _decide(request: Request, me: Caller, ref: str, run_id: int, seq: int, done: str,
+            call: Callable[[ConsoleContext, Actor], object], code: str = "") -> Response:
+    """Check the caller may act on this run, make the decision, then show the incident again: the new
+    state with the console's notice, or the refusal in French (nothing changed)."""
+    ctx = context_of(request)
+    _run_of(ctx, me, ref, run_id)
+    try:
+        actor = identities.reauth(ctx.store, me.token, code.strip()) if code.strip() else me.actor
+        call(ctx, actor)
+    except StateError as exc:
+        return _incident_page(request, me, ref, 403, french(exc.message))
+    return _decided(me, ref, run_id, seq, done)
+
+
 @router.post("/incidents/{ref}/plans/{run_id}/etapes/{seq}/approuver")
 def approve(request: Request, ref: str, run_id: Number, seq: Number, me: Who,
             code: Annotated[str, Form()] = "") -> Response:
-    ctx = _ctx(request)
-    _run_of(ctx, me, ref, run_id)
-    actor = me.actor
-    try:
-        if code.strip():  # the fresh second factor an approval needs, given with the approval itself
-            actor = identities.reauth(ctx.store, me.token, code.strip())
-        respond.approve(ctx.store, run_id, seq, actor, ctx.run_adapters(run_id))
-    except StateError as exc:
-        return _incident_page(request, me, ref, 403, french(exc.message))
-    return _decided(me, ref, run_id, seq, f"Étape {seq} approuvée.")
+    """``code``: the fresh second factor an approval needs, given with the approval itself."""
+    return _decide(request, me, ref, run_id, seq, f"Étape {seq} approuvée.",
+                   lambda ctx, actor: respond.approve(ctx.store, run_id, seq, actor,
+                                                      ctx.run_adapters(run_id)),
+                   code)
 
 
 @router.post("/incidents/{ref}/plans/{run_id}/etapes/{seq}/refuser")
 def reject(request: Request, ref: str, run_id: Number, seq: Number, me: Who,
            reason: Annotated[str, Form()] = "") -> Response:
-    ctx = _ctx(request)
-    _run_of(ctx, me, ref, run_id)
-    try:
-        respond.reject(ctx.store, run_id, seq, me.actor, reason, ctx.run_adapters(run_id))
-    except StateError as exc:
-        return _incident_page(request, me, ref, 403, french(exc.message))
-    return _decided(me, ref, run_id, seq, f"Étape {seq} refusée.")
+    return _decide(request, me, ref, run_id, seq, f"Étape {seq} refusée.",
+                   lambda ctx, actor: respond.reject(ctx.store, run_id, seq, actor, reason,
+                                                     ctx.run_adapters(run_id)))
 
 
 @router.post("/incidents/{ref}/plans/{run_id}/etapes/{seq}/acquitter")
 def ack(request: Request, ref: str, run_id: Number, seq: Number, me: Who,
         comment: Annotated[str, Form()] = "") -> Response:
-    ctx = _ctx(request)
-    _run_of(ctx, me, ref, run_id)
-    try:
-        respond.ack(ctx.store, run_id, seq, me.actor, comment, ctx.run_adapters(run_id))
-    except StateError as exc:
-        return _incident_page(request, me, ref, 403, french(exc.message))
-    return _decided(me, ref, run_id, seq, f"Étape {seq} confirmée.")
+    return _decide(request, me, ref, run_id, seq, f"Étape {seq} confirmée.",
+                   lambda ctx, actor: respond.ack(ctx.store, run_id, seq, actor, comment,
+                                                  ctx.run_adapters(run_id)))
 
 
 @router.get("/journal", response_class=HTMLResponse)
 def journal_page(request: Request, me: Who, limit: int = 200) -> Response:
     check_group_wide(me.actor, "the journal")
-    with _ctx(request).store.session() as s:
+    with context_of(request).store.session() as s:
         report = journal.check(s)
         rows = journal.entries(s)[-max(1, min(limit, 5000)):][::-1]
     return page(request, "journal.html.j2", me=me, report=report, rows=rows)

@@ -58,7 +58,7 @@ def templates(zone: str) -> Jinja2Templates:
 
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     state = request.app.state
-    context.setdefault("me", None)
+    context.setdefault("me", getattr(request.state, "caller", None))
     context.setdefault("group_name", state.console.group.name)
     response: HTMLResponse = state.templates.TemplateResponse(request, name, context, status_code=status_code)
     return response

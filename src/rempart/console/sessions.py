@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from rempart.domain.actors import Actor
 from rempart.errors import StateError
@@ -69,6 +70,13 @@ def _notice_sig(token: str, text: str) -> str:
     return hmac.new(token.encode(), b"notice:" + text.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def same_origin(request: Request) -> bool:
+    """Whether a form came from the console's own pages. The login form has no session to bind a CSRF
+    token to: a browser's Origin header (sent with every cross-site POST) must name this console."""
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
 def client_source(request: Request) -> str:
     host = request.client.host if request.client else "?"
     return f"console:{host}"
@@ -104,4 +112,10 @@ async def caller(request: Request) -> Caller:
         raise NotLoggedIn(exc.message) from None
     if by_cookie and request.method in UNSAFE:
         await check_csrf(request, token)
-    return Caller(actor, token, by_cookie)
+    found = Caller(actor, token, by_cookie)
+    request.state.caller = found  # a refusal page still shows who is logged in, and the way back
+    return found
+
+
+# what a handler declares to get its authenticated caller
+Who = Annotated[Caller, Depends(caller)]

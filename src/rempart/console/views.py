@@ -16,6 +16,7 @@ from rempart.identities.authorize import check_incident
 from rempart.notify import service as notify
 from rempart.respond import service as respond
 from rempart.respond.interface import Operation
+from rempart.respond.service import StepView
 from rempart.respond.states import StepStatus
 from rempart.store import incident_log
 
@@ -34,19 +35,10 @@ def operation_text(op: Operation) -> str:
 
 
 @dataclass
-class StepLine:
-    seq: int
-    step_id: str
-    title: str
-    adapter: str
-    status: str
-    targets: list[str]
-    approved_by: list[str]
-    needs: str
-    error: str | None
-    comment: str | None
-    instructions: list[str]
-    operations: list[str]
+class StepLine(StepView):
+    """A step as respond shows it, with the exact operations it makes (or made) when applied."""
+
+    operations: list[str] = field(default_factory=list)
 
     @property
     def decidable(self) -> bool:
@@ -107,13 +99,9 @@ def _runs(ctx: ConsoleContext, ref: str) -> list[RunLine]:
             ops, broken = {}, exc.message
         else:
             broken = ""
+        unshown = [f"(non affichable : {broken})"] if broken else []
         steps = [
-            StepLine(
-                st.seq, st.step_id, st.title, st.adapter, st.status, st.targets, st.approved_by, st.needs,
-                st.error, st.comment, st.instructions,
-                [operation_text(o) for o in ops.get(st.seq, [])] or ([f"(non affichable : {broken})"]
-                                                                    if broken else []),
-            )
+            StepLine(**vars(st), operations=[operation_text(o) for o in ops.get(st.seq, [])] or unshown)
             for st in report.steps
         ]
         out.append(RunLine(report.run_id, report.playbook, report.status, steps))
